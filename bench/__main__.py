@@ -1,0 +1,127 @@
+"""`make bench` (python -m bench [options]): every benchmark in one run, baselines included.
+
+All traffic is on 127.0.0.1; each step is bounded in events and seconds. See docs/benchmarks.md.
+"""
+
+import argparse
+import asyncio
+import os
+
+from bench import report
+from bench.fanout import Target, fanout_step
+from bench.idle import idle_bench
+from bench.ingest import ingest_bench
+from bench.scaleout import scaleout_bench
+from bench.servers import stack
+
+ALL = ("latency", "fanout", "ingest", "idle", "scaleout")
+FANOUT_COLUMNS = [
+    "server", "viewers", "rate", "posted_rate", "deliveries_per_s", "cpu_s_per_1k", "deliveries_per_cpu_s",
+    "p50_ms", "p99_ms", "p999_ms", "last_viewer_p50_ms", "last_viewer_p99_ms", "gaps", "missing", "frames",
+    "client_busy", "client_bound",
+]  # fmt: skip
+
+
+def arguments() -> argparse.Namespace:
+    two = (os.cpu_count() or 1) >= 2
+    p = argparse.ArgumentParser(prog="python -m bench", description=__doc__)
+    p.add_argument("--only", default=",".join(ALL), help=f"comma-separated subset of {','.join(ALL)}")
+    p.add_argument("--servers", default="uvicorn,daphne,raw,naive", help="what fan-out and latency compare")
+    p.add_argument("--app-server", default="uvicorn", help="ASGI server for ingest and scale-out")
+    p.add_argument("--viewers", default="1000", help="viewer counts for the fan-out steps")
+    p.add_argument("--rates", default="50,200", help="event rates (events/s) stepped up at each viewer count")
+    p.add_argument("--big", action="store_true", help="add the 5,000-viewer step (several minutes more)")
+    p.add_argument("--seconds", type=float, default=5, help="posting time of each fan-out step")
+    p.add_argument("--clients", type=int, default=2, help="viewer processes per step")
+    p.add_argument("--batch", type=int, default=1000, help="events per batched POST (ingest)")
+    p.add_argument("--ingest-seconds", type=float, default=4)
+    p.add_argument("--idle-viewers", type=int, default=1000)
+    p.add_argument("--idle-seconds", type=float, default=8)
+    p.add_argument("--scale-viewers", type=int, default=1000)
+    p.add_argument("--scale-rate", type=float, default=200)
+    p.add_argument("--port", type=int, default=8300, help="servers take the first free port from here")
+    p.add_argument("--redis-port", type=int, default=16300, help="the embedded Valkey's first port to try")
+    p.add_argument("--server-cpus", default="0" if two else None, help="taskset CPU list for the server under test")
+    p.add_argument("--client-cpus", default="1" if two else None, help="taskset CPU list for clients and Valkey")
+    p.add_argument("--no-pin", action="store_true", help="do not use taskset")
+    args = p.parse_args()
+    if args.no_pin:
+        args.server_cpus = args.client_cpus = None
+    return args
+
+
+def fanout_plan(args) -> list[tuple[str, int, float]]:
+    viewers = [int(v) for v in args.viewers.split(",")] + ([5000] if args.big else [])
+    rates = [float(r) for r in args.rates.split(",")]
+    return [(server, v, r) for server in args.servers.split(",") for v in viewers for r in rates]
+
+
+def target_start(st, server: str, slug: str, key: str):
+    proc = st.web(server, name=server, **({"CHANNEL_LAYER": "core"} if server == "naive" else {}))
+    label = {"uvicorn": "app/uvicorn", "daphne": "app/daphne", "raw": "raw websockets", "naive": "naive consumer"}
+    target = Target(label[server], proc.pids, [(proc.port, f"/ws/games/{slug}/")], proc.http_port, slug, key)
+    return proc, target
+
+
+def steps_run(st, args, keys: dict, steps: list[tuple[str, int, float, float]]) -> list[dict]:
+    rows = []
+    for server, viewers, rate, seconds in steps:
+        slug = f"{server}-{viewers}-{int(rate)}"
+        proc, target = target_start(st, server, slug, keys[slug])
+        row = asyncio.run(fanout_step(target, viewers, rate, seconds, args))
+        st.stop(proc)
+        print(report.table(f"{server}: {viewers} viewers, {rate:g} events/s", [row], FANOUT_COLUMNS), flush=True)
+        rows.append(row)
+    return rows
+
+
+def main() -> None:
+    args = arguments()
+    only = set(args.only.split(","))
+    results: dict = {"machine": report.machine(), "args": vars(args)}
+    print(f"webgame bench on {results['machine']['cpu']} x{results['machine']['cores']}", flush=True)
+    servers = args.servers.split(",")
+    latency = [(s, 100, 10.0, 10.0) for s in servers] if "latency" in only else []
+    fanout = [(s, v, r, args.seconds) for s, v, r in fanout_plan(args)] if "fanout" in only else []
+    slugs = [f"{s}-{v}-{int(r)}" for s, v, r, _ in latency + fanout] + ["idle", "scale"]
+    with stack(args) as st:
+        keys = st.games_create(slugs)
+        if latency:
+            results["latency"] = steps_run(st, args, keys, latency)
+        if fanout:
+            results["fanout"] = steps_run(st, args, keys, fanout)
+        if "ingest" in only:
+            results["ingest"] = ingest_bench(st, args)
+        if "idle" in only:
+            idle_servers = [s for s in ("uvicorn", "daphne", "raw") if s in servers]
+            results["idle"] = idle_bench(st, args, "idle", idle_servers)
+        if "scaleout" in only:
+            results["scaleout"] = scaleout_bench(st, args, "scale", keys["scale"])
+    summary_print(results)
+    print(f"\nJSON: {report.save(results)}")
+
+
+def summary_print(results: dict) -> None:
+    if results.get("latency"):
+        print(report.table("Latency at light load (100 viewers, 10 events/s)", results["latency"], FANOUT_COLUMNS))
+    if results.get("fanout"):
+        print(report.table("Fan-out", results["fanout"], FANOUT_COLUMNS))
+    if results.get("ingest"):
+        cols = ["database", "server", "batch", "events", "events_per_s", "events_per_cpu_s", "post_p50_ms", "errors"]
+        print(report.table("Ingest", results["ingest"], cols))
+    if results.get("idle"):
+        cols = ["server", "viewers", "open_at_end", "cpu_pct_of_core", "rss_before_mb", "rss_after_mb"]
+        print(report.table("Idle viewers", results["idle"], [*cols, "kb_per_connection"]))
+    if results.get("scaleout"):
+        cols = ["processes", "viewers", "rate", "posted", "deliveries_per_s", "capacity_deliveries_per_s", "gaps"]
+        print(report.table("Scale-out (events posted to process 0 only)", results["scaleout"], cols))
+        for row in results["scaleout"]:
+            print(
+                report.table(
+                    f"  {row['processes']} process(es), per process", row["per_process"], list(row["per_process"][0])
+                )
+            )
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,250 @@
+// The live dashboard of one game: snapshot first, then deltas by seq; redraws coalesced to
+// one per animation frame; paused while the tab is hidden; replay and history views.
+// Modules: lib/socket.js (reconnecting socket), dashboard/state.js (data), charts.js,
+// views.js (DOM), modes.js (history ranges and replay), replay.js, history.js.
+
+import { chartsCreate, historyRender, leadersRender, rateRender, timelineRender } from "./dashboard/charts.js";
+import { backToLive, rangeChange, replayStart } from "./dashboard/modes.js";
+import { eventsFrameApply, leadersTop, rateRecent, snapshotApply, stateCreate, stateMarkAll } from "./dashboard/state.js";
+import { badgeRender, freshnessRender, kpisRender, recentRender, tableRender, viewersRender } from "./dashboard/views.js";
+import { LiveSocket, socketUrl } from "./lib/socket.js";
+
+const RESUME_TIMEOUT_MS = 5000;
+const FRESHNESS_TICK_MS = 250;
+const RENDER_BUDGET = 4;
+const RENDER_GAP_MAX_MS = 250;
+
+const root = document.getElementById("dashboard");
+const byId = (id) => document.getElementById(id);
+const els = {
+  badge: byId("conn-badge"),
+  viewers: byId("viewers"),
+  freshness: byId("freshness"),
+  tbody: byId("leaderboard-table").tBodies[0],
+  recent: byId("recent-list"),
+  rateTitle: byId("rate-title"),
+  rateNote: byId("rate-note"),
+  ranges: Array.from(document.querySelectorAll('input[name="range"]')),
+  replaySpeed: byId("replay-speed"),
+  replayStart: byId("replay-start"),
+  backLive: byId("back-live"),
+  replayStatus: byId("replay-status"),
+  kpis: {
+    points: byId("kpi-points"),
+    events: byId("kpi-events"),
+    players: byId("kpi-players"),
+    rate: byId("kpi-rate"),
+    seq: byId("kpi-seq"),
+    playersNote: byId("players-note"),
+  },
+};
+
+// Exposed for the browser tests and the burst benchmark, which read charts and state.
+const app = {
+  config: {
+    slug: root.dataset.slug,
+    apiBase: root.dataset.apiBase,
+    wsUrl: socketUrl(root.dataset.wsPath),
+    hiddenCloseMs: Number(root.dataset.hiddenCloseMs || 15_000),
+  },
+  live: stateCreate("live"),
+  replayState: null,
+  replay: null,
+  charts: null,
+  socket: null,
+  range: "live",
+  history: null,
+  paused: false,
+  awaitingResume: false,
+  stats: { frames: 0, events: 0, redraws: 0, snapshots: 0, gaps: 0, renderMs: 0, renderMaxMs: 0, partsMs: {} },
+  rafId: 0,
+  lastRenderEnd: 0,
+  lastRenderMs: 0,
+  timers: {},
+  get state() {
+    return viewState();
+  },
+};
+window.webgame = app;
+
+function viewState() {
+  return app.replayState || app.live;
+}
+
+// ---- incoming frames -------------------------------------------------------------------
+
+function frameHandle(frame) {
+  app.stats.frames += 1;
+  if (frame.type === "snapshot") snapshotHandle(frame);
+  else if (frame.type === "events") eventsHandle(frame);
+  else if (frame.type === "presence") app.live.viewers = frame.viewers;
+  else if (frame.type === "error") console.warn("server error frame", frame.code, frame.message);
+}
+
+function snapshotHandle(frame) {
+  app.stats.snapshots += 1;
+  app.awaitingResume = false;
+  snapshotApply(app.live, frame, Date.now());
+  renderSchedule();
+}
+
+function eventsHandle(frame) {
+  if (frame.resumed) {
+    app.awaitingResume = false;
+    clearTimeout(app.timers.resume);
+  } else if (app.awaitingResume) {
+    return; // the resume answer will cover these
+  }
+  const outcome = eventsFrameApply(app.live, frame, Date.now());
+  if (outcome === "gap") return resumeRequest();
+  if (outcome === "applied") {
+    app.stats.events += frame.events.length;
+    renderSchedule();
+  }
+}
+
+function resumeRequest() {
+  app.stats.gaps += 1;
+  app.awaitingResume = true;
+  app.socket.send({ type: "resume", after_seq: app.live.lastSeq });
+  clearTimeout(app.timers.resume);
+  // No answer: start over with a fresh connection (and its snapshot).
+  app.timers.resume = setTimeout(() => app.awaitingResume && app.socket.reconnectNow(), RESUME_TIMEOUT_MS);
+}
+
+function statusChange(status) {
+  badgeRender(els.badge, status);
+}
+
+// ---- drawing -----------------------------------------------------------------------------
+
+// At most one redraw per animation frame, and never more than ~1/RENDER_BUDGET of the main
+// thread: after a redraw of N ms the next waits at least N * RENDER_BUDGET ms.
+function renderSchedule() {
+  if (app.paused || app.rafId || app.timers.render) return;
+  const wait = app.lastRenderEnd + app.lastRenderMs * RENDER_BUDGET - performance.now();
+  if (wait <= 0) {
+    app.rafId = requestAnimationFrame(render);
+    return;
+  }
+  app.timers.render = setTimeout(() => {
+    app.timers.render = 0;
+    renderSchedule();
+  }, Math.min(wait, RENDER_GAP_MAX_MS));
+}
+
+function render() {
+  app.rafId = 0;
+  if (app.paused) return;
+  const state = viewState();
+  const dirty = state.dirty;
+  const started = performance.now();
+  if (dirty.leaders) timed("leaders", () => leadersDraw(state));
+  if (dirty.series && app.charts) timed("timeline", () => timelineRender(app.charts.timeline, state));
+  if (dirty.rate && app.charts) timed("rate", () => rateDraw(state));
+  if (dirty.recent) timed("recent", () => recentRender(els.recent, state.recent));
+  if (dirty.kpis) kpisRender(els.kpis, state, rateRecent(state, 5));
+  state.dirty = { leaders: false, series: false, rate: false, recent: false, kpis: false };
+  const took = performance.now() - started;
+  app.lastRenderEnd = started + took;
+  app.lastRenderMs = took;
+  app.stats.redraws += 1;
+  app.stats.renderMs += took;
+  app.stats.renderMaxMs = Math.max(app.stats.renderMaxMs, took);
+}
+
+// Time spent per part of a redraw, for the burst benchmark (a few performance.now() calls).
+function timed(part, draw) {
+  const started = performance.now();
+  draw();
+  app.stats.partsMs[part] = (app.stats.partsMs[part] || 0) + performance.now() - started;
+}
+
+function leadersDraw(state) {
+  const top = leadersTop(state);
+  tableRender(els.tbody, top);
+  if (app.charts) leadersRender(app.charts.leaders, top);
+}
+
+function rateDraw(state) {
+  if (app.range === "live" || app.replayState) rateRender(app.charts.rate, state);
+  else if (app.history) historyRender(app.charts.rate, app.history);
+}
+
+function freshnessTick() {
+  if (app.paused) return;
+  freshnessRender(els.freshness, app.live, Date.now());
+  viewersRender(els.viewers, app.live.viewers);
+}
+
+// The per-second chart slides even when no event arrives.
+function rateTick() {
+  const state = viewState();
+  if (app.range !== "live" && !app.replayState) return;
+  state.dirty.rate = true;
+  state.dirty.kpis = true;
+  renderSchedule();
+}
+
+// ---- hidden tab --------------------------------------------------------------------------
+
+function visibilityHandle() {
+  if (document.hidden) {
+    app.paused = true;
+    cancelAnimationFrame(app.rafId);
+    clearTimeout(app.timers.render);
+    app.rafId = 0;
+    app.timers.render = 0;
+    app.replay?.setPaused(true);
+    // A short look elsewhere keeps the socket; a long one frees it (and the viewer slot).
+    app.timers.hidden = setTimeout(() => app.socket.stop("paused"), app.config.hiddenCloseMs);
+    return;
+  }
+  clearTimeout(app.timers.hidden);
+  app.paused = false;
+  app.replay?.setPaused(false);
+  // Reconnecting brings a snapshot first: the page catches up from there.
+  if (app.socket.stopped && app.socket.status !== "gone") app.socket.start();
+  stateMarkAll(viewState());
+  renderSchedule();
+}
+
+// ---- start -------------------------------------------------------------------------------
+
+function controlsBind() {
+  const page = { app, els, root, renderSchedule };
+  for (const input of els.ranges) input.addEventListener("change", () => input.checked && rangeChange(page, input.value));
+  els.replayStart.addEventListener("click", () => replayStart(page));
+  els.backLive.addEventListener("click", () => backToLive(page));
+  els.replaySpeed.addEventListener("change", () => {
+    if (app.replay) app.replay.speed = Number(els.replaySpeed.value);
+  });
+  document.addEventListener("visibilitychange", visibilityHandle);
+}
+
+function init() {
+  if (window.Chart) {
+    app.charts = chartsCreate(window.Chart, {
+      timeline: byId("chart-timeline"),
+      leaders: byId("chart-leaders"),
+      rate: byId("chart-rate"),
+    });
+  } else {
+    console.error("Chart.js did not load; the tables still update");
+  }
+  controlsBind();
+  app.socket = new LiveSocket({
+    url: app.config.wsUrl,
+    onFrame: frameHandle,
+    onStatus: statusChange,
+    onOpen: () => {
+      app.awaitingResume = false;
+    },
+  });
+  setInterval(freshnessTick, FRESHNESS_TICK_MS);
+  setInterval(rateTick, 1000);
+  app.socket.start();
+  if (document.hidden) visibilityHandle();
+}
+
+init();

@@ -1,0 +1,139 @@
+"""The one place that pushes to the channel layer.
+
+Frames are encoded to JSON once per publish (not once per viewer) and carried through the
+layer as text with their seq range, so each consumer can forward them untouched. The layer is
+lossy by design: a failed push is logged once per outage and clients recover by seq.
+"""
+
+import json
+import logging
+import threading
+
+import redis
+from asgiref.sync import async_to_sync
+from channels.layers import get_channel_layer
+from channels_redis.pubsub import RedisPubSubChannelLayer
+from channels_redis.utils import _consistent_hash
+from django.conf import settings
+
+from stats.models import Game, Player, ScoreEvent
+from stats.wire import event_wire, game_wire, player_wire
+
+logger = logging.getLogger(__name__)
+LOBBY_GROUP = "lobby"
+
+
+def game_group(slug: str) -> str:
+    return f"game.{slug}"
+
+
+def frame_encode(frame: dict) -> str:
+    return json.dumps(frame, separators=(",", ":"), ensure_ascii=False)
+
+
+class _Outage:
+    """Logs the first failure of an outage and the recovery, not one traceback per message."""
+
+    def __init__(self) -> None:
+        self._down = False
+        self._lock = threading.Lock()
+
+    def failed(self, exc: BaseException) -> None:
+        with self._lock:
+            first, self._down = not self._down, True
+        if first:
+            logger.error(
+                "channel layer unreachable (%s: %s); live pushes paused, clients resync by seq", type(exc).__name__, exc
+            )
+
+    def ok(self) -> None:
+        if self._down:
+            with self._lock:
+                self._down = False
+            logger.warning("channel layer reachable again; live pushes resumed")
+
+
+outage = _Outage()
+
+
+def game_events_messages(*, game: Game, events: list[ScoreEvent], players: list[Player]) -> list[tuple[str, dict]]:
+    """The (group, message) pairs announcing new events. Built eagerly, inside the writing
+    transaction, so what is sent after commit is exactly what was committed."""
+    names = {p.pk: p.name for p in players}
+    events_text = frame_encode([event_wire(e, names[e.player_id]) for e in events])
+    players_wire = [player_wire(p) for p in players]
+    wire = game_wire(game)
+    # The parts travel beside the whole frame so that stats.fanout can join a burst of
+    # messages into one frame without decoding the events again.
+    players_text, game_text = frame_encode(players_wire), frame_encode(wire)
+    text = f'{{"type":"events","events":{events_text},"players":{players_text},"game":{game_text}}}'
+    lobby = {"type": "game", "game": wire}
+    return [
+        (
+            game_group(game.slug),
+            {
+                "type": "game.events",
+                "first_seq": events[0].seq,
+                "last_seq": events[-1].seq,
+                "text": text,
+                "events": events_text,
+                "players": players_wire,
+                "game": wire,
+            },
+        ),
+        (
+            LOBBY_GROUP,
+            {"type": "lobby.game", "slug": game.slug, "is_public": game.is_public, "text": frame_encode(lobby)},
+        ),
+    ]
+
+
+def messages_send(messages: list[tuple[str, dict]]) -> None:
+    """Push from sync code (views, services' on_commit hooks, Celery tasks)."""
+    layer = get_channel_layer()
+    hosts = settings.CHANNEL_LAYERS["default"].get("CONFIG", {}).get("hosts", [])
+    if isinstance(layer, RedisPubSubChannelLayer) and all(isinstance(h, str) or "address" in h for h in hosts):
+        return _pubsub_publish(layer, messages)
+    async_to_sync(messages_send_async)(messages)
+
+
+_publishers: dict[str, redis.Redis] = {}
+
+
+def _pubsub_publish(layer: RedisPubSubChannelLayer, messages: list[tuple[str, dict]]) -> None:
+    """A group_send on the pub/sub layer is one PUBLISH; from sync code, doing it with a sync
+    client skips a hop to an event loop (and, in a Celery worker, a new loop and connection
+    per call). The channel name and the payload are the layer's own (channels_redis 4.x)."""
+    config = settings.CHANNEL_LAYERS["default"]["CONFIG"]
+    hosts = [h if isinstance(h, dict) else {"address": h} for h in config["hosts"]]
+    prefix = config.get("prefix", "asgi")
+    try:
+        for group, message in messages:
+            name = f"{prefix}__group__{group}"
+            host = hosts[_consistent_hash(name, len(hosts))]
+            client = _publishers.get(host["address"])
+            if client is None:
+                client = _publishers[host["address"]] = redis.Redis.from_url(
+                    host["address"], socket_connect_timeout=2, socket_timeout=2
+                )
+            client.publish(name, layer.serialize(message))
+    except Exception as exc:  # noqa: BLE001 - any layer failure: the DB has it, clients resync
+        outage.failed(exc)
+    else:
+        outage.ok()
+
+
+async def messages_send_async(messages: list[tuple[str, dict]]) -> None:
+    layer = get_channel_layer()
+    try:
+        for group, message in messages:
+            await layer.group_send(group, message)
+    except Exception as exc:  # noqa: BLE001 - any layer failure: the DB has the event, clients resync by seq
+        outage.failed(exc)
+    else:
+        outage.ok()
+
+
+async def presence_publish(*, slug: str, viewers: int) -> None:
+    frame = frame_encode({"type": "presence", "viewers": viewers})
+    await messages_send_async([(game_group(slug), {"type": "game.presence", "text": frame})])

@@ -1,0 +1,250 @@
+"""Process-local fan-out of a game's frames: one channel-layer membership per process per
+game, not one per viewer.
+
+While a web process has viewers of a game, a Feed joins the game's group once (with its own
+channel) and hands each frame to the local consumers itself: the layer carries a message once
+per process, and nothing is queued per viewer. Bursts are coalesced: at most one events frame
+per game per tick, while a frame that finds the game idle goes out at once. Frames are joined
+from the pre-encoded parts stats.broadcast put in the message, so a frame is encoded once per
+process, never per viewer.
+"""
+
+import asyncio
+import json
+import logging
+from typing import Protocol
+
+from channels.layers import get_channel_layer
+from django.conf import settings
+
+from stats.broadcast import outage
+
+logger = logging.getLogger(__name__)
+PRESENCE_TICK = 1.0  # seconds between two presence frames of one game
+# Web processes (and threads) publish after their commits, so two events committed in seq
+# order can reach the feed in the other order. A message that skips ahead waits this long
+# for the ones before it; only then do the viewers fill the gap from the database (one
+# read per viewer: at 1,000 viewers, reordered publishes made that most of the CPU).
+REORDER_WAIT = 0.1
+
+
+class Viewer(Protocol):
+    # `frame` is the ASGI message ({"type": "websocket.send", "text": ...}), built once per
+    # frame and shared by every viewer: the servers only read it.
+    async def events_forward(self, first_seq: int, last_seq: int, frame: dict) -> None: ...
+
+    async def text_forward(self, frame: dict) -> None: ...
+
+
+def _compact(value) -> str:
+    return json.dumps(value, separators=(",", ":"), ensure_ascii=False)
+
+
+def frame_merge(messages: list[dict]) -> str:
+    """One events frame for several contiguous messages: events concatenated, the players'
+    absolute totals as of the last one, the game as of the last one."""
+    if len(messages) == 1:
+        return messages[0]["text"]
+    events = ",".join(m["events"][1:-1] for m in messages)
+    players: dict[str, dict] = {}
+    for message in messages:
+        players.update((p["player"], p) for p in message["players"])
+    game = _compact(messages[-1]["game"])
+    return f'{{"type":"events","events":[{events}],"players":{_compact(list(players.values()))},"game":{game}}}'
+
+
+class Feed:
+    """One game's frames in this process: a layer channel, its receive task, local viewers."""
+
+    def __init__(self, hub: "Hub", group: str) -> None:
+        self.hub, self.group = hub, group
+        self.viewers: dict[Viewer, None] = {}  # insertion-ordered set
+        self.pending: list[dict] = []
+        self.last_flush = 0.0
+        self.timer: asyncio.TimerHandle | None = None
+        self.next_seq: int | None = None  # first_seq of the message that continues the stream
+        self.early: dict[int, dict] = {}  # messages that skipped ahead, by first_seq
+        self.reorder_timer: asyncio.TimerHandle | None = None
+        self.presence_text: str | None = None
+        self.presence_last: str | None = None  # the count the viewers were last told
+        self.presence_sent = 0.0
+        self.presence_timer: asyncio.TimerHandle | None = None
+        self.channel = ""
+        self.ready = asyncio.ensure_future(self._start())
+        self.task: asyncio.Task | None = None
+
+    async def _start(self) -> None:
+        layer = self.hub.layer
+        self.channel = await layer.new_channel()
+        await layer.group_add(self.group, self.channel)
+        self.task = asyncio.ensure_future(self._receive_loop())
+
+    async def stop(self) -> None:
+        for timer in (self.timer, self.presence_timer, self.reorder_timer):
+            if timer is not None:
+                timer.cancel()
+        try:
+            await asyncio.shield(self.ready)
+        except Exception:  # noqa: BLE001 - never joined: nothing to undo
+            return
+        self.task.cancel()
+        await self.hub.layer.group_discard(self.group, self.channel)
+
+    async def _receive_loop(self) -> None:
+        layer = self.hub.layer
+        while True:
+            try:
+                message = await layer.receive(self.channel)
+            except Exception as exc:  # noqa: BLE001 - the layer reconnects; viewers resync by seq
+                outage.failed(exc)
+                await asyncio.sleep(1)
+                continue
+            try:
+                await self.dispatch(message)
+            except Exception:  # one bad message must not stop the game's stream
+                logger.exception("fan-out of %s failed for one message", self.group)
+
+    async def dispatch(self, message: dict) -> None:
+        kind = message.get("type")
+        if kind == "game.presence":
+            return await self.presence_arrive(message["text"])
+        if kind != "game.events":
+            text = message.get("text")
+            if isinstance(text, str):
+                await self.text_send(text)
+            return
+        first, last = message["first_seq"], message["last_seq"]
+        if self.next_seq is None or first == self.next_seq:
+            return await self.in_order(message)
+        if last < self.next_seq:
+            return  # late or repeated: sent already, or the viewers filled it from the database
+        self.early[first] = message
+        if self.reorder_timer is None:
+            self.reorder_timer = asyncio.get_running_loop().call_later(
+                REORDER_WAIT, lambda: self.hub.spawn(self.reorder_give_up())
+            )
+
+    async def in_order(self, message: dict) -> None:
+        """Queue a message, and the early ones it makes contiguous, for the next frame."""
+        await self.pending_add(message)
+        while self.next_seq in self.early:
+            await self.pending_add(self.early.pop(self.next_seq))
+        if not self.early and self.reorder_timer is not None:
+            self.reorder_timer.cancel()
+            self.reorder_timer = None
+
+    async def reorder_give_up(self) -> None:
+        """What was waited for never came (lost in a Redis outage, say): go on from the
+        earliest message held; each viewer sees the gap and fills it from the database."""
+        self.reorder_timer = None
+        if self.early:
+            await self.in_order(self.early.pop(min(self.early)))
+
+    async def pending_add(self, message: dict) -> None:
+        if self.pending and message["first_seq"] != self.pending[-1]["last_seq"] + 1:
+            await self.flush()  # frames stay contiguous; viewers fill gaps from the database
+        self.pending.append(message)
+        self.next_seq = message["last_seq"] + 1
+        if self.timer is not None:
+            return
+        loop = asyncio.get_running_loop()
+        wait = self.last_flush + self.hub.tick - loop.time()
+        if wait <= 0:
+            await self.flush()
+        else:
+            self.timer = loop.call_later(wait, self._flush_later)
+
+    async def text_send(self, text: str) -> None:
+        frame = {"type": "websocket.send", "text": text}
+        for viewer in list(self.viewers):
+            await viewer.text_forward(frame)
+
+    async def presence_arrive(self, text: str) -> None:
+        """Viewer counts: only the latest matters, at most one frame per PRESENCE_TICK. (A
+        thousand viewers joining must not cost a million presence frames.)"""
+        self.presence_text = text
+        if self.presence_timer is not None:
+            return
+        loop = asyncio.get_running_loop()
+        wait = self.presence_sent + PRESENCE_TICK - loop.time()
+        if wait <= 0:
+            await self.presence_flush()
+        else:
+            self.presence_timer = loop.call_later(wait, lambda: self.hub.spawn(self.presence_flush()))
+
+    async def presence_flush(self) -> None:
+        self.presence_timer = None
+        text, self.presence_text = self.presence_text, None
+        # A ping refreshes presence without changing the count: no frame for that.
+        if text is not None and text != self.presence_last:
+            self.presence_last = text
+            self.presence_sent = asyncio.get_running_loop().time()
+            await self.text_send(text)
+
+    def _flush_later(self) -> None:
+        self.timer = None
+        self.hub.spawn(self.flush())
+
+    async def flush(self) -> None:
+        if self.timer is not None:
+            self.timer.cancel()
+            self.timer = None
+        messages, self.pending = self.pending, []
+        if not messages:
+            return
+        self.last_flush = asyncio.get_running_loop().time()
+        first, last = messages[0]["first_seq"], messages[-1]["last_seq"]
+        frame = {"type": "websocket.send", "text": frame_merge(messages)}
+        for viewer in list(self.viewers):
+            await viewer.events_forward(first, last, frame)
+
+
+class Hub:
+    """This event loop's feeds, one per watched game."""
+
+    def __init__(self) -> None:
+        self.loop = asyncio.get_running_loop()
+        self.layer = get_channel_layer()
+        self.tick = settings.WEBGAME_FRAME_TICK_MS / 1000
+        self.feeds: dict[str, Feed] = {}
+        self.tasks: set[asyncio.Task] = set()
+
+    def spawn(self, coro) -> None:
+        task = asyncio.ensure_future(coro)
+        self.tasks.add(task)  # a reference, so the task is not collected mid-flight
+        task.add_done_callback(self.tasks.discard)
+
+    async def join(self, group: str, viewer: Viewer) -> None:
+        """Start handing `group`'s frames to `viewer`. Raises if the layer is unreachable."""
+        feed = self.feeds.get(group)
+        if feed is None:
+            feed = self.feeds[group] = Feed(self, group)
+        feed.viewers[viewer] = None
+        try:
+            await asyncio.shield(feed.ready)
+        except Exception:
+            feed.viewers.pop(viewer, None)
+            if self.feeds.get(group) is feed:
+                del self.feeds[group]  # the next viewer tries again
+            raise
+
+    async def leave(self, group: str, viewer: Viewer) -> None:
+        feed = self.feeds.get(group)
+        if feed is None:
+            return
+        feed.viewers.pop(viewer, None)
+        if not feed.viewers:
+            del self.feeds[group]
+            await feed.stop()
+
+
+_hubs: dict[int, Hub] = {}
+
+
+def hub_get() -> Hub:
+    # One hub per event loop: layer connections belong to a loop, and tests run several.
+    loop = asyncio.get_running_loop()
+    hub = _hubs.get(id(loop))
+    if hub is None or hub.loop is not loop:
+        hub = _hubs[id(loop)] = Hub()
+    return hub

@@ -1,0 +1,107 @@
+"""The event log (the source of truth) and the totals kept beside it."""
+
+from django.conf import settings
+from django.core.validators import RegexValidator
+from django.db import models
+from django.utils import timezone
+
+SLUG_VALIDATOR = RegexValidator(r"^[a-z0-9][a-z0-9_-]{0,49}$", "Lowercase letters, digits, - and _.")
+
+
+class Game(models.Model):
+    slug = models.CharField(max_length=50, unique=True, validators=[SLUG_VALIDATOR])
+    name = models.CharField(max_length=100)
+    is_public = models.BooleanField(default=True)
+    # Users (besides staff) allowed to watch a private game.
+    viewers = models.ManyToManyField(settings.AUTH_USER_MODEL, blank=True, related_name="+")
+    # The highest seq handed out: the per-game sequence counter, bumped under a row lock.
+    last_seq = models.BigIntegerField(default=0)
+    event_count = models.BigIntegerField(default=0)
+    points_total = models.BigIntegerField(default=0)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["slug"]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class Player(models.Model):
+    game = models.ForeignKey(Game, on_delete=models.CASCADE, related_name="players")
+    name = models.CharField(max_length=64)
+    # Kept up to date by services.score_events_record so the leaderboard never scans events.
+    total = models.BigIntegerField(default=0)
+    event_count = models.BigIntegerField(default=0)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["game", "name"], name="player_unique_name")]
+        indexes = [models.Index(fields=["game", "-total"], name="player_leaderboard")]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class ScoreEvent(models.Model):
+    """One entry of a game's append-only log. Corrections are new entries, never edits."""
+
+    game = models.ForeignKey(Game, on_delete=models.CASCADE, related_name="events")
+    event_id = models.CharField("id", max_length=64)
+    seq = models.BigIntegerField()
+    player = models.ForeignKey(Player, on_delete=models.CASCADE, related_name="events")
+    points = models.BigIntegerField()
+    kind = models.CharField(max_length=32, default="score")
+    at = models.DateTimeField()
+    received_at = models.DateTimeField(default=timezone.now)
+    corrects = models.ForeignKey("self", null=True, blank=True, on_delete=models.CASCADE, related_name="corrections")
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["game", "event_id"], name="event_unique_id"),
+            models.UniqueConstraint(fields=["game", "seq"], name="event_unique_seq"),
+        ]
+        indexes = [models.Index(fields=["game", "received_at"], name="event_received")]
+        ordering = ["game", "seq"]
+
+    def __str__(self) -> str:
+        return f"{self.game.slug}#{self.seq} {self.event_id}"
+
+
+class ApiKey(models.Model):
+    """A game server's key. Only a SHA-256 of the secret is stored; the key is shown once."""
+
+    game = models.ForeignKey(Game, on_delete=models.CASCADE, related_name="api_keys")
+    name = models.CharField(max_length=100, blank=True)
+    prefix = models.CharField(max_length=16, unique=True)
+    hashed = models.CharField(max_length=64)
+    created_at = models.DateTimeField(auto_now_add=True)
+    revoked = models.BooleanField(default=False)
+
+    def __str__(self) -> str:
+        return f"{self.game.slug}: {self.prefix}… {self.name}".strip()
+
+
+class Rollup(models.Model):
+    """Per-minute totals for one game, computed by Celery beat from the event log."""
+
+    game = models.ForeignKey(Game, on_delete=models.CASCADE, related_name="rollups")
+    minute = models.DateTimeField()
+    events = models.IntegerField(default=0)
+    points = models.BigIntegerField(default=0)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["game", "minute"], name="rollup_unique")]
+        ordering = ["game", "minute"]
+
+    def __str__(self) -> str:
+        return f"{self.game_id}@{self.minute:%Y-%m-%d %H:%M}: {self.events} events"
+
+
+class RollupCursor(models.Model):
+    """How far (by seq) the rollups of a game have read the log, so each run reads only new events."""
+
+    game = models.OneToOneField(Game, on_delete=models.CASCADE, related_name="rollup_cursor")
+    seq = models.BigIntegerField(default=0)
+
+    def __str__(self) -> str:
+        return f"{self.game_id} rolled up to seq {self.seq}"

@@ -1,0 +1,111 @@
+"""The OpenAPI 3.1 description of the HTTP API, built from the same pydantic models that
+validate requests, so the document cannot drift from the code."""
+
+from pydantic.json_schema import models_json_schema
+
+from stats.schemas import EventBatchIn, EventIn
+
+ERROR = {
+    "type": "object",
+    "required": ["error"],
+    "properties": {
+        "error": {
+            "type": "object",
+            "required": ["code", "message"],
+            "properties": {
+                "code": {"type": "string"},
+                "message": {"type": "string"},
+                "details": {"type": "array", "items": {"type": "object"}},
+            },
+        }
+    },
+}
+
+
+def _errors(*codes: int) -> dict:
+    return {
+        str(c): {
+            "description": "error",
+            "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}},
+        }
+        for c in codes
+    }
+
+
+def _json(description: str, schema: dict) -> dict:
+    return {"description": description, "content": {"application/json": {"schema": schema}}}
+
+
+def openapi_document() -> dict:
+    _, defs = models_json_schema(
+        [(EventIn, "validation"), (EventBatchIn, "validation")], ref_template="#/components/schemas/{model}"
+    )
+    schemas = {**defs["$defs"], "Error": ERROR}
+    slug = {"name": "slug", "in": "path", "required": True, "schema": {"type": "string"}}
+    return {
+        "openapi": "3.1.0",
+        "info": {"title": "webgame API", "version": "1.0.0"},
+        "components": {
+            "schemas": schemas,
+            "securitySchemes": {"apiKey": {"type": "http", "scheme": "bearer"}},
+        },
+        "paths": {
+            "/api/games": {
+                "get": {
+                    "summary": "Visible games with live totals",
+                    "responses": {"200": _json("games", {"type": "object"})},
+                }
+            },
+            "/api/games/{slug}/events": {
+                "post": {
+                    "summary": "Post one event or a batch of up to 1,000 (idempotent by id)",
+                    "security": [{"apiKey": []}],
+                    "parameters": [slug],
+                    "requestBody": {
+                        "required": True,
+                        "content": {
+                            "application/json": {
+                                "schema": {
+                                    "oneOf": [
+                                        {"$ref": "#/components/schemas/EventIn"},
+                                        {"$ref": "#/components/schemas/EventBatchIn"},
+                                    ]
+                                }
+                            }
+                        },
+                    },
+                    "responses": {
+                        "202": _json(
+                            "stored",
+                            {
+                                "type": "object",
+                                "required": ["accepted", "duplicates", "last_seq"],
+                                "properties": {
+                                    "accepted": {"type": "integer"},
+                                    "duplicates": {"type": "integer"},
+                                    "last_seq": {"type": "integer"},
+                                },
+                            },
+                        ),
+                        **_errors(400, 401, 403, 404, 413, 422),
+                    },
+                },
+                "get": {
+                    "summary": "Replay: the events after a seq, in order",
+                    "parameters": [
+                        slug,
+                        {"name": "after_seq", "in": "query", "schema": {"type": "integer", "minimum": 0}},
+                        {"name": "limit", "in": "query", "schema": {"type": "integer", "minimum": 1, "maximum": 1000}},
+                    ],
+                    "responses": {"200": _json("events", {"type": "object"}), **_errors(400, 404)},
+                },
+            },
+            "/api/games/{slug}/snapshot": {
+                "get": {
+                    "summary": "Leaderboard, recent events and chart series, with the seq they reflect",
+                    "parameters": [slug],
+                    "responses": {"200": _json("snapshot", {"type": "object"}), **_errors(404)},
+                }
+            },
+        },
+    }

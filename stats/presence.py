@@ -1,0 +1,74 @@
+"""Who is watching: one Redis sorted set per game, member = channel name, score = expiry.
+
+Entries expire on their own, so viewers of a crashed process drop out within PRESENCE_TTL;
+live sockets refresh theirs on every ping. Shared by all web processes.
+"""
+
+import asyncio
+import logging
+import time
+
+import redis.asyncio as aioredis
+from django.conf import settings
+
+logger = logging.getLogger(__name__)
+PRESENCE_TTL = 60
+PRESENCE_CONNECTIONS = 16
+_clients: dict[int, tuple[asyncio.AbstractEventLoop, aioredis.Redis]] = {}
+
+
+def _client() -> aioredis.Redis:
+    # redis.asyncio clients belong to one event loop; tests run several loops (and a dead
+    # loop's id can be reused, hence the identity check).
+    loop = asyncio.get_running_loop()
+    cached = _clients.get(id(loop))
+    if cached is None or cached[0] is not loop:
+        # A bounded pool that waits for a free connection: a thousand sockets joining at once
+        # queue up on a few connections instead of failing with "Too many connections".
+        pool = aioredis.BlockingConnectionPool.from_url(
+            settings.REDIS_URL,
+            max_connections=PRESENCE_CONNECTIONS,
+            timeout=5,
+            socket_connect_timeout=2,
+            socket_timeout=2,
+        )
+        cached = _clients[id(loop)] = (loop, aioredis.Redis(connection_pool=pool))
+    return cached[1]
+
+
+def _key(slug: str) -> str:
+    return f"webgame:presence:{slug}"
+
+
+async def _update(*, slug: str, channel: str, join: bool) -> int | None:
+    now = time.time()
+    try:
+        pipe = _client().pipeline(transaction=True)
+        if join:
+            pipe.zadd(_key(slug), {channel: now + PRESENCE_TTL})
+        else:
+            pipe.zrem(_key(slug), channel)
+        pipe.zremrangebyscore(_key(slug), "-inf", now)
+        pipe.zcard(_key(slug))
+        pipe.expire(_key(slug), PRESENCE_TTL * 2)
+        results = await pipe.execute()
+    except Exception as exc:  # noqa: BLE001 - presence is best-effort; the socket carries on
+        logger.warning("presence unavailable: %s: %s", type(exc).__name__, exc)
+        return None
+    return int(results[-2])
+
+
+async def presence_join(*, slug: str, channel: str) -> int | None:
+    """Add (or refresh) a viewer; returns the count of viewers, None if Redis is unreachable."""
+    return await _update(slug=slug, channel=channel, join=True)
+
+
+async def presence_leave(*, slug: str, channel: str) -> int | None:
+    return await _update(slug=slug, channel=channel, join=False)
+
+
+async def presence_count(*, slug: str) -> int | None:
+    try:
+        return int(await _client().zcount(_key(slug), time.time(), "+inf"))
+    except Exception:  # noqa: BLE001 - an unknown count is shown as such, not an error
+        return None

@@ -1,0 +1,246 @@
+"""Reads. Snapshots and replays are read in one consistent transaction, so the seq they
+report matches exactly the totals and events they carry."""
+
+import time
+from collections import defaultdict
+from contextlib import contextmanager
+from datetime import timedelta
+
+from django.conf import settings
+from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
+from django.db import connection, transaction
+from django.db.models import Count, Q, QuerySet
+from django.db.models.functions import TruncSecond
+from django.utils import timezone
+
+from stats.models import ApiKey, Game, Player, Rollup, RollupCursor, ScoreEvent
+from stats.services import api_key_hash
+from stats.wire import event_wire, game_wire, player_wire, ts_ms
+
+LEADERBOARD_SIZE = 20
+SERIES_PLAYERS = 5
+SERIES_WINDOW = 300
+RATE_SECONDS = 60
+HISTORY_RANGES = ("5m", "match", "today")
+# A chart needs no more points than this; longer ranges are merged into wider buckets.
+HISTORY_MAX_BUCKETS = 720
+
+
+class GameNotVisible(Exception):
+    """The game does not exist or this user may not see it (the two are not told apart)."""
+
+
+@contextmanager
+def snapshot_read():
+    """A transaction that sees one point in time (PostgreSQL REPEATABLE READ; SQLite's
+    transactions already do)."""
+    # Inside a caller's transaction (a savepoint) the level is already fixed: PostgreSQL
+    # refuses SET TRANSACTION after the first query, so only the outermost block sets it.
+    outermost = not connection.in_atomic_block
+    with transaction.atomic():
+        if outermost and connection.vendor == "postgresql":
+            with connection.cursor() as cursor:
+                cursor.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ")
+        yield
+
+
+def game_list_visible(*, user: AbstractBaseUser | AnonymousUser) -> QuerySet[Game]:
+    games = Game.objects.all()
+    if user.is_authenticated and user.is_staff:
+        return games
+    if user.is_authenticated:
+        return games.filter(Q(is_public=True) | Q(viewers=user)).distinct()
+    return games.filter(is_public=True)
+
+
+def game_get_visible(*, slug: str, user: AbstractBaseUser | AnonymousUser) -> Game:
+    game = game_list_visible(user=user).filter(slug=slug).first()
+    if game is None:
+        raise GameNotVisible(slug)
+    return game
+
+
+# Valid keys seen by this process, by hash: a game server posting one event per request
+# would otherwise pay a query per POST for the same key. A revocation saved in this process
+# drops the entry at once (stats.receivers); one saved elsewhere is seen within the TTL.
+API_KEY_CACHE_SECONDS = 5.0
+_API_KEY_CACHE_MAX = 1024
+_api_keys: dict[str, tuple[float, ApiKey]] = {}
+
+
+def api_key_get(*, raw: str) -> ApiKey | None:
+    parts = raw.split("_")
+    if len(parts) < 3 or parts[0] != "wg":
+        return None
+    hashed = api_key_hash(raw)
+    now = time.monotonic()
+    cached = _api_keys.get(hashed)
+    if cached is not None and cached[0] > now:
+        return cached[1]
+    key = ApiKey.objects.select_related("game").filter(prefix=parts[1], revoked=False).first()
+    if key is None or key.hashed != hashed:
+        return None
+    if len(_api_keys) >= _API_KEY_CACHE_MAX:
+        _api_keys.clear()  # bounded; the next requests simply look their keys up again
+    _api_keys[hashed] = (now + API_KEY_CACHE_SECONDS, key)
+    return key
+
+
+def api_key_cache_clear() -> None:
+    _api_keys.clear()
+
+
+def _series(*, game: Game, leaders: list[Player]) -> list[dict]:
+    """Each top player's running total over the recent window, rebuilt backwards from the
+    kept totals (no scan of the whole log)."""
+    top = leaders[:SERIES_PLAYERS]
+    window = list(
+        ScoreEvent.objects.filter(game=game, player__in=top)
+        .order_by("-seq")
+        .values("player_id", "points", "at")[:SERIES_WINDOW]
+    )
+    running = {p.pk: p.total for p in top}
+    points: dict[int, list] = defaultdict(list)
+    for row in window:
+        points[row["player_id"]].append([ts_ms(row["at"]), running[row["player_id"]]])
+        running[row["player_id"]] -= row["points"]
+    return [{"player": p.name, "points": points[p.pk][::-1]} for p in top]
+
+
+def _rate(*, game: Game) -> list[list[int]]:
+    since = timezone.now() - timedelta(seconds=RATE_SECONDS)
+    rows = (
+        ScoreEvent.objects.filter(game=game, received_at__gte=since)
+        .annotate(second=TruncSecond("received_at"))
+        .values("second")
+        .annotate(n=Count("id"))
+        .order_by("second")
+    )
+    return [[ts_ms(row["second"]), row["n"]] for row in rows]
+
+
+def game_last_seq(*, game_id: int) -> int:
+    return Game.objects.filter(pk=game_id).values_list("last_seq", flat=True).first() or 0
+
+
+def game_snapshot(*, game_id: int) -> dict:
+    """Everything a dashboard needs to draw from scratch, and the seq it reflects."""
+    with snapshot_read():
+        game = Game.objects.get(pk=game_id)
+        leaders = list(Player.objects.filter(game=game).order_by("-total", "name")[:LEADERBOARD_SIZE])
+        recent = list(
+            ScoreEvent.objects.filter(game=game)
+            .select_related("player")
+            .order_by("-seq")[: settings.WEBGAME_RECENT_EVENTS]
+        )
+        return {
+            "type": "snapshot",
+            "seq": game.last_seq,
+            "game": game_wire(game),
+            "players": Player.objects.filter(game=game).count(),
+            "leaderboard": [player_wire(p) for p in leaders],
+            "recent": [event_wire(e) for e in reversed(recent)],
+            "series": _series(game=game, leaders=leaders),
+            "rate": _rate(game=game),
+            "server_ms": ts_ms(timezone.now()),
+        }
+
+
+# The last snapshot read per game in this process. A thousand viewers connecting at once
+# mostly find the game at the same seq: they share one read instead of a thousand.
+SNAPSHOT_SHARE_SECONDS = 1.0
+_snapshots: dict[int, tuple[float, dict]] = {}
+
+
+def game_snapshot_shared(*, game_id: int) -> dict:
+    """game_snapshot, reused for up to SNAPSHOT_SHARE_SECONDS while the game's seq has not
+    moved (so it is still exact; only its rate chart and server_ms may be a moment old).
+    Returns a copy the caller may add keys to."""
+    now = time.monotonic()
+    cached = _snapshots.get(game_id)
+    if cached is not None and cached[0] > now and cached[1]["seq"] == game_last_seq(game_id=game_id):
+        return dict(cached[1])
+    snapshot = game_snapshot(game_id=game_id)
+    if len(_snapshots) >= _API_KEY_CACHE_MAX:
+        _snapshots.clear()
+    _snapshots[game_id] = (now + SNAPSHOT_SHARE_SECONDS, snapshot)
+    return dict(snapshot)
+
+
+def game_events_after(*, game_id: int, after_seq: int, limit: int) -> dict | None:
+    """The events after `after_seq` with the totals of the players they touch, or None when
+    more than `limit` were missed (the caller sends a snapshot instead)."""
+    with snapshot_read():
+        game = Game.objects.get(pk=game_id)
+        if game.last_seq - after_seq > limit:
+            return None
+        events = list(ScoreEvent.objects.filter(game=game, seq__gt=after_seq).select_related("player").order_by("seq"))
+        players = {e.player.pk: e.player for e in events}
+        return {
+            "type": "events",
+            "events": [event_wire(e) for e in events],
+            "players": [player_wire(p) for p in players.values()],
+            "game": game_wire(game),
+            "last_seq": game.last_seq,
+        }
+
+
+def game_events_page(*, game_id: int, after_seq: int, limit: int) -> dict:
+    """One page of the log for the replay API (plain reads: the log never changes)."""
+    events = list(
+        ScoreEvent.objects.filter(game_id=game_id, seq__gt=after_seq)
+        .select_related("player")
+        .order_by("seq")[: limit + 1]
+    )
+    more = len(events) > limit
+    events = events[:limit]
+    return {
+        "events": [event_wire(e) for e in events],
+        "next_after_seq": events[-1].seq if events else after_seq,
+        "more": more,
+    }
+
+
+def _history_since(*, game: Game, range: str):
+    now = timezone.now()
+    if range == "5m":
+        return now - timedelta(minutes=5)
+    if range == "today":
+        return timezone.localtime(now).replace(hour=0, minute=0, second=0, microsecond=0)
+    # "match": from the first event (seq order uses the unique index), else the game's creation.
+    first_at = ScoreEvent.objects.filter(game=game).order_by("seq").values_list("at", flat=True).first()
+    return first_at or game.created_at
+
+
+def _buckets_merge(rows: list[tuple], width: int) -> list[list[int]]:
+    merged: dict[int, list[int]] = {}
+    for minute, events, points in rows:
+        start = ts_ms(minute) // (width * 60_000) * (width * 60_000)
+        bucket = merged.setdefault(start, [start, 0, 0])
+        bucket[1] += events
+        bucket[2] += points
+    return list(merged.values())
+
+
+def game_history(*, game_id: int, range: str) -> dict:
+    """Events and points per bucket over a range, read from the per-minute rollups (never
+    the raw log). Buckets are one minute wide unless the range needs wider ones."""
+    if range not in HISTORY_RANGES:
+        raise ValueError(f"range must be one of {', '.join(HISTORY_RANGES)}")
+    game = Game.objects.get(pk=game_id)
+    since = _history_since(game=game, range=range).replace(second=0, microsecond=0)
+    rows = list(
+        Rollup.objects.filter(game=game, minute__gte=since).order_by("minute").values_list("minute", "events", "points")
+    )
+    span_minutes = max(1, int((timezone.now() - since).total_seconds() // 60) + 1)
+    width = -(-span_minutes // HISTORY_MAX_BUCKETS)
+    cursor = RollupCursor.objects.filter(game=game).values_list("seq", flat=True).first() or 0
+    return {
+        "range": range,
+        "from_ms": ts_ms(since),
+        "to_ms": ts_ms(timezone.now()),
+        "bucket_ms": width * 60_000,
+        "buckets": _buckets_merge(rows, width),
+        "rolled_up_seq": cursor,
+        "last_seq": game.last_seq,
+    }

@@ -1,0 +1,7 @@
+"""Signals the stats app sends. Receivers are connected in StatsConfig.ready()."""
+
+from django.dispatch import Signal
+
+# Sent by services.score_events_record inside the writing transaction, with
+# game=<Game>, events=[<ScoreEvent>, ...] (in seq order) and players=[<Player>, ...].
+score_events_recorded = Signal()

@@ -1,0 +1,144 @@
+"""Shared fixtures: the suite runs against real parts (Valkey, daphne, Celery, Chromium)."""
+
+import os
+import shutil
+
+import pytest
+from django.conf import settings
+
+from stats import services
+from stats.tests.support import DaphneProc, ValkeyProc, database_url
+
+CHROMIUM = "/usr/bin/chromium"
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+    "--disable-quic",
+]
+
+
+def redis_point_at(url: str) -> None:
+    """Point every Redis user of this process (and its children) at `url`."""
+    from channels.layers import channel_layers
+
+    from worker import app
+
+    os.environ["REDIS_URL"] = url
+    settings.REDIS_URL = url
+    settings.CELERY_BROKER_URL = url
+    settings.CHANNEL_LAYERS["default"]["CONFIG"]["hosts"] = [{"address": url, "socket_connect_timeout": 2}]
+    channel_layers.backends.clear()
+    app.conf.broker_url = url
+
+
+@pytest.fixture(scope="session", autouse=True)
+def valkey():
+    """One real Valkey server for the session (not the machine's Redis: a laptop has none)."""
+    server = ValkeyProc().start()
+    redis_point_at(server.url)
+    yield server
+    server.stop()
+
+
+@pytest.fixture(autouse=True)
+def _fresh_channel_layer():
+    # channels_redis pools belong to an event loop; each async test has its own loop.
+    from channels.layers import channel_layers
+
+    channel_layers.backends.clear()
+    yield
+    channel_layers.backends.clear()
+
+
+@pytest.fixture
+def game(db):
+    return services.game_create(slug="arena", name="Arena")
+
+
+@pytest.fixture
+def api_key(game):
+    return services.api_key_create(game=game, name="test")[1]
+
+
+@pytest.fixture(scope="session")
+def asgi_server(django_db_setup, django_db_blocker, valkey):
+    """daphne in a child process, serving the real ASGI app from the test database."""
+    from django.db import connection
+
+    with django_db_blocker.unblock():
+        url = database_url(connection.settings_dict)
+    server = DaphneProc(database_url=url, redis_url=valkey.url).start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def live(asgi_server, transactional_db):
+    """The daphne server, for a test whose writes must be committed to be seen by it."""
+    if asgi_server.popen is None or asgi_server.popen.poll() is not None:
+        asgi_server.start()
+    return asgi_server
+
+
+@pytest.fixture
+def celery_worker(transactional_db):
+    """A real Celery worker (in a thread of this process) on the test Valkey broker."""
+    from celery.contrib.testing.worker import start_worker
+
+    from worker import app
+
+    with start_worker(app, pool="solo", perform_ping_check=False, shutdown_timeout=10) as worker:
+        yield worker
+
+
+@pytest.fixture(scope="module")
+def browser():
+    """Debian's headless Chromium driven by Playwright (never Playwright's own download).
+
+    Module-scoped on purpose: while Playwright's sync API is open, its event loop counts as
+    running in this thread, so Django refuses ORM calls (SynchronousOnlyOperation) in every
+    later test; closing it with the module confines that to the browser tests, which are
+    allowed blocking ORM calls between browser steps."""
+    if not shutil.which(CHROMIUM) and not os.path.exists(CHROMIUM):
+        if os.environ.get("WEBGAME_REQUIRE_BROWSER") == "1":
+            pytest.fail(f"{CHROMIUM} is missing: apt-get install chromium")
+        pytest.skip(f"{CHROMIUM} is missing (apt-get install chromium); browser tests skipped")
+    from playwright.sync_api import sync_playwright
+
+    with pytest.MonkeyPatch.context() as patch, sync_playwright() as pw:
+        patch.setenv("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
+        chromium = pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        yield chromium
+        chromium.close()
+
+
+@pytest.fixture
+def page(browser, live):
+    context = browser.new_context(base_url=live.url, viewport={"width": 1280, "height": 900})
+    page = context.new_page()
+    yield page
+    context.close()
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _pg_test_sessions_ended(django_db_setup, django_db_blocker):
+    """Worker threads of this process (asgiref executors) may still hold an idle session to
+    the test database at the end, and PostgreSQL refuses to drop a database in use. End such
+    leftovers before pytest-django drops it, and say how many there were."""
+    yield
+    from django.db import connection
+
+    if connection.vendor != "postgresql":
+        return
+    with django_db_blocker.unblock(), connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity"
+            " WHERE datname = current_database() AND pid <> pg_backend_pid() AND state = 'idle'"
+        )
+        ended = cursor.fetchone()[0]
+    if ended:
+        print(f"\nended {ended} idle leftover session(s) on the test database before dropping it")

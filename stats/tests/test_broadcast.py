@@ -1,0 +1,116 @@
+import asyncio
+import json
+
+import pytest
+from asgiref.sync import async_to_sync
+from channels.db import database_sync_to_async
+from channels.layers import get_channel_layer
+from django.db import transaction
+
+from stats import broadcast, services
+from stats.tests.support import event_in
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+
+class Abort(Exception):
+    pass
+
+
+async def subscribe(group: str) -> str:
+    layer = get_channel_layer()
+    channel = await layer.new_channel()
+    await layer.group_add(group, channel)
+    return channel
+
+
+async def receive_or_none(channel: str, wait: float = 0.5) -> dict | None:
+    try:
+        return await asyncio.wait_for(get_channel_layer().receive(channel), wait)
+    except TimeoutError:
+        return None
+
+
+def record(game, *ids):
+    return services.score_events_record(game_id=game.pk, events=[event_in(i) for i in ids])
+
+
+async def test_nothing_is_sent_when_the_transaction_rolls_back(game):
+    channel = await subscribe("game.arena")
+
+    def write_then_abort():
+        with transaction.atomic():
+            record(game, "a")
+            raise Abort
+
+    with pytest.raises(Abort):
+        await database_sync_to_async(write_then_abort)()
+    assert await receive_or_none(channel) is None
+
+
+async def test_events_are_sent_after_commit_and_not_before(game):
+    # Two subscribers: a timed-out receive may swallow a later message of its channel.
+    looked_at_inside, looked_at_after = await subscribe("game.arena"), await subscribe("game.arena")
+    seen_inside = []
+
+    def write_and_look():
+        with transaction.atomic():
+            record(game, "a")
+            seen_inside.append(async_to_sync(receive_or_none)(looked_at_inside))
+
+    await database_sync_to_async(write_and_look)()
+    assert seen_inside == [None]
+    assert (await receive_or_none(looked_at_after, 5))["type"] == "game.events"
+
+
+async def test_game_message_carries_the_seq_range_and_the_encoded_frame(game):
+    channel = await subscribe("game.arena")
+    await database_sync_to_async(record)(game, "a")
+    await database_sync_to_async(record)(game, "b", "c")
+    await receive_or_none(channel, 5)
+    message = await receive_or_none(channel, 5)
+    assert (message["first_seq"], message["last_seq"]) == (2, 3)
+    frame = json.loads(message["text"])
+    assert (frame["type"], [e["seq"] for e in frame["events"]], frame["game"]["last_seq"]) == ("events", [2, 3], 3)
+    assert frame["players"] == [{"player": "ada", "total": 3, "events": 3}]
+
+
+async def test_lobby_message_is_sent_after_commit(game):
+    channel = await subscribe(broadcast.LOBBY_GROUP)
+    await database_sync_to_async(record)(game, "a")
+    message = await receive_or_none(channel, 5)
+    assert (message["type"], message["is_public"]) == ("lobby.game", True)
+    assert json.loads(message["text"])["game"]["last_seq"] == 1
+
+
+async def test_nested_savepoint_rollback_sends_only_what_committed(game):
+    channel = await subscribe("game.arena")
+
+    def write():
+        with transaction.atomic():
+            record(game, "a")
+            try:
+                with transaction.atomic():
+                    record(game, "b")
+                    raise Abort
+            except Abort:
+                pass
+
+    await database_sync_to_async(write)()
+    message = await receive_or_none(channel, 5)
+    assert (message["first_seq"], message["last_seq"]) == (1, 1)
+    assert await receive_or_none(channel) is None
+
+
+async def test_presence_publish_sends_the_viewer_count_to_the_game_group(game):
+    channel = await subscribe("game.arena")
+    await broadcast.presence_publish(slug="arena", viewers=3)
+    message = await receive_or_none(channel, 5)
+    assert (message["type"], json.loads(message["text"])) == ("game.presence", {"type": "presence", "viewers": 3})
+
+
+async def test_duplicate_post_sends_nothing(game):
+    await database_sync_to_async(record)(game, "a")
+    channel = await subscribe("game.arena")
+    await database_sync_to_async(record)(game, "a")
+    assert await receive_or_none(channel) is None

@@ -1,0 +1,333 @@
+"""The pages in a real browser: Debian's Chromium driven by Playwright, against daphne, Valkey
+and the test database. Each test is one behaviour a user sees."""
+
+import json
+import re
+import time
+import urllib.request
+from concurrent.futures import ThreadPoolExecutor
+
+import pytest
+from django.contrib.auth import get_user_model
+from django.db import connections
+
+from stats import services
+from stats.schemas import EventIn
+
+pytestmark = pytest.mark.browser
+WAIT_MS = 20_000
+XSS_NAMES = [
+    "<img src=x onerror=window.__xss=1>",
+    "<svg onload=window.__xss=2>",
+    '"><script>window.__xss=3</script>',
+    "<b>bold</b>&amp;",
+]
+
+UI_READ = """() => {
+  const w = window.webgame;
+  const bars = w.charts.leaders.data;
+  return {
+    lastSeq: w.live.lastSeq,
+    status: w.socket.status,
+    redraws: w.stats.redraws,
+    bars: Object.fromEntries(bars.labels.map((name, i) => [name, bars.datasets[0].data[i]])),
+    lines: Object.fromEntries(w.charts.timeline.data.datasets.map((d) => [d.label, d.data.at(-1).y])),
+    table: Array.from(document.querySelectorAll("#leaderboard-table tbody tr:not(.empty)")).map(
+      (row) => Array.from(row.cells).map((cell) => cell.textContent)),
+  };
+}"""
+
+
+def api_post(live, slug: str, key: str, events: list[dict]) -> dict:
+    request = urllib.request.Request(
+        f"{live.url}/api/games/{slug}/events",
+        data=json.dumps({"events": events}).encode(),
+        headers={"Authorization": f"Bearer {key}", "Content-Type": "application/json"},
+        method="POST",
+    )
+    with urllib.request.urlopen(request, timeout=10) as response:
+        return json.load(response)
+
+
+def record_off_loop(game_id: int, events: list[EventIn]) -> None:
+    """Record through the service from a thread without an event loop: the after-commit
+    broadcast uses async_to_sync, which refuses to run beside Playwright's loop."""
+
+    def record() -> None:
+        try:
+            services.score_events_record(game_id=game_id, events=events)
+        finally:
+            connections.close_all()  # the thread ends; PostgreSQL must be able to drop the test DB
+
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        pool.submit(record).result()
+
+
+def api_snapshot(live, slug: str) -> dict:
+    with urllib.request.urlopen(f"{live.url}/api/games/{slug}/snapshot", timeout=10) as response:
+        return json.load(response)
+
+
+def totals(snapshot: dict) -> dict[str, int]:
+    return {p["player"]: p["total"] for p in snapshot["leaderboard"]}
+
+
+def table_totals(ui: dict) -> dict[str, int]:
+    return {row[1]: int(row[2].replace(",", "")) for row in ui["table"]}
+
+
+def dashboard_open(page, slug: str):
+    page.goto(f"/games/{slug}/")
+    page.wait_for_function("() => window.webgame && window.webgame.stats.snapshots > 0", timeout=WAIT_MS)
+    return page
+
+
+def ui_wait_for_totals(page, expected: dict[str, int], seq: int) -> dict:
+    """Wait until the table, the bar chart and the state all show `expected` at `seq`."""
+    page.wait_for_function(
+        """([expected, seq]) => {
+          const w = window.webgame;
+          if (w.live.lastSeq !== seq || w.state !== w.live) return false;
+          const rows = Array.from(document.querySelectorAll("#leaderboard-table tbody tr:not(.empty)"));
+          const shown = Object.fromEntries(
+            rows.map((r) => [r.cells[1].textContent, r.cells[2].textContent.replace(/,/g, "")]));
+          return Object.entries(expected).every(([name, total]) => shown[name] === String(total));
+        }""",
+        arg=[expected, seq],
+        timeout=WAIT_MS,
+    )
+    return page.evaluate(UI_READ)
+
+
+def staff_login(page, live) -> None:
+    user_model = get_user_model()
+    user_model.objects.create_user("referee", password="referee-pass-123", is_staff=True, is_superuser=True)
+    page.goto("/admin/login/?next=/admin/")
+    page.fill("#id_username", "referee")
+    page.fill("#id_password", "referee-pass-123")
+    page.click("input[type=submit]")
+    page.wait_for_url("**/admin/")
+
+
+@pytest.fixture
+def staff_and_viewer(browser, live, game):
+    """Two separate browser sessions: a logged-in staff user, and a viewer on the dashboard."""
+    staff = browser.new_context(base_url=live.url).new_page()
+    viewer = browser.new_context(base_url=live.url).new_page()
+    try:
+        staff_login(staff, live)
+        dashboard_open(viewer, game.slug)
+        yield staff, viewer
+    finally:
+        staff.context.close()
+        viewer.context.close()
+
+
+def test_api_post_updates_chart_data_and_leaderboard_table(page, live, game, api_key):
+    dashboard_open(page, game.slug)
+    assert page.evaluate(UI_READ)["table"] == []
+    api_post(
+        live,
+        game.slug,
+        api_key,
+        [
+            {"id": "e1", "player": "ada", "points": 30},
+            {"id": "e2", "player": "linus", "points": 12},
+            {"id": "e3", "player": "ada", "points": 5},
+        ],
+    )
+    ui = ui_wait_for_totals(page, {"ada": 35, "linus": 12}, seq=3)
+    assert ui["bars"] == {"ada": 35, "linus": 12}
+    assert ui["lines"] == {"ada": 35, "linus": 12}
+    assert ui["table"] == [["1", "ada", "35", "2"], ["2", "linus", "12", "1"]]
+    assert page.locator("#kpi-points").text_content() == "47"
+
+
+def test_admin_save_shows_up_live_on_dashboard(staff_and_viewer, game):
+    admin, viewer = staff_and_viewer
+    admin.goto("/admin/stats/scoreevent/add/")
+    admin.select_option("#id_game", label=str(game))
+    admin.fill("#id_player_name", "grace")
+    admin.fill("#id_points", "42")
+    admin.click("input[name=_save]")
+    admin.wait_for_url("**/admin/stats/scoreevent/")
+    ui = ui_wait_for_totals(viewer, {"grace": 42}, seq=1)
+    assert ui["bars"] == {"grace": 42}
+
+
+def test_reconnects_after_web_process_restart_and_shows_snapshot_totals(page, live, game, api_key):
+    dashboard_open(page, game.slug)
+    api_post(live, game.slug, api_key, [{"id": "before", "player": "ada", "points": 10}])
+    ui_wait_for_totals(page, {"ada": 10}, seq=1)
+    live.kill()
+    page.wait_for_function("() => window.webgame.socket.status !== 'live'", timeout=WAIT_MS)
+    # Written while the web process is down: no live push can reach the page.
+    missed = [EventIn(id=f"down-{i}", player=name, points=i + 1) for i, name in enumerate(["ada", "ken", "ken"])]
+    record_off_loop(game.pk, missed)
+    live.start()
+    snapshot = api_snapshot(live, game.slug)
+    ui = ui_wait_for_totals(page, totals(snapshot), seq=snapshot["seq"])
+    assert table_totals(ui) == totals(snapshot) == {"ada": 11, "ken": 5}
+    assert ui["status"] == "live"
+
+
+def test_hidden_tab_pauses_drawing_then_catches_up(page, live, game, api_key):
+    dashboard_open(page, game.slug)
+    api_post(live, game.slug, api_key, [{"id": "a", "player": "ada", "points": 1}])
+    ui_wait_for_totals(page, {"ada": 1}, seq=1)
+    page.evaluate("""() => {
+      window.webgame.config.hiddenCloseMs = 0;
+      Object.defineProperty(document, "hidden", { configurable: true, get: () => true });
+      Object.defineProperty(document, "visibilityState", { configurable: true, get: () => "hidden" });
+      document.dispatchEvent(new Event("visibilitychange"));
+    }""")
+    page.wait_for_function("() => window.webgame.socket.status === 'paused'", timeout=WAIT_MS)
+    before = page.evaluate(UI_READ)
+    api_post(
+        live, game.slug, api_key, [{"id": "b", "player": "ada", "points": 5}, {"id": "c", "player": "ken", "points": 7}]
+    )
+    time.sleep(1.5)
+    paused = page.evaluate(UI_READ)
+    assert paused["redraws"] == before["redraws"]
+    assert paused["table"] == before["table"] and paused["lastSeq"] == 1
+    page.evaluate("""() => {
+      Object.defineProperty(document, "hidden", { configurable: true, get: () => false });
+      Object.defineProperty(document, "visibilityState", { configurable: true, get: () => "visible" });
+      document.dispatchEvent(new Event("visibilitychange"));
+    }""")
+    snapshot = api_snapshot(live, game.slug)
+    ui = ui_wait_for_totals(page, totals(snapshot), seq=snapshot["seq"])
+    assert table_totals(ui) == {"ada": 6, "ken": 7}
+
+
+def test_xss_player_names_render_as_text_and_never_run(page, live, game, api_key):
+    page.add_init_script("""
+      window.__csp = [];
+      document.addEventListener("securitypolicyviolation", (e) => window.__csp.push(e.violatedDirective));
+    """)
+    dashboard_open(page, game.slug)
+    api_post(
+        live, game.slug, api_key, [{"id": f"x{i}", "player": n, "points": 10 - i} for i, n in enumerate(XSS_NAMES)]
+    )
+    ui = ui_wait_for_totals(page, {n: 10 - i for i, n in enumerate(XSS_NAMES)}, seq=len(XSS_NAMES))
+    assert [row[1] for row in ui["table"]] == XSS_NAMES
+    recent = page.locator("#recent-list .who").all_text_contents()
+    assert sorted(recent) == sorted(XSS_NAMES)
+    injected = page.evaluate(
+        "() => document.querySelectorAll('#dashboard img, #dashboard svg, #dashboard script, #dashboard b').length"
+    )
+    assert injected == 0
+    assert page.evaluate("() => [window.__xss, window.__csp]") == [None, []]
+
+
+def test_xss_game_name_in_lobby_renders_as_text(page, live, db):
+    name = "<img src=x onerror=window.__xss=1>"
+    services.game_create(slug="evil", name=name)
+    page.goto("/")
+    page.wait_for_function("() => window.webgame && window.webgame.frames >= 2", timeout=WAIT_MS)
+    assert page.locator('[data-slug="evil"] [data-field="name"]').text_content() == name
+    assert page.evaluate("() => [document.querySelectorAll('#game-list img').length, window.__xss]") == [0, None]
+
+
+def test_presence_count_follows_tabs_opening_and_closing(page, live, db):
+    room = services.game_create(slug="presence-room", name="Presence room")
+    dashboard_open(page, room.slug)
+    watching = page.locator("#viewers")
+    watching.filter(has_text="1 watching").wait_for(timeout=WAIT_MS)
+    second = page.context.new_page()
+    dashboard_open(second, room.slug)
+    watching.filter(has_text="2 watching").wait_for(timeout=WAIT_MS)
+    second.close()
+    watching.filter(has_text="1 watching").wait_for(timeout=WAIT_MS)
+
+
+def test_lobby_totals_move_with_new_events(page, live, game, api_key):
+    page.goto("/")
+    page.wait_for_function("() => window.webgame && window.webgame.frames >= 2", timeout=WAIT_MS)
+    events = page.locator(f'[data-slug="{game.slug}"] [data-field="events"]')
+    assert events.text_content() == "0"
+    api_post(live, game.slug, api_key, [{"id": f"l{i}", "player": "ada", "points": 2} for i in range(7)])
+    page.wait_for_function(
+        f"""() => document.querySelector('[data-slug="{game.slug}"] [data-field="events"]').textContent === "7" """,
+        timeout=WAIT_MS,
+    )
+    assert page.locator(f'[data-slug="{game.slug}"] [data-field="points"]').text_content() == "14"
+    assert float(page.locator(f'[data-slug="{game.slug}"] [data-field="rate"]').text_content()) > 0
+
+
+def test_staff_score_page_post_updates_open_dashboard(staff_and_viewer, game):
+    staff, viewer = staff_and_viewer
+    staff.goto(f"/staff/score/?game={game.slug}")
+    staff.fill("#id_player", "margaret")
+    staff.fill("#id_points", "17")
+    staff.click("button[type=submit]")
+    assert "Recorded 17 for margaret" in staff.locator(".messages").text_content()
+    ui_wait_for_totals(viewer, {"margaret": 17}, seq=1)
+
+
+def test_replay_plays_log_to_snapshot_totals_then_back_to_live(page, live, game, api_key):
+    api_post(
+        live, game.slug, api_key, [{"id": f"r{i}", "player": ["ada", "ken"][i % 2], "points": i} for i in range(20)]
+    )
+    dashboard_open(page, game.slug)
+    page.select_option("#replay-speed", "10")
+    page.click("#replay-start")
+    page.wait_for_function("() => window.webgame.state.mode === 'replay'", timeout=WAIT_MS)
+    page.locator("#replay-status").filter(has_text="replay finished").wait_for(timeout=WAIT_MS)
+    # The table is redrawn on the next animation frame after the last replayed event.
+    page.wait_for_function(
+        """() => Array.from(document.querySelectorAll("#leaderboard-table tbody tr:not(.empty)"))
+                 .map((r) => r.cells[1].textContent + "=" + r.cells[2].textContent)
+                 .sort().join() === "ada=90,ken=100" """,
+        timeout=WAIT_MS,
+    )
+    replayed = page.evaluate(UI_READ)
+    assert table_totals(replayed) == totals(api_snapshot(live, game.slug)) == {"ada": 90, "ken": 100}
+    api_post(live, game.slug, api_key, [{"id": "late", "player": "ada", "points": 1}])
+    time.sleep(1)
+    assert table_totals(page.evaluate(UI_READ))["ada"] == 90  # the replay view is not disturbed
+    page.click("#back-live")
+    ui_wait_for_totals(page, {"ada": 91, "ken": 100}, seq=21)
+
+
+def test_history_range_draws_per_minute_rollups(page, live, game, api_key):
+    api_post(live, game.slug, api_key, [{"id": f"h{i}", "player": "ada", "points": 3} for i in range(9)])
+    services.rollups_compute(game_id=game.pk)
+    dashboard_open(page, game.slug)
+    page.click("label[for=range-5m]")
+    page.wait_for_function(
+        "() => window.webgame.history && window.webgame.charts.rate.data.datasets[1].hidden === false",
+        timeout=WAIT_MS,
+    )
+    sums = page.evaluate("""() => window.webgame.charts.rate.data.datasets.map(
+      (d) => d.data.reduce((a, b) => a + b, 0))""")
+    assert sums == [9, 27]
+    page.click("label[for=range-live]")
+    page.wait_for_function("() => window.webgame.charts.rate.data.datasets[1].hidden === true", timeout=WAIT_MS)
+
+
+def test_dropped_events_frame_is_detected_as_a_gap_and_resumed(page, live, game, api_key):
+    dropped: list[str] = []
+
+    def drop_first_live_events_frame(ws_route):
+        server = ws_route.connect_to_server()
+
+        def forward(message):
+            if not dropped and '"type":"events"' in message and '"resumed"' not in message:
+                dropped.append(message)  # lost in transit, as a flaky network would
+                return
+            ws_route.send(message)
+
+        server.on_message(forward)
+
+    page.route_web_socket(re.compile(r"/ws/games/"), drop_first_live_events_frame)
+    dashboard_open(page, game.slug)
+    api_post(live, game.slug, api_key, [{"id": "g1", "player": "ada", "points": 5}])
+    for _ in range(100):  # wait_for_timeout lets Playwright run the route handler meanwhile
+        if dropped:
+            break
+        page.wait_for_timeout(50)
+    api_post(live, game.slug, api_key, [{"id": "g2", "player": "ada", "points": 7}])
+    ui_wait_for_totals(page, {"ada": 12}, seq=2)
+    assert len(dropped) == 1
+    assert page.evaluate("() => window.webgame.stats.gaps") == 1

@@ -1,0 +1,320 @@
+import pytest
+import redis
+from channels.db import database_sync_to_async
+from channels.layers import get_channel_layer
+from channels.testing import WebsocketCommunicator
+from django.conf import settings
+from django.contrib.auth.models import User
+from django.test import Client
+
+from stats import receivers, services, signals
+from stats.tests.support import event_in
+from webgame.asgi import application
+
+pytestmark = pytest.mark.django_db(transaction=True)
+ORIGIN = (b"origin", b"http://localhost")
+
+
+@pytest.fixture(autouse=True)
+def _no_presence_left_over():
+    client = redis.Redis.from_url(settings.REDIS_URL)
+    for key in client.scan_iter("webgame:presence:*"):
+        client.delete(key)
+    client.close()
+
+
+def record(game, *events):
+    return database_sync_to_async(services.score_events_record)(game_id=game.pk, events=list(events))
+
+
+async def record_unannounced(game, *events):
+    """Commit events whose broadcast is lost (as while Redis is down)."""
+    signals.score_events_recorded.disconnect(dispatch_uid="stats.broadcast_after_commit")
+    try:
+        await record(game, *events)
+    finally:
+        signals.score_events_recorded.connect(
+            receivers.broadcast_after_commit, dispatch_uid="stats.broadcast_after_commit"
+        )
+
+
+def session_cookie(user) -> bytes:
+    client = Client()
+    client.force_login(user)
+    return f"sessionid={client.cookies['sessionid'].value}".encode()
+
+
+@database_sync_to_async
+def private_game_with_viewer():
+    """A private game "secret" and the session cookie of a user listed as its viewer."""
+    game = services.game_create(slug="secret", name="Secret", is_public=False)
+    user = User.objects.create_user("vera")
+    game.viewers.add(user)
+    return game, session_cookie(user)
+
+
+async def connect(path: str, cookie: bytes | None = None, origin=ORIGIN) -> WebsocketCommunicator:
+    headers = [origin] + ([(b"cookie", cookie)] if cookie else [])
+    comm = WebsocketCommunicator(application, path, headers=headers)
+    connected, _ = await comm.connect()
+    assert connected
+    return comm
+
+
+async def watch(game, cookie: bytes | None = None) -> tuple[WebsocketCommunicator, dict]:
+    """Connect to a game and read past the opening frames; returns the snapshot."""
+    comm = await connect(f"/ws/games/{game.slug}/", cookie)
+    snapshot = await comm.receive_json_from()
+    assert (await comm.receive_json_from())["type"] == "connection_established"
+    return comm, snapshot
+
+
+async def next_of_type(comm, kind: str) -> dict:
+    while True:
+        frame = await comm.receive_json_from(timeout=5)
+        if frame["type"] == kind:
+            return frame
+
+
+async def viewers_announced(comm, viewers: int) -> bool:
+    """Read presence frames until one announces `viewers` (earlier joins announce fewer)."""
+    while (await next_of_type(comm, "presence"))["viewers"] != viewers:
+        pass
+    return True
+
+
+async def assert_still_open(comm) -> None:
+    await comm.send_json_to({"type": "ping"})
+    assert (await next_of_type(comm, "pong"))["type"] == "pong"
+
+
+async def test_snapshot_is_the_first_frame(game):
+    await record(game, event_in("a", "ada", 5))
+    comm = await connect(f"/ws/games/{game.slug}/")
+    snapshot = await comm.receive_json_from()
+    assert (snapshot["type"], snapshot["seq"], snapshot["leaderboard"][0]["total"]) == ("snapshot", 1, 5)
+    await comm.disconnect()
+
+
+async def test_connection_established_follows_the_snapshot(game):
+    comm = await connect(f"/ws/games/{game.slug}/")
+    await comm.receive_json_from()
+    assert await comm.receive_json_from() == {
+        "type": "connection_established",
+        "message": "You are now connected!",
+        "game": "arena",
+    }
+    await comm.disconnect()
+
+
+async def test_new_events_arrive_in_seq_order_without_gaps(game):
+    comm, _ = await watch(game)
+    await record(game, event_in("a"), event_in("b"))
+    await record(game, event_in("c"))
+    first = await next_of_type(comm, "events")
+    second = await next_of_type(comm, "events")
+    assert [e["seq"] for e in first["events"] + second["events"]] == [1, 2, 3]
+    assert second["players"] == [{"player": "ada", "total": 3, "events": 3}]
+    await comm.disconnect()
+
+
+async def test_resume_replays_the_missed_events(game):
+    await record(game, event_in("a"), event_in("b"), event_in("c"))
+    comm, _ = await watch(game)
+    await comm.send_json_to({"type": "resume", "after_seq": 1})
+    frame = await next_of_type(comm, "events")
+    assert ([e["seq"] for e in frame["events"]], frame["resumed"], frame["last_seq"]) == ([2, 3], True, 3)
+    await comm.disconnect()
+
+
+async def test_resume_further_back_than_the_limit_gets_a_snapshot(game, settings):
+    settings.WEBGAME_RESUME_MAX = 2
+    await record(game, *[event_in(f"e{i}") for i in range(5)])
+    comm, _ = await watch(game)
+    await comm.send_json_to({"type": "resume", "after_seq": 0})
+    frame = await next_of_type(comm, "snapshot")
+    assert frame["seq"] == 5
+    await comm.disconnect()
+
+
+async def test_ping_is_answered_with_pong_and_the_last_sent_seq(game):
+    await record(game, event_in("a"))
+    comm, _ = await watch(game)
+    await comm.send_json_to({"type": "ping"})
+    assert await next_of_type(comm, "pong") == {"type": "pong", "seq": 1}
+    await comm.disconnect()
+
+
+@pytest.mark.parametrize(
+    ("frame", "code"),
+    [
+        ("{not json", "bad_json"),
+        ('{"type": "resume", "after_seq": NaN}', "bad_json"),
+        ("[1, 2]", "bad_message"),
+        ('{"type": 7}', "bad_message"),
+        ('{"type": "shout"}', "unknown_type"),
+        ('{"type": "resume", "after_seq": "x"}', "bad_field"),
+        ('{"type": "resume", "after_seq": -1}', "bad_field"),
+        ('{"type": "resume"}', "bad_field"),
+        ('{"type": "ping", "extra": 1}', "bad_field"),
+        ('{"type": "ping", "pad": "' + "x" * 70_000 + '"}', "too_large"),
+    ],
+)
+async def test_bad_frame_gets_an_error_frame_and_the_socket_stays_open(game, frame, code):
+    comm, _ = await watch(game)
+    await comm.send_to(text_data=frame)
+    error = await next_of_type(comm, "error")
+    assert (error["type"], error["code"]) == ("error", code)
+    assert error["message"]
+    await assert_still_open(comm)
+    await comm.disconnect()
+
+
+async def test_binary_frame_gets_an_error_frame_and_the_socket_stays_open(game):
+    comm, _ = await watch(game)
+    await comm.send_to(bytes_data=b"\x00\x01")
+    assert (await next_of_type(comm, "error"))["code"] == "binary_unsupported"
+    await assert_still_open(comm)
+    await comm.disconnect()
+
+
+async def test_bad_field_error_names_the_field(game):
+    comm, _ = await watch(game)
+    await comm.send_json_to({"type": "resume", "after_seq": "x"})
+    assert [d["field"] for d in (await next_of_type(comm, "error"))["details"]] == ["after_seq"]
+    await comm.disconnect()
+
+
+async def test_private_game_is_refused_to_anonymous(db):
+    await database_sync_to_async(services.game_create)(slug="secret", name="Secret", is_public=False)
+    comm = await connect("/ws/games/secret/")
+    assert (await comm.receive_json_from())["code"] == "not_found"
+    assert (await comm.receive_output())["code"] == 4404
+
+
+async def test_private_game_is_open_to_a_listed_viewer(db):
+    game, cookie = await private_game_with_viewer()
+    comm, snapshot = await watch(game, cookie)
+    assert snapshot["game"]["slug"] == "secret"
+    await comm.disconnect()
+
+
+async def test_unknown_game_is_refused(db):
+    comm = await connect("/ws/games/nosuch/")
+    assert (await comm.receive_json_from())["code"] == "not_found"
+    assert (await comm.receive_output())["code"] == 4404
+
+
+async def test_foreign_origin_is_refused_at_the_handshake(game):
+    comm = WebsocketCommunicator(application, f"/ws/games/{game.slug}/", headers=[(b"origin", b"http://evil.test")])
+    connected, _ = await comm.connect()
+    assert not connected
+
+
+async def test_lost_layer_message_is_filled_from_the_database(game):
+    comm, _ = await watch(game)
+    # Events 1-2 are committed but their broadcast is lost; event 3's message then arrives.
+    await record_unannounced(game, event_in("a"), event_in("b"), event_in("c"))
+    message = {"type": "game.events", "first_seq": 3, "last_seq": 3, "text": '{"type":"events","lost":1}'}
+    await get_channel_layer().group_send("game.arena", message)
+    frame = await next_of_type(comm, "events")
+    assert "lost" not in frame
+    assert ([e["seq"] for e in frame["events"]], frame["resumed"]) == ([1, 2, 3], True)
+    await assert_still_open(comm)
+    await comm.disconnect()
+
+
+async def test_ping_delivers_events_whose_push_was_lost(game):
+    comm, _ = await watch(game)
+    await record_unannounced(game, event_in("a"), event_in("b"))
+    await comm.send_json_to({"type": "ping"})
+    frame = await next_of_type(comm, "events")
+    assert ([e["seq"] for e in frame["events"]], frame["resumed"]) == ([1, 2], True)
+    assert (await next_of_type(comm, "pong"))["seq"] == 2
+    await comm.disconnect()
+
+
+async def test_gap_fill_for_a_deleted_game_closes_with_not_found(game):
+    comm, _ = await watch(game)
+    await database_sync_to_async(game.delete)()
+    message = {"type": "game.events", "first_seq": 5, "last_seq": 5, "text": '{"type":"events"}'}
+    await get_channel_layer().group_send("game.arena", message)
+    frame = await next_of_type(comm, "error")
+    assert frame["code"] == "not_found"
+    assert (await comm.receive_output(timeout=5)) == {"type": "websocket.close", "code": 4404}
+    await comm.disconnect()
+
+
+async def test_layer_message_already_covered_by_the_snapshot_is_dropped(game):
+    await record(game, event_in("a"), event_in("b"))
+    comm, _ = await watch(game)
+    message = {"type": "game.events", "first_seq": 1, "last_seq": 2, "text": '{"type":"events","stale":1}'}
+    await get_channel_layer().group_send("game.arena", message)
+    await comm.send_json_to({"type": "ping"})
+    frames = [await comm.receive_json_from()]
+    while frames[-1]["type"] != "pong":
+        frames.append(await comm.receive_json_from())
+    assert "events" not in [f["type"] for f in frames]
+    await comm.disconnect()
+
+
+async def test_second_viewer_is_announced_by_presence(game):
+    first, snapshot = await watch(game)
+    assert snapshot["viewers"] == 1
+    second, snapshot = await watch(game)
+    assert snapshot["viewers"] == 2
+    assert await viewers_announced(first, 2)
+    await second.disconnect()
+    assert await viewers_announced(first, 1)
+    await first.disconnect()
+
+
+async def test_lobby_lists_public_games_to_anonymous(game):
+    await database_sync_to_async(services.game_create)(slug="secret", name="Secret", is_public=False)
+    comm = await connect("/ws/lobby/")
+    assert (await comm.receive_json_from())["type"] == "connection_established"
+    games = await comm.receive_json_from()
+    assert (games["type"], [g["slug"] for g in games["games"]]) == ("games", ["arena"])
+    await comm.disconnect()
+
+
+async def test_lobby_receives_live_game_totals(game):
+    comm = await connect("/ws/lobby/")
+    await comm.receive_json_from()
+    await comm.receive_json_from()
+    await record(game, event_in("a", points=4))
+    frame = await next_of_type(comm, "game")
+    assert (frame["game"]["slug"], frame["game"]["last_seq"], frame["game"]["points"]) == ("arena", 1, 4)
+    await comm.disconnect()
+
+
+async def test_lobby_does_not_tell_anonymous_about_private_games(game):
+    secret = await database_sync_to_async(services.game_create)(slug="secret", name="Secret", is_public=False)
+    comm = await connect("/ws/lobby/")
+    await comm.receive_json_from()
+    await comm.receive_json_from()
+    await record(secret, event_in("a"))
+    await record(game, event_in("b"))
+    assert (await next_of_type(comm, "game"))["game"]["slug"] == "arena"
+    await comm.disconnect()
+
+
+async def test_lobby_answers_ping_and_bad_frames(db):
+    comm = await connect("/ws/lobby/")
+    await comm.receive_json_from()
+    await comm.receive_json_from()
+    await comm.send_to(text_data="{oops")
+    assert (await comm.receive_json_from())["code"] == "bad_json"
+    await comm.send_json_to({"type": "ping"})
+    assert await comm.receive_json_from() == {"type": "pong"}
+    await comm.disconnect()
+
+
+async def test_lobby_tells_a_listed_viewer_about_their_private_game(db):
+    secret, cookie = await private_game_with_viewer()
+    comm = await connect("/ws/lobby/", cookie)
+    await comm.receive_json_from()
+    assert [g["slug"] for g in (await comm.receive_json_from())["games"]] == ["secret"]
+    await record(secret, event_in("a"))
+    assert (await next_of_type(comm, "game"))["game"]["slug"] == "secret"
+    await comm.disconnect()

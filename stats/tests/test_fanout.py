@@ -1,0 +1,88 @@
+"""stats.fanout through the real pub/sub layer: ordering of frames and presence throttling."""
+
+import asyncio
+
+import pytest
+
+from stats import broadcast, fanout
+
+GROUP = broadcast.game_group("fanout-test")
+
+
+class RecordingViewer:
+    """Stands in for a GameConsumer: keeps what the feed hands it."""
+
+    def __init__(self) -> None:
+        self.ranges: list[tuple[int, int]] = []
+        self.texts: list[str] = []
+
+    async def events_forward(self, first_seq: int, last_seq: int, frame: dict) -> None:
+        self.ranges.append((first_seq, last_seq))
+
+    async def text_forward(self, frame: dict) -> None:
+        self.texts.append(frame["text"])
+
+
+def events_message(seq: int) -> dict:
+    event = f'{{"id":"e{seq}","seq":{seq}}}'
+    game = {"slug": "fanout-test", "last_seq": seq}
+    text = f'{{"type":"events","events":[{event}],"players":[],"game":{{"last_seq":{seq}}}}}'
+    return {
+        "type": "game.events",
+        "first_seq": seq,
+        "last_seq": seq,
+        "text": text,
+        "events": f"[{event}]",
+        "players": [],
+        "game": game,
+    }
+
+
+async def publish(*messages: dict) -> None:
+    await broadcast.messages_send_async([(GROUP, m) for m in messages])
+
+
+async def until(condition) -> None:
+    async with asyncio.timeout(3):
+        while not condition():  # noqa: ASYNC110 - polls a plain list the feed appends to
+            await asyncio.sleep(0.01)
+
+
+@pytest.fixture
+async def viewer(settings):
+    settings.WEBGAME_FRAME_TICK_MS = 0  # every message its own frame: the ranges show the order
+    fanout._hubs.clear()
+    hub, viewer = fanout.hub_get(), RecordingViewer()
+    await hub.join(GROUP, viewer)
+    yield viewer
+    await hub.leave(GROUP, viewer)
+
+
+async def test_messages_published_out_of_order_reach_viewers_in_seq_order(viewer):
+    await publish(events_message(1), events_message(3), events_message(2))
+    await until(lambda: len(viewer.ranges) == 3)
+    assert viewer.ranges == [(1, 1), (2, 2), (3, 3)]
+
+
+async def test_a_message_that_never_comes_is_given_up_after_the_reorder_wait(viewer):
+    await publish(events_message(1), events_message(3))
+    await until(lambda: len(viewer.ranges) == 2)
+    assert viewer.ranges == [(1, 1), (3, 3)]  # the viewer sees the gap and fills it from the database
+
+
+async def test_a_message_arriving_after_its_gap_was_given_up_is_dropped(viewer):
+    await publish(events_message(1), events_message(3))
+    await until(lambda: len(viewer.ranges) == 2)
+    await publish(events_message(2), events_message(4))
+    await until(lambda: len(viewer.ranges) == 3)
+    assert viewer.ranges == [(1, 1), (3, 3), (4, 4)]
+
+
+async def test_an_unchanged_viewer_count_sends_no_presence_frame(viewer, monkeypatch):
+    monkeypatch.setattr(fanout, "PRESENCE_TICK", 0.0)
+    for count in (2, 2, 3):
+        await broadcast.presence_publish(slug="fanout-test", viewers=count)
+        await asyncio.sleep(0.05)
+    await until(lambda: len(viewer.texts) == 2)
+    await asyncio.sleep(0.1)
+    assert viewer.texts == ['{"type":"presence","viewers":2}', '{"type":"presence","viewers":3}']

@@ -1,0 +1,17 @@
+from django.urls import path, re_path
+from django.views.decorators.csrf import csrf_exempt
+
+from stats import api, views
+
+urlpatterns = [
+    path("", views.lobby, name="lobby"),
+    path("games/<slug:slug>/", views.dashboard, name="dashboard"),
+    path("staff/score/", views.staff_score, name="staff_score"),
+    path("api/openapi.json", views.openapi, name="openapi"),
+    path("api/games", api.games_get, name="api_games"),
+    path("api/games/<slug:slug>/events", api.events_post_or_get, name="api_events"),
+    path("api/games/<slug:slug>/snapshot", api.snapshot_get, name="api_snapshot"),
+    path("api/games/<slug:slug>/history", api.history_get, name="api_history"),
+    # Anything else under /api/ is a JSON 404, not an HTML page.
+    re_path(r"^api/", csrf_exempt(api.not_found)),
+]

@@ -1,0 +1,28 @@
+"""ASGI entry point: HTTP goes to Django, WebSockets to the stats consumers."""
+
+import os
+
+os.environ.setdefault("DJANGO_SETTINGS_MODULE", "webgame.settings")
+
+from webgame.handler import get_pooled_asgi_application
+
+# Django must be set up before anything imports models (the consumers do). The pooled handler
+# keeps sync threads (and their database connections) across requests: see webgame.handler.
+django_asgi_app = get_pooled_asgi_application()
+
+from channels.auth import AuthMiddlewareStack  # noqa: E402
+from channels.routing import ProtocolTypeRouter, URLRouter  # noqa: E402
+from channels.security.websocket import AllowedHostsOriginValidator  # noqa: E402
+
+import stats.routing  # noqa: E402
+from stats.backpressure import OutgoingBacklogMiddleware  # noqa: E402
+
+application = ProtocolTypeRouter(
+    {
+        "http": django_asgi_app,
+        # OutgoingBacklogMiddleware sits outermost: it needs the server's own `send`.
+        "websocket": OutgoingBacklogMiddleware(
+            AllowedHostsOriginValidator(AuthMiddlewareStack(URLRouter(stats.routing.websocket_urlpatterns)))
+        ),
+    }
+)

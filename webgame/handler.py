@@ -1,0 +1,58 @@
+"""Django's ASGI handler with long-lived sync threads.
+
+Django runs each ASGI request's sync code (sync middleware, sync views) in a thread of its
+own, made for that request and dropped after it (asgiref's ThreadSensitiveContext). Database
+connections are per thread, so under ASGI CONN_MAX_AGE never reuses one: every request
+opened a new SQLite connection (and its PRAGMAs), or a new PostgreSQL session, and started a
+new OS thread. Profiling a single-event POST showed both near the top.
+
+Here each request borrows one of a few single-thread executors that live as long as the
+process: sync code of one request still stays on one thread, requests still run side by side
+(up to WEB_SYNC_THREADS at a time, the rest wait for a free thread), and each thread keeps its
+persistent database connection. Needs asgiref >= 3.10 (ThreadSensitiveContext(executor=...)).
+"""
+
+import asyncio
+import os
+from concurrent.futures import ThreadPoolExecutor
+
+from asgiref.sync import ThreadSensitiveContext
+from django.core.handlers.asgi import ASGIHandler
+
+SYNC_THREADS = int(os.environ.get("WEB_SYNC_THREADS", "4"))
+
+
+class PooledThreadASGIHandler(ASGIHandler):
+    def __init__(self, threads: int = SYNC_THREADS) -> None:
+        super().__init__()
+        self.threads = threads
+        self.free: asyncio.Queue[ThreadPoolExecutor] | None = None
+        self.loop: asyncio.AbstractEventLoop | None = None
+
+    def _pool(self) -> asyncio.Queue:
+        # Built lazily on the server's loop (asyncio queues belong to a loop; tests run several).
+        loop = asyncio.get_running_loop()
+        if self.free is None or self.loop is not loop:
+            self.loop, self.free = loop, asyncio.Queue()
+            for i in range(self.threads):
+                self.free.put_nowait(ThreadPoolExecutor(max_workers=1, thread_name_prefix=f"django-sync-{i}"))
+        return self.free
+
+    async def __call__(self, scope, receive, send):
+        if scope["type"] != "http":
+            raise ValueError(f"Django can only handle ASGI/HTTP connections, not {scope['type']}.")
+        free = self._pool()
+        executor = await free.get()
+        try:
+            # A context with an executor can be entered once: a new one per request.
+            async with ThreadSensitiveContext(executor=executor):
+                await self.handle(scope, receive, send)
+        finally:
+            free.put_nowait(executor)
+
+
+def get_pooled_asgi_application() -> PooledThreadASGIHandler:
+    import django
+
+    django.setup(set_prefix=False)
+    return PooledThreadASGIHandler()

@@ -1,0 +1,178 @@
+"""Settings for webgame, read from the environment (and an optional `.env` file).
+
+Every value has a default that works on a laptop with nothing installed: SQLite, and the
+embedded Valkey server that `make run` starts on port 6390. See `.env.example`.
+"""
+
+from pathlib import Path
+
+import environ
+from django.core.exceptions import ImproperlyConfigured
+
+BASE_DIR = Path(__file__).resolve().parent.parent
+env = environ.Env()
+environ.Env.read_env(BASE_DIR / ".env", overwrite=False)
+
+DEBUG = env.bool("DEBUG", default=False)
+DEV_SECRET_KEY = "django-insecure-webgame-development-only"
+SECRET_KEY = env("SECRET_KEY", default=DEV_SECRET_KEY if DEBUG else "")
+if not SECRET_KEY or (not DEBUG and SECRET_KEY == DEV_SECRET_KEY):
+    # Refuse to run a production-like process with a guessable key.
+    raise ImproperlyConfigured("Set SECRET_KEY (or DEBUG=true for local development).")
+
+ALLOWED_HOSTS = env.list("ALLOWED_HOSTS", default=["localhost", "127.0.0.1", "[::1]"])
+CSRF_TRUSTED_ORIGINS = env.list("CSRF_TRUSTED_ORIGINS", default=[])
+
+INSTALLED_APPS = [
+    "daphne",
+    "django.contrib.admin",
+    "django.contrib.auth",
+    "django.contrib.contenttypes",
+    "django.contrib.sessions",
+    "django.contrib.messages",
+    "django.contrib.staticfiles",
+    "channels",
+    "stats",
+]
+
+MIDDLEWARE = [
+    "django.middleware.security.SecurityMiddleware",
+    "whitenoise.middleware.WhiteNoiseMiddleware",
+    "stats.middleware.ContentSecurityPolicyMiddleware",
+    "django.contrib.sessions.middleware.SessionMiddleware",
+    "django.middleware.common.CommonMiddleware",
+    "django.middleware.csrf.CsrfViewMiddleware",
+    "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "django.contrib.messages.middleware.MessageMiddleware",
+    "django.middleware.clickjacking.XFrameOptionsMiddleware",
+]
+
+ROOT_URLCONF = "webgame.urls"
+TEMPLATES = [
+    {
+        "BACKEND": "django.template.backends.django.DjangoTemplates",
+        "DIRS": [BASE_DIR / "templates"],
+        "APP_DIRS": True,
+        "OPTIONS": {
+            "context_processors": [
+                "django.template.context_processors.request",
+                "django.contrib.auth.context_processors.auth",
+                "django.contrib.messages.context_processors.messages",
+            ],
+        },
+    },
+]
+ASGI_APPLICATION = "webgame.asgi.application"
+
+DATABASES = {"default": env.db("DATABASE_URL", default=f"sqlite:///{BASE_DIR / 'db.sqlite3'}")}
+if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
+    # web, worker and beat write concurrently: WAL lets readers run during a write, IMMEDIATE
+    # takes the write lock at BEGIN (no deadlock on lock upgrade), and the timeout waits for it.
+    DATABASES["default"]["OPTIONS"] = {
+        "timeout": 20,
+        "transaction_mode": "IMMEDIATE",
+        "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;",
+    }
+# Persistent connections for both engines: reopening SQLite (and its PRAGMAs) or a
+# PostgreSQL session per request costs more than the request's own queries.
+DATABASES["default"]["CONN_MAX_AGE"] = env.int("CONN_MAX_AGE", default=60)
+DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
+DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+
+# An empty REDIS_URL (as in `REDIS_URL= make run`) means the embedded default too.
+REDIS_URL = env("REDIS_URL", default="") or "redis://127.0.0.1:6390/0"
+# Redis pub/sub: a group_send is one PUBLISH, and each web process subscribes once per game
+# (stats.fanout), so nothing is queued per viewer. CHANNEL_LAYER=core selects the list-based
+# RedisChannelLayer instead (per-member queues; kept for comparison in bench/).
+_CHANNEL_LAYER_BACKENDS = {
+    "pubsub": "channels_redis.pubsub.RedisPubSubChannelLayer",
+    "core": "channels_redis.core.RedisChannelLayer",
+}
+CHANNEL_LAYERS = {
+    "default": {
+        "BACKEND": _CHANNEL_LAYER_BACKENDS[env("CHANNEL_LAYER", default="pubsub")],
+        # A dead Redis must fail fast, not hang a request: the database already has the event.
+        "CONFIG": {"hosts": [{"address": REDIS_URL, "socket_connect_timeout": 2}]},
+    }
+}
+if env("CHANNEL_LAYER", default="pubsub") == "core":
+    CHANNEL_LAYERS["default"]["CONFIG"].update(capacity=1000, expiry=30)
+# stats.fanout sends at most one events frame per game per tick and web process; an event
+# that finds its game idle for a tick goes out at once. 0 sends every message as it comes.
+WEBGAME_FRAME_TICK_MS = env.int("FRAME_TICK_MS", default=25)
+
+CELERY_BROKER_URL = env("CELERY_BROKER_URL", default=REDIS_URL)
+CELERY_RESULT_BACKEND = None
+CELERY_TASK_ACKS_LATE = True
+CELERY_TASK_REJECT_ON_WORKER_LOST = True
+CELERY_WORKER_PREFETCH_MULTIPLIER = 1
+CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
+CELERY_TASK_IGNORE_RESULT = True
+CELERY_TIMEZONE = "UTC"
+
+AUTH_PASSWORD_VALIDATORS = [
+    {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
+    {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
+]
+
+LANGUAGE_CODE = "en-us"
+TIME_ZONE = "UTC"
+USE_I18N = True
+USE_TZ = True
+
+STATIC_URL = "static/"
+STATIC_ROOT = BASE_DIR / "staticfiles"
+# Chart.js comes from npm (`npm ci`), served as a static file: never from a CDN.
+STATICFILES_DIRS = [
+    BASE_DIR / "static",
+    ("vendor/chartjs", BASE_DIR / "node_modules" / "chart.js" / "dist"),
+]
+STORAGES = {
+    "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
+    "staticfiles": {
+        "BACKEND": "whitenoise.storage.CompressedStaticFilesStorage"
+        if not DEBUG
+        else "django.contrib.staticfiles.storage.StaticFilesStorage"
+    },
+}
+WHITENOISE_USE_FINDERS = DEBUG
+
+LOGIN_URL = "/admin/login/"
+X_FRAME_OPTIONS = "DENY"
+SECURE_CONTENT_TYPE_NOSNIFF = True
+SECURE_REFERRER_POLICY = "same-origin"
+SESSION_COOKIE_SECURE = env.bool("SECURE_COOKIES", default=False)
+CSRF_COOKIE_SECURE = SESSION_COOKIE_SECURE
+SECURE_SSL_REDIRECT = env.bool("SECURE_SSL_REDIRECT", default=False)
+SECURE_HSTS_SECONDS = env.int("SECURE_HSTS_SECONDS", default=0)
+SECURE_HSTS_INCLUDE_SUBDOMAINS = SECURE_HSTS_SECONDS > 0
+# Sending the preload directive enrolls nothing by itself (that takes a submission to
+# hstspreload.org), so a year-long HSTS policy sends it unless told not to.
+SECURE_HSTS_PRELOAD = env.bool("SECURE_HSTS_PRELOAD", default=SECURE_HSTS_SECONDS >= 31536000)
+SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https") if env.bool("BEHIND_PROXY", default=False) else None
+
+# A batch POST holds at most MAX_BATCH events; the body cap keeps a request bounded.
+WEBGAME_MAX_BATCH = 1000
+DATA_UPLOAD_MAX_MEMORY_SIZE = env.int("MAX_BODY_BYTES", default=1024 * 1024)
+WEBGAME_DEMO_GAMES = env.list("DEMO_GAMES", default=["demo"])
+WEBGAME_RECENT_EVENTS = 50
+WEBGAME_RESUME_MAX = 500
+# Requests per API key per window, counted in Redis across processes (fails open without it).
+WEBGAME_API_RATE_LIMIT = env.int("API_RATE_LIMIT", default=1200)
+WEBGAME_API_RATE_WINDOW = env.int("API_RATE_WINDOW", default=60)
+# Frames per second a WebSocket client may send (token bucket), and the burst it may save up.
+# A run of refused frames longer than the burst closes the socket with 4429.
+WEBGAME_WS_RATE = env.float("WS_RATE", default=10.0)
+WEBGAME_WS_BURST = env.int("WS_BURST", default=30)
+# Bytes a viewer may leave unread in its socket before live frames are skipped for a resync.
+WEBGAME_WS_MAX_BACKLOG = env.int("WS_MAX_BACKLOG", default=512 * 1024)
+
+LOGGING = {
+    "version": 1,
+    "disable_existing_loggers": False,
+    "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s: %(message)s"}},
+    "filters": {"redis_outage": {"()": "stats.logfilters.RedisOutageFilter"}},
+    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain", "filters": ["redis_outage"]}},
+    "root": {"handlers": ["console"], "level": env("LOG_LEVEL", default="INFO")},
+    "loggers": {"django.channels.server": {"level": "WARNING"}},
+}

@@ -1,0 +1,21 @@
+"""Settings for the test suite: the real stack, with test-only speedups."""
+
+import os
+
+os.environ.setdefault("SECRET_KEY", "test-only-secret-key-not-for-production")
+
+from webgame.settings import *  # noqa: F403
+from webgame.settings import BASE_DIR, DATABASES
+
+PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
+    # A file, not :memory:, so that daphne and Celery processes started by tests share it; one
+    # per test run (pid), so two runs in one checkout never delete each other's database.
+    (BASE_DIR / ".run").mkdir(exist_ok=True)
+    DATABASES["default"]["TEST"] = {"NAME": str(BASE_DIR / ".run" / f"test-db-{os.getpid()}.sqlite3")}
+STORAGES["staticfiles"]["BACKEND"] = "django.contrib.staticfiles.storage.StaticFilesStorage"  # noqa: F405
+WHITENOISE_USE_FINDERS = True
+WEBGAME_DEMO_GAMES = []
+# Threads the suite starts (sync_to_async executors, the in-thread Celery worker) must not
+# keep connections open, or PostgreSQL cannot drop the test database at the end.
+DATABASES["default"]["CONN_MAX_AGE"] = 0
