@@ -8,7 +8,7 @@ class StatsConfig(AppConfig):
     def ready(self) -> None:
         from django.db.models.signals import post_delete, post_save
 
-        from stats import receivers, signals
+        from stats import checks, receivers, signals  # noqa: F401 - checks registers itself
         from stats.models import ApiKey, Game
 
         signals.score_events_recorded.connect(

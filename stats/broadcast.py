@@ -16,7 +16,8 @@ from channels_redis.pubsub import RedisPubSubChannelLayer
 from channels_redis.utils import _consistent_hash
 from django.conf import settings
 
-from stats.models import Game, Player, ScoreEvent
+from stats.eventlog import LogRow
+from stats.models import Game, Player
 from stats.wire import event_wire, game_wire, player_wire
 
 logger = logging.getLogger(__name__)
@@ -56,7 +57,7 @@ class _Outage:
 outage = _Outage()
 
 
-def game_events_messages(*, game: Game, events: list[ScoreEvent], players: list[Player]) -> list[tuple[str, dict]]:
+def game_events_messages(*, game: Game, events: list[LogRow], players: list[Player]) -> list[tuple[str, dict]]:
     """The (group, message) pairs announcing new events. Built eagerly, inside the writing
     transaction, so what is sent after commit is exactly what was committed."""
     names = {p.pk: p.name for p in players}
@@ -108,19 +109,27 @@ def _pubsub_publish(layer: RedisPubSubChannelLayer, messages: list[tuple[str, di
     hosts = [h if isinstance(h, dict) else {"address": h} for h in config["hosts"]]
     prefix = config.get("prefix", "asgi")
     try:
+        # One pipeline per shard: the game's frame and the lobby's in one round trip.
+        pipes: dict[str, redis.client.Pipeline] = {}
         for group, message in messages:
             name = f"{prefix}__group__{group}"
-            host = hosts[_consistent_hash(name, len(hosts))]
-            client = _publishers.get(host["address"])
-            if client is None:
-                client = _publishers[host["address"]] = redis.Redis.from_url(
-                    host["address"], socket_connect_timeout=2, socket_timeout=2
-                )
-            client.publish(name, layer.serialize(message))
+            address = hosts[_consistent_hash(name, len(hosts))]["address"]
+            if address not in pipes:
+                pipes[address] = _publisher(address).pipeline(transaction=False)
+            pipes[address].publish(name, layer.serialize(message))
+        for pipe in pipes.values():
+            pipe.execute()
     except Exception as exc:  # noqa: BLE001 - any layer failure: the DB has it, clients resync
         outage.failed(exc)
     else:
         outage.ok()
+
+
+def _publisher(address: str) -> redis.Redis:
+    client = _publishers.get(address)
+    if client is None:
+        client = _publishers[address] = redis.Redis.from_url(address, socket_connect_timeout=2, socket_timeout=2)
+    return client
 
 
 async def messages_send_async(messages: list[tuple[str, dict]]) -> None:

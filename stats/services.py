@@ -7,11 +7,12 @@ import secrets
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
-from django.db import connection, transaction
+from django.db import transaction
 from django.db.models import Count, Sum
 from django.db.models.functions import TruncMinute
 from django.utils import timezone
 
+from stats import eventlog
 from stats.models import ApiKey, Game, Player, Rollup, RollupCursor, ScoreEvent
 from stats.schemas import EventIn
 from stats.signals import score_events_recorded
@@ -30,7 +31,7 @@ class RecordResult:
     accepted: int
     duplicates: int
     last_seq: int
-    events: list[ScoreEvent] = field(default_factory=list)
+    events: list[eventlog.LogRow] = field(default_factory=list)
 
 
 def game_create(*, slug: str, name: str, is_public: bool = True) -> Game:
@@ -65,104 +66,52 @@ def _batch_dedupe(events: Sequence[EventIn]) -> list[EventIn]:
     conflicts = []
     for event in events:
         seen = first.setdefault(event.id, event)
+        if seen is event:
+            continue
         # The same rule as against a stored event: a repeat may omit "at", not change it.
         same = seen.model_dump(exclude={"at"}) == event.model_dump(exclude={"at"})
-        if seen is not event and not (same and (event.at is None or event.at == seen.at)):
+        if not (same and (event.at is None or event.at == seen.at)):
             conflicts.append(event.id)
     if conflicts:
         raise EventConflict(conflicts)
     return list(first.values())
 
 
-def _players_get_or_create(*, game: Game, names: set[str]) -> dict[str, Player]:
-    players = {p.name: p for p in Player.objects.filter(game=game, name__in=names)}
-    # bulk_create sets primary keys on PostgreSQL and SQLite >= 3.35 (RETURNING).
-    missing = Player.objects.bulk_create([Player(game=game, name=n) for n in sorted(names - players.keys())])
-    players.update({p.name: p for p in missing})
-    return players
+def _stored_ids_checked(*, game_id: int, events: list[EventIn]) -> set[str]:
+    """The ids among `events` that are stored already (retries); raises EventConflict if
+    one of them was stored with other content."""
+    stored_ids = eventlog.event_ids_stored(game_id=game_id, ids=[e.id for e in events])
+    if not stored_ids:
+        return stored_ids  # the usual case: no model instances, no join
+    found = ScoreEvent.objects.filter(game_id=game_id, event_id__in=stored_ids).select_related("player").order_by()
+    stored = {e.event_id: e for e in found}
+    conflicts = [e.id for e in events if e.id in stored and not _same_content(stored[e.id], e)]
+    if conflicts:
+        raise EventConflict(conflicts)
+    return stored_ids
 
 
-# From this many rows, PostgreSQL gets them by COPY: bulk_create spent most of a 1,000-event
-# POST building and client-side quoting one huge INSERT (profiled). Below it, the ORM path.
-COPY_MIN_ROWS = 50
-_COPY_FIELDS = ("game", "event_id", "seq", "player", "points", "kind", "at", "received_at", "corrects")
-
-
-def _events_insert(rows: list[ScoreEvent]) -> None:
-    """Insert new log rows in the current transaction. Rows inserted by COPY get no pk
-    (nothing reads it: the log is addressed by (game, seq) and (game, id))."""
-    if connection.vendor != "postgresql" or len(rows) < COPY_MIN_ROWS:
-        ScoreEvent.objects.bulk_create(rows)
-        return
-    quote = connection.ops.quote_name
-    fields = [ScoreEvent._meta.get_field(name) for name in _COPY_FIELDS]
-    columns = ", ".join(quote(f.column) for f in fields)
-    attnames = [f.attname for f in fields]
-    with connection.cursor() as cursor:
-        with cursor.cursor.copy(f"COPY {quote(ScoreEvent._meta.db_table)} ({columns}) FROM STDIN") as copy:
-            for row in rows:
-                copy.write_row([getattr(row, a) for a in attnames])
-
-
-def _players_totals_save(players: list[Player]) -> None:
-    """Write the new totals of the players a batch touched (read under the game's lock).
-
-    One UPDATE ... FROM a VALUES list for all of them (PostgreSQL, and SQLite >= 3.33): the
-    ORM's bulk_update builds a CASE expression per field and player, which profiled as ~10%
-    of a single-event POST and ~16% of a 1,000-event one."""
-    quote = connection.ops.quote_name
-    table, pk = quote(Player._meta.db_table), quote(Player._meta.pk.column)
-    values = ", ".join(["(%s, %s, %s)"] * len(players))
-    sql = (
-        f"WITH v (id, total, event_count) AS (VALUES {values})"
-        f" UPDATE {table} SET total = v.total, event_count = v.event_count FROM v WHERE {table}.{pk} = v.id"
-    )
-    with connection.cursor() as cursor:
-        cursor.execute(sql, [x for p in players for x in (p.pk, p.total, p.event_count)])
-
-
-def _stored_get(*, game: Game, events: list[EventIn]) -> dict[str, ScoreEvent]:
-    """The already stored events among `events`, by id."""
-    # order_by(): the model's default ordering goes through the game's own (by slug), a join
-    # the check does not need. exists() first: fresh ids (the usual case) then cost no join
-    # and no model instances (together ~8% of a single-event POST, profiled).
-    found = ScoreEvent.objects.filter(game=game, event_id__in=[e.id for e in events]).order_by()
-    return {e.event_id: e for e in found.select_related("player")} if found.exists() else {}
+def _player_deltas(events: list[EventIn]) -> dict[str, tuple[int, int]]:
+    """(points, events) each player gains from `events`."""
+    deltas: dict[str, tuple[int, int]] = {}
+    for e in events:
+        points, count = deltas.get(e.player, (0, 0))
+        deltas[e.player] = (points + e.points, count + 1)
+    return deltas
 
 
 def _rows_build(
     *, game: Game, events: list[EventIn], players: dict[str, Player], corrects: ScoreEvent | None
-) -> list[ScoreEvent]:
+) -> list[eventlog.LogRow]:
     """The new log rows, numbered from the game's next seq (the caller holds its lock)."""
     now = timezone.now()
+    corrects_id = corrects.pk if corrects is not None else None
     return [
-        ScoreEvent(
-            game=game,
-            event_id=e.id,
-            seq=game.last_seq + i,
-            player=players[e.player],
-            points=e.points,
-            kind=e.kind,
-            at=e.at or now,
-            received_at=now,
-            corrects=corrects,
+        eventlog.LogRow(
+            game.pk, e.id, game.last_seq + i, players[e.player].pk, e.points, e.kind, e.at or now, now, corrects_id
         )
         for i, e in enumerate(events, start=1)
     ]
-
-
-def _totals_apply(*, game: Game, rows: list[ScoreEvent]) -> list[Player]:
-    """Add the rows to the kept totals (players and game); returns the players touched."""
-    for row in rows:
-        row.player.total += row.points
-        row.player.event_count += 1
-    touched = list({row.player.pk: row.player for row in rows}.values())
-    _players_totals_save(touched)
-    game.last_seq += len(rows)
-    game.event_count += len(rows)
-    game.points_total += sum(row.points for row in rows)
-    game.save(update_fields=["last_seq", "event_count", "points_total"])
-    return touched
 
 
 def score_events_record(*, game_id: int, events: Sequence[EventIn], corrects: ScoreEvent | None = None) -> RecordResult:
@@ -174,19 +123,19 @@ def score_events_record(*, game_id: int, events: Sequence[EventIn], corrects: Sc
     with transaction.atomic():
         # The row lock serialises writers of one game: seq stays gap-free and unique, and two
         # concurrent posts of the same id cannot both pass the existence check.
-        game = Game.objects.select_for_update().get(pk=game_id)
-        stored = _stored_get(game=game, events=unique)
-        conflicts = [e.id for e in unique if e.id in stored and not _same_content(stored[e.id], e)]
-        if conflicts:
-            raise EventConflict(conflicts)
-        fresh = [e for e in unique if e.id not in stored]
+        game = eventlog.game_lock(game_id=game_id)
+        stored_ids = _stored_ids_checked(game_id=game_id, events=unique)
+        fresh = [e for e in unique if e.id not in stored_ids]
         if not fresh:
             return RecordResult(accepted=0, duplicates=len(events), last_seq=game.last_seq)
-        players = _players_get_or_create(game=game, names={e.player for e in fresh})
+        players = eventlog.players_add(game=game, deltas=_player_deltas(fresh))
         rows = _rows_build(game=game, events=fresh, players=players, corrects=corrects)
-        _events_insert(rows)
-        touched = _totals_apply(game=game, rows=rows)
-        score_events_recorded.send(sender=ScoreEvent, game=game, events=rows, players=touched)
+        eventlog.events_insert(rows=rows)
+        game.last_seq += len(rows)
+        game.event_count += len(rows)
+        game.points_total += sum(e.points for e in fresh)
+        eventlog.game_counters_save(game=game)
+        score_events_recorded.send(sender=ScoreEvent, game=game, events=rows, players=list(players.values()))
     return RecordResult(accepted=len(rows), duplicates=len(events) - len(rows), last_seq=game.last_seq, events=rows)
 
 
@@ -195,7 +144,7 @@ def score_event_effective_points(*, event: ScoreEvent) -> int:
     return event.points + corrections
 
 
-def score_event_correct(*, event_pk: int, points: int) -> ScoreEvent | None:
+def score_event_correct(*, event_pk: int, points: int) -> eventlog.LogRow | None:
     """Set an event's effective points by appending a correction (the log stays append-only,
     so a replay from seq 0 still adds up). Returns the correction, or None if nothing changed."""
     with transaction.atomic():

@@ -3,5 +3,5 @@
 from django.dispatch import Signal
 
 # Sent by services.score_events_record inside the writing transaction, with
-# game=<Game>, events=[<ScoreEvent>, ...] (in seq order) and players=[<Player>, ...].
+# game=<Game>, events=[<eventlog.LogRow>, ...] (in seq order) and players=[<Player>, ...].
 score_events_recorded = Signal()

@@ -4,7 +4,7 @@ import pytest
 from django.db import connection, transaction
 from django.db.models import Sum
 
-from stats import services
+from stats import eventlog, services
 from stats.models import ApiKey, Game, Player, Rollup, RollupCursor, ScoreEvent
 from stats.tests.support import event_in
 
@@ -53,7 +53,7 @@ def test_partly_retried_batch_stores_only_new_events(game):
 
 def test_large_batch_is_stored_gap_free_with_totals_and_retried_exactly_once(game):
     # Past COPY_MIN_ROWS: PostgreSQL takes the rows by COPY, SQLite by the ORM.
-    events = [event_in(f"e{i}", f"p{i % 7}", 1 + i % 3) for i in range(3 * services.COPY_MIN_ROWS)]
+    events = [event_in(f"e{i}", f"p{i % 7}", 1 + i % 3) for i in range(3 * eventlog.COPY_MIN_ROWS)]
     record(game, *events)
     retry = record(game, *events, event_in("last", "p0", 1))
     assert (retry.accepted, retry.duplicates, retry.last_seq) == (1, len(events), len(events) + 1)
