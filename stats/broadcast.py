@@ -58,8 +58,8 @@ outage = _Outage()
 
 
 def game_events_messages(*, game: Game, events: list[LogRow], players: list[Player]) -> list[tuple[str, dict]]:
-    """The (group, message) pairs announcing new events. Built eagerly, inside the writing
-    transaction, so what is sent after commit is exactly what was committed."""
+    """The (group, message) pairs announcing new events, built from exactly what the
+    service wrote (stats.receivers calls this once the transaction has committed)."""
     names = {p.pk: p.name for p in players}
     events_text = frame_encode([event_wire(e, names[e.player_id]) for e in events])
     players_wire = [player_wire(p) for p in players]
