@@ -1,8 +1,8 @@
 """Rate limits: per API key over HTTP, per connection over WebSocket.
 
-The per-key limit is a fixed window counted in Redis, so it holds across all web processes.
-When Redis is unreachable it fails open (events still get stored: losing scores is worse than
-a burst) and logs once per outage. The per-connection limit is a token bucket in the
+The per-key limit is a sliding window, estimated from two fixed windows counted in Redis, so
+it holds across all web processes. When Redis is unreachable it fails open (events still get
+stored: losing scores is worse than a burst) and logs once per outage. The per-connection limit is a token bucket in the
 consumer's own memory: a socket lives in exactly one process.
 """
 
@@ -49,24 +49,40 @@ def _client() -> redis.Redis:
 
 
 def api_key_retry_after(*, key_prefix: str) -> int | None:
-    """Count one request for this key. None if allowed, else seconds until it may retry."""
+    """Count one request for this key. None if allowed, else seconds until it may retry.
+
+    A sliding-window estimate: this window's count plus the previous window's, weighted by
+    how much of it the sliding window still covers. A plain fixed window would let a key
+    send twice its limit across a window boundary."""
     limit, window = settings.WEBGAME_API_RATE_LIMIT, settings.WEBGAME_API_RATE_WINDOW
     now = time.time()
     slot = int(now // window)
-    name = f"webgame:ratelimit:key:{key_prefix}:{slot}"
+    name = f"webgame:ratelimit:key:{key_prefix}:"
     try:
         # No MULTI/EXEC: INCR is atomic by itself, and EXPIRE only has to land eventually.
         pipe = _client().pipeline(transaction=False)
-        pipe.incr(name)
-        pipe.expire(name, window * 2)
-        count = pipe.execute()[0]
+        pipe.incr(f"{name}{slot}")
+        pipe.expire(f"{name}{slot}", window * 2)
+        pipe.get(f"{name}{slot - 1}")
+        count, _, previous = pipe.execute()
     except redis.RedisError as exc:
         fail_open.failed(exc)
         return None
     fail_open.ok()
-    if count <= limit:
+    return _retry_after(count=count, previous=int(previous or 0), into=now / window - slot, limit=limit, window=window)
+
+
+def _retry_after(*, count: int, previous: int, into: float, limit: int, window: int) -> int | None:
+    """`into`: how far into its window this request is (0..1). A refused request counts too
+    (hammering does not pay), so the wait is for the next request, the count's next one."""
+    if count + previous * (1 - into) <= limit:
         return None
-    return max(1, math.ceil((slot + 1) * window - now))
+    following = count + 1
+    if following > limit or previous == 0:
+        wait = 1 - into  # not before the next window (where this one becomes the "previous")
+    else:
+        wait = (1 - (limit - following) / previous) - into  # until enough of the previous slides out
+    return max(1, math.ceil(round(wait * window, 6)))
 
 
 class ConnectionRate:

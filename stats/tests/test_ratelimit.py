@@ -1,6 +1,7 @@
 import asyncio
 import json
 import logging
+import time
 import urllib.request
 
 import pytest
@@ -38,6 +39,33 @@ def test_key_over_its_limit_gets_429_json_with_retry_after(low_api_limit, game, 
     assert refused.json()["error"]["code"] == "rate_limited"
     assert 1 <= int(refused["Retry-After"]) <= 60
     assert not ScoreEvent.objects.filter(game=game, event_id="e3").exists()
+
+
+def test_burst_across_a_window_boundary_is_still_limited(low_api_limit, game, api_key, monkeypatch):
+    """A fixed window would take 3 at 59 s and 3 more at 61 s: the sliding estimate does not."""
+    start = (int(time.time()) // 60 + 1) * 60  # the start of the next minute
+    client = Client()
+    monkeypatch.setattr(ratelimit.time, "time", lambda: start - 1)
+    assert [post(client, game.slug, api_key, f"e{i}").status_code for i in range(3)] == [202] * 3
+    monkeypatch.setattr(ratelimit.time, "time", lambda: start + 1)
+    refused = post(client, game.slug, api_key, "e3")
+    assert refused.status_code == 429
+    # The refused one counts too: the next is allowed once 2 + 3 * (1 - f) <= 3, f = 2/3 (40 s).
+    assert int(refused["Retry-After"]) == 39
+
+
+@pytest.mark.parametrize(
+    ("count", "previous", "into", "expected"),
+    [
+        (3, 0, 0.5, None),  # at the limit, nothing before
+        (1, 3, 0.1, 34),  # 1 + 3 * 0.9 = 3.7 > 3: the next (2) passes once 2 + 3 * (1 - f) <= 3, f = 2/3
+        (1, 3, 0.4, None),  # 1 + 3 * 0.6 = 2.8
+        (4, 0, 0.25, 45),  # over on its own: not before the next window
+        (3, 1, 0.5, 30),  # the next (4) is over on its own too
+    ],
+)
+def test_sliding_estimate_allows_or_names_the_wait(count, previous, into, expected):
+    assert ratelimit._retry_after(count=count, previous=previous, into=into, limit=3, window=60) == expected
 
 
 def test_limit_counts_per_key_not_per_game(low_api_limit, game, api_key):
