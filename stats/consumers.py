@@ -13,6 +13,7 @@ from pydantic import ValidationError
 
 from stats import backpressure, broadcast, fanout, presence, selectors
 from stats.models import Game
+from stats.outframe import OutFrame, direct_writer
 from stats.ratelimit import ConnectionRate
 from stats.schemas import PingIn, ResumeIn, errors_describe
 from stats.wire import game_wire
@@ -97,8 +98,10 @@ class GameConsumer(JsonFrameConsumer):
         self.sent_seq = 0
         self.joined = False
         self.held: list[tuple] | None = []  # frames that arrive while the database is read
-        # Live frames go straight to the server (see backpressure.OutgoingBacklogMiddleware).
+        # Live frames go straight to the server (see backpressure.OutgoingBacklogMiddleware),
+        # or to the socket itself where the server allows it (see stats.outframe).
         self.wire_send = self.scope.get(backpressure.SEND_KEY) or self.base_send
+        self.direct = direct_writer(self.wire_send)
         self.resync_task: asyncio.Task | None = None
         try:
             game = await database_sync_to_async(selectors.game_get_visible)(slug=self.slug, user=self.scope["user"])
@@ -180,7 +183,11 @@ class GameConsumer(JsonFrameConsumer):
         resume = ResumeIn.model_validate(content)
         await self.from_database(self.send_after, resume.after_seq)
 
-    async def events_forward(self, first_seq: int, last_seq: int, frame: dict) -> None:
+    async def frame_send(self, frame: OutFrame) -> None:
+        if self.direct is None or not self.direct(frame):
+            await self.wire_send(frame.asgi)
+
+    async def events_forward(self, first_seq: int, last_seq: int, frame: OutFrame) -> None:
         """Called by the fan-out feed for each events frame (and by game_events)."""
         if self.held is not None:
             self.held.append((first_seq, last_seq, frame))
@@ -195,13 +202,13 @@ class GameConsumer(JsonFrameConsumer):
             self.resync_task = asyncio.ensure_future(self.resync_background())
         else:
             self.sent_seq = last_seq
-            await self.wire_send(frame)
+            await self.frame_send(frame)
 
-    async def text_forward(self, frame: dict) -> None:
+    async def text_forward(self, frame: OutFrame) -> None:
         if self.held is not None:
             self.held.append((frame,))
         elif not self.outbox.should_skip(self.resync_after_lag):
-            await self.wire_send(frame)
+            await self.frame_send(frame)
 
     async def resync_after_lag(self) -> None:
         await self.from_database(self.send_after, self.sent_seq)
@@ -223,11 +230,10 @@ class GameConsumer(JsonFrameConsumer):
             await self.close(code=CLOSE_INTERNAL)
 
     async def game_events(self, message):
-        frame = {"type": "websocket.send", "text": message["text"]}
-        await self.events_forward(message["first_seq"], message["last_seq"], frame)
+        await self.events_forward(message["first_seq"], message["last_seq"], OutFrame(message["text"]))
 
     async def game_presence(self, message):
-        await self.text_forward({"type": "websocket.send", "text": message["text"]})
+        await self.text_forward(OutFrame(message["text"]))
 
 
 class LobbyConsumer(JsonFrameConsumer):

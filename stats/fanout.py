@@ -18,6 +18,7 @@ from channels.layers import get_channel_layer
 from django.conf import settings
 
 from stats.broadcast import outage
+from stats.outframe import OutFrame
 
 logger = logging.getLogger(__name__)
 PRESENCE_TICK = 1.0  # seconds between two presence frames of one game
@@ -29,11 +30,10 @@ REORDER_WAIT = 0.1
 
 
 class Viewer(Protocol):
-    # `frame` is the ASGI message ({"type": "websocket.send", "text": ...}), built once per
-    # frame and shared by every viewer: the servers only read it.
-    async def events_forward(self, first_seq: int, last_seq: int, frame: dict) -> None: ...
+    # `frame` is built once per frame and shared by every viewer (see stats.outframe).
+    async def events_forward(self, first_seq: int, last_seq: int, frame: OutFrame) -> None: ...
 
-    async def text_forward(self, frame: dict) -> None: ...
+    async def text_forward(self, frame: OutFrame) -> None: ...
 
 
 def _compact(value) -> str:
@@ -155,7 +155,7 @@ class Feed:
             self.timer = loop.call_later(wait, self._flush_later)
 
     async def text_send(self, text: str) -> None:
-        frame = {"type": "websocket.send", "text": text}
+        frame = OutFrame(text)
         for viewer in list(self.viewers):
             await viewer.text_forward(frame)
 
@@ -194,7 +194,7 @@ class Feed:
             return
         self.last_flush = asyncio.get_running_loop().time()
         first, last = messages[0]["first_seq"], messages[-1]["last_seq"]
-        frame = {"type": "websocket.send", "text": frame_merge(messages)}
+        frame = OutFrame(frame_merge(messages))
         for viewer in list(self.viewers):
             await viewer.events_forward(first, last, frame)
 

@@ -16,11 +16,11 @@ class RecordingViewer:
         self.ranges: list[tuple[int, int]] = []
         self.texts: list[str] = []
 
-    async def events_forward(self, first_seq: int, last_seq: int, frame: dict) -> None:
+    async def events_forward(self, first_seq: int, last_seq: int, frame) -> None:
         self.ranges.append((first_seq, last_seq))
 
-    async def text_forward(self, frame: dict) -> None:
-        self.texts.append(frame["text"])
+    async def text_forward(self, frame) -> None:
+        self.texts.append(frame.text)
 
 
 def events_message(seq: int) -> dict:
