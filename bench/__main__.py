@@ -16,9 +16,9 @@ from bench.servers import stack
 
 ALL = ("latency", "fanout", "ingest", "idle", "scaleout")
 FANOUT_COLUMNS = [
-    "server", "viewers", "rate", "posted_rate", "deliveries_per_s", "cpu_s_per_1k", "deliveries_per_cpu_s",
-    "p50_ms", "p99_ms", "p999_ms", "last_viewer_p50_ms", "last_viewer_p99_ms", "gaps", "missing", "frames",
-    "client_busy", "client_bound",
+    "server", "viewers", "rate", "posted_rate", "post_p50_ms", "deliveries_per_s", "cpu_s_per_1k",
+    "deliveries_per_cpu_s", "p50_ms", "p99_ms", "p999_ms", "last_viewer_p50_ms", "last_viewer_p99_ms", "gaps",
+    "missing", "frames", "client_busy", "client_bound",
 ]  # fmt: skip
 
 

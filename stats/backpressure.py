@@ -58,14 +58,19 @@ class OutgoingBacklogMiddleware:
     def __init__(self, app):
         self.app = app
 
-    async def __call__(self, scope, receive, send):
-        # A probe already in the scope (only a server or a test can put one there) is kept.
+    def __call__(self, scope, receive, send):
+        # Not a coroutine function: it returns the inner application's awaitable for the
+        # caller (channels' ProtocolTypeRouter) to await, so no frame of its own stays alive
+        # for the socket's life. A probe already in the scope (only a server or a test can put
+        # one there) is kept.
         probe = scope.get(SCOPE_KEY) or _twisted_backlog(send) or _asyncio_backlog(send)
-        return await self.app({**scope, SCOPE_KEY: probe, SEND_KEY: send}, receive, send)
+        return self.app({**scope, SCOPE_KEY: probe, SEND_KEY: send}, receive, send)
 
 
 class BoundedSender:
     """Per-socket bookkeeping: are we skipping frames because the peer reads too slowly?"""
+
+    __slots__ = ("_watcher", "cap", "lagging", "probe", "skipped")  # one per viewer
 
     def __init__(self, scope: dict):
         self.probe: Callable[[], int] | None = scope.get(SCOPE_KEY)

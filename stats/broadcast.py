@@ -62,31 +62,37 @@ def game_events_messages(*, game: Game, events: list[LogRow], players: list[Play
     service wrote (stats.receivers calls this once the transaction has committed)."""
     names = {p.pk: p.name for p in players}
     events_text = frame_encode([event_wire(e, names[e.player_id]) for e in events])
-    players_wire = [player_wire(p) for p in players]
     wire = game_wire(game)
-    # The parts travel beside the whole frame so that stats.fanout can join a burst of
-    # messages into one frame without decoding the events again.
-    players_text, game_text = frame_encode(players_wire), frame_encode(wire)
-    text = f'{{"type":"events","events":{events_text},"players":{players_text},"game":{game_text}}}'
+    message = events_message(
+        events_text=events_text,
+        players=[player_wire(p) for p in players],
+        game=wire,
+        seqs=(events[0].seq, events[-1].seq),
+    )
     lobby = {"type": "game", "game": wire}
     return [
-        (
-            game_group(game.slug),
-            {
-                "type": "game.events",
-                "first_seq": events[0].seq,
-                "last_seq": events[-1].seq,
-                "text": text,
-                "events": events_text,
-                "players": players_wire,
-                "game": wire,
-            },
-        ),
+        (game_group(game.slug), message),
         (
             LOBBY_GROUP,
             {"type": "lobby.game", "slug": game.slug, "is_public": game.is_public, "text": frame_encode(lobby)},
         ),
     ]
+
+
+def events_message(*, events_text: str, players: list[dict], game: dict, seqs: tuple[int, int]) -> dict:
+    """A game group's message for a run of events (`seqs`: the first and last seq). The parts
+    travel beside the whole frame so that stats.fanout can join a burst of messages into one
+    frame without decoding the events again."""
+    text = f'{{"type":"events","events":{events_text},"players":{frame_encode(players)},"game":{frame_encode(game)}}}'
+    return {
+        "type": "game.events",
+        "first_seq": seqs[0],
+        "last_seq": seqs[1],
+        "text": text,
+        "events": events_text,
+        "players": players,
+        "game": game,
+    }
 
 
 def messages_send(messages: list[tuple[str, dict]]) -> None:

@@ -2,11 +2,13 @@
 that stats.broadcast encoded once per publish."""
 
 import asyncio
+import functools
 import json
 import logging
 import uuid
 
 from channels.db import database_sync_to_async
+from channels.exceptions import StopConsumer
 from channels.generic.websocket import AsyncJsonWebsocketConsumer
 from django.conf import settings
 from pydantic import ValidationError
@@ -38,6 +40,26 @@ class JsonFrameConsumer(AsyncJsonWebsocketConsumer):
     """Turns every bad frame into an error frame; the socket stays open, nothing is raised."""
 
     handlers: dict[str, str] = {}
+
+    async def __call__(self, scope, receive, send):
+        """Without a channel layer, read the socket in this task: channels' loop makes a task per
+        message and keeps the last one (and the message) for the socket's life: ~3 KB/viewer."""
+        if self.channel_layer_alias is not None:
+            return await super().__call__(scope, receive, send)
+        self.scope, self.channel_layer, self.base_send = scope, None, send
+        try:
+            while True:
+                await self.dispatch(await receive())
+        except StopConsumer:
+            pass
+
+    @classmethod
+    def as_asgi(cls, **initkwargs):
+        # channels' app awaits the consumer, so its frame lives as long as the socket: return it.
+        def consumer_run(scope, receive, send):
+            return cls(**initkwargs)(scope, receive, send)
+
+        return functools.update_wrapper(consumer_run, super().as_asgi(**initkwargs))
 
     async def websocket_connect(self, message):
         self.rate = ConnectionRate()
@@ -112,7 +134,7 @@ class GameConsumer(JsonFrameConsumer):
         self.game_id = game.pk
         try:
             # Join before reading the snapshot, so no event can fall between the two.
-            await fanout.hub_get().join(self.group, self)
+            await fanout.hub_get().join(self.group, self, game_id=self.game_id)
         except Exception as exc:  # noqa: BLE001 - layer down: tell the client to retry, no traceback
             broadcast.outage.failed(exc)
             await self.accept()

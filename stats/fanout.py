@@ -14,9 +14,11 @@ import json
 import logging
 from typing import Protocol
 
+from channels.db import database_sync_to_async
 from channels.layers import get_channel_layer
 from django.conf import settings
 
+from stats import broadcast, selectors
 from stats.broadcast import outage
 from stats.outframe import OutFrame
 
@@ -24,8 +26,9 @@ logger = logging.getLogger(__name__)
 PRESENCE_TICK = 1.0  # seconds between two presence frames of one game
 # Web processes (and threads) publish after their commits, so two events committed in seq
 # order can reach the feed in the other order. A message that skips ahead waits this long
-# for the ones before it; only then do the viewers fill the gap from the database (one
-# read per viewer: at 1,000 viewers, reordered publishes made that most of the CPU).
+# for the ones before it; then the feed reads what is missing from the database, once for
+# all its viewers (one read per viewer, at 1,000 viewers, was a storm that took the web
+# process's threads from the POSTs for seconds).
 REORDER_WAIT = 0.1
 
 
@@ -58,6 +61,8 @@ class Feed:
 
     def __init__(self, hub: "Hub", group: str) -> None:
         self.hub, self.group = hub, group
+        self.game_id: int | None = None  # for gap reads; known once a viewer has joined
+        self.filling = False  # a gap read is under way
         self.viewers: dict[Viewer, None] = {}  # insertion-ordered set
         self.pending: list[dict] = []
         self.last_flush = 0.0
@@ -119,7 +124,10 @@ class Feed:
         if last < self.next_seq:
             return  # late or repeated: sent already, or the viewers filled it from the database
         self.early[first] = message
-        if self.reorder_timer is None:
+        self.reorder_arm()
+
+    def reorder_arm(self) -> None:
+        if self.early and self.reorder_timer is None and not self.filling:
             self.reorder_timer = asyncio.get_running_loop().call_later(
                 REORDER_WAIT, lambda: self.hub.spawn(self.reorder_give_up())
             )
@@ -127,6 +135,8 @@ class Feed:
     async def in_order(self, message: dict) -> None:
         """Queue a message, and the early ones it makes contiguous, for the next frame."""
         await self.pending_add(message)
+        for first in [f for f, m in self.early.items() if m["last_seq"] < self.next_seq]:
+            del self.early[first]  # covered by a gap read
         while self.next_seq in self.early:
             await self.pending_add(self.early.pop(self.next_seq))
         if not self.early and self.reorder_timer is not None:
@@ -134,11 +144,39 @@ class Feed:
             self.reorder_timer = None
 
     async def reorder_give_up(self) -> None:
-        """What was waited for never came (lost in a Redis outage, say): go on from the
-        earliest message held; each viewer sees the gap and fills it from the database."""
+        """What was waited for did not come (lost in a Redis outage, or held up): read the
+        missing events from the database, once for every viewer here. If that cannot be
+        done, go on from the earliest message held; each viewer then fills its own gap."""
         self.reorder_timer = None
-        if self.early:
-            await self.in_order(self.early.pop(min(self.early)))
+        if not self.early:
+            return
+        expected = self.next_seq
+        self.filling = True
+        try:
+            fill = await self.gap_read(after_seq=expected - 1)
+        finally:
+            self.filling = False
+        if self.next_seq == expected:  # else the missing message came during the read
+            await self.in_order(fill if fill is not None else self.early.pop(min(self.early)))
+        self.reorder_arm()
+
+    async def gap_read(self, *, after_seq: int) -> dict | None:
+        if self.game_id is None:
+            return None
+        try:
+            frame = await database_sync_to_async(selectors.game_events_after)(
+                game_id=self.game_id, after_seq=after_seq, limit=settings.WEBGAME_RESUME_MAX
+            )
+        except Exception as exc:  # noqa: BLE001 - e.g. the database is down: viewers fill it themselves
+            logger.warning("gap read for %s failed (%s: %s)", self.group, type(exc).__name__, exc)
+            return None
+        if frame is None or not frame["events"]:
+            return None  # too much to replay (viewers get snapshots), or nothing after all
+        events_text = broadcast.frame_encode(frame["events"])
+        seqs = (frame["events"][0]["seq"], frame["events"][-1]["seq"])
+        return broadcast.events_message(
+            events_text=events_text, players=frame["players"], game=frame["game"], seqs=seqs
+        )
 
     async def pending_add(self, message: dict) -> None:
         if self.pending and message["first_seq"] != self.pending[-1]["last_seq"] + 1:
@@ -214,12 +252,13 @@ class Hub:
         self.tasks.add(task)  # a reference, so the task is not collected mid-flight
         task.add_done_callback(self.tasks.discard)
 
-    async def join(self, group: str, viewer: Viewer) -> None:
+    async def join(self, group: str, viewer: Viewer, game_id: int | None = None) -> None:
         """Start handing `group`'s frames to `viewer`. Raises if the layer is unreachable."""
         feed = self.feeds.get(group)
         if feed is None:
             feed = self.feeds[group] = Feed(self, group)
         feed.viewers[viewer] = None
+        feed.game_id = feed.game_id or game_id
         try:
             await asyncio.shield(feed.ready)
         except Exception:

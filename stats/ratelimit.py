@@ -91,6 +91,8 @@ class ConnectionRate:
     Over the rate, a frame is refused; the first refusal of a run gets an error frame, and a
     run longer than the burst means the client ignores the errors: the socket is closed."""
 
+    __slots__ = ("burst", "rate", "refused_run", "stamp", "tokens")  # one per socket
+
     def __init__(self) -> None:
         self.rate = settings.WEBGAME_WS_RATE
         self.burst = settings.WEBGAME_WS_BURST

@@ -10,19 +10,20 @@ from webgame.handler import get_pooled_asgi_application
 # keeps sync threads (and their database connections) across requests: see webgame.handler.
 django_asgi_app = get_pooled_asgi_application()
 
-from channels.auth import AuthMiddlewareStack  # noqa: E402
-from channels.routing import ProtocolTypeRouter, URLRouter  # noqa: E402
-from channels.security.websocket import AllowedHostsOriginValidator  # noqa: E402
+from channels.routing import ProtocolTypeRouter  # noqa: E402
 
 import stats.routing  # noqa: E402
 from stats.backpressure import OutgoingBacklogMiddleware  # noqa: E402
+from webgame.wsstack import TailURLRouter, WebsocketAuthMiddleware  # noqa: E402
 
 application = ProtocolTypeRouter(
     {
         "http": django_asgi_app,
         # OutgoingBacklogMiddleware sits outermost: it needs the server's own `send`.
+        # channels' AllowedHostsOriginValidator(AuthMiddlewareStack(URLRouter())), flattened:
+        # every layer here lives as long as the socket (see webgame.wsstack).
         "websocket": OutgoingBacklogMiddleware(
-            AllowedHostsOriginValidator(AuthMiddlewareStack(URLRouter(stats.routing.websocket_urlpatterns)))
+            WebsocketAuthMiddleware(TailURLRouter(stats.routing.websocket_urlpatterns))
         ),
     }
 )

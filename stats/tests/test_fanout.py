@@ -3,8 +3,10 @@
 import asyncio
 
 import pytest
+from channels.db import database_sync_to_async
 
-from stats import broadcast, fanout
+from stats import broadcast, fanout, selectors, services
+from stats.tests.support import event_in
 
 GROUP = broadcast.game_group("fanout-test")
 
@@ -86,3 +88,24 @@ async def test_an_unchanged_viewer_count_sends_no_presence_frame(viewer, monkeyp
     await until(lambda: len(viewer.texts) == 2)
     await asyncio.sleep(0.1)
     assert viewer.texts == ['{"type":"presence","viewers":2}', '{"type":"presence","viewers":3}']
+
+
+@pytest.mark.django_db(transaction=True)
+async def test_a_lost_message_is_read_from_the_database_once_for_all_viewers(settings, game, monkeypatch):
+    settings.WEBGAME_FRAME_TICK_MS = 0
+    fanout._hubs.clear()
+    hub, group = fanout.hub_get(), broadcast.game_group(game.slug)
+    viewers = [RecordingViewer(), RecordingViewer()]
+    for viewer in viewers:
+        await hub.join(group, viewer, game_id=game.pk)
+    send, read = broadcast.messages_send, selectors.game_events_after
+    monkeypatch.setattr(broadcast, "messages_send", lambda ms: send([(g, m) for g, m in ms if m.get("first_seq") != 2]))
+    reads = []
+    monkeypatch.setattr(selectors, "game_events_after", lambda **kw: reads.append(kw) or read(**kw))
+    for i in range(3):
+        await database_sync_to_async(services.score_events_record)(game_id=game.pk, events=[event_in(f"e{i}")])
+    await until(lambda: all(v.ranges and v.ranges[-1][1] == 3 for v in viewers))
+    assert [v.ranges for v in viewers] == [[(1, 1), (2, 3)]] * 2  # no gap: seq 2 came from the database
+    assert [r["after_seq"] for r in reads] == [1]
+    for viewer in viewers:
+        await hub.leave(group, viewer)
