@@ -105,6 +105,7 @@ def messages_send(messages: list[tuple[str, dict]]) -> None:
 
 
 _publishers: dict[str, redis.Redis] = {}
+_publishers_lock = threading.Lock()
 
 
 def _pubsub_publish(layer: RedisPubSubChannelLayer, messages: list[tuple[str, dict]]) -> None:
@@ -134,7 +135,15 @@ def _pubsub_publish(layer: RedisPubSubChannelLayer, messages: list[tuple[str, di
 def _publisher(address: str) -> redis.Redis:
     client = _publishers.get(address)
     if client is None:
-        client = _publishers[address] = redis.Redis.from_url(address, socket_connect_timeout=2, socket_timeout=2)
+        # Under the lock: two web threads making one each at the first publish, the loser's
+        # client was collected and closed its pool under the other's pipeline ("I/O operation
+        # on closed file": those events never reached the viewers live).
+        with _publishers_lock:
+            client = _publishers.get(address)
+            if client is None:
+                client = _publishers[address] = redis.Redis.from_url(
+                    address, socket_connect_timeout=2, socket_timeout=2
+                )
     return client
 
 

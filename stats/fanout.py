@@ -59,9 +59,9 @@ def frame_merge(messages: list[dict]) -> str:
 class Feed:
     """One game's frames in this process: a layer channel, its receive task, local viewers."""
 
-    def __init__(self, hub: "Hub", group: str) -> None:
+    def __init__(self, hub: "Hub", group: str, game_id: int | None = None) -> None:
         self.hub, self.group = hub, group
-        self.game_id: int | None = None  # for gap reads; known once a viewer has joined
+        self.game_id = game_id  # for the database reads below (None: the stream alone)
         self.filling = False  # a gap read is under way
         self.viewers: dict[Viewer, None] = {}  # insertion-ordered set
         self.pending: list[dict] = []
@@ -82,6 +82,10 @@ class Feed:
         layer = self.hub.layer
         self.channel = await layer.new_channel()
         await layer.group_add(self.group, self.channel)
+        # Where the stream starts, read once subscribed: every event committed later is
+        # published later, so a lost first message is a gap too (read once, for everyone),
+        # not a stream that starts wherever the first message to arrive says.
+        self.next_seq = await self.last_seq_read()
         self.task = asyncio.ensure_future(self._receive_loop())
 
     async def stop(self) -> None:
@@ -159,6 +163,15 @@ class Feed:
         if self.next_seq == expected:  # else the missing message came during the read
             await self.in_order(fill if fill is not None else self.early.pop(min(self.early)))
         self.reorder_arm()
+
+    async def last_seq_read(self) -> int | None:
+        if self.game_id is None:
+            return None
+        try:
+            return await database_sync_to_async(selectors.game_last_seq)(game_id=self.game_id) + 1
+        except Exception as exc:  # noqa: BLE001 - the stream then starts at its first message
+            logger.warning("reading where %s starts failed (%s: %s)", self.group, type(exc).__name__, exc)
+            return None
 
     async def gap_read(self, *, after_seq: int) -> dict | None:
         if self.game_id is None:
@@ -256,9 +269,8 @@ class Hub:
         """Start handing `group`'s frames to `viewer`. Raises if the layer is unreachable."""
         feed = self.feeds.get(group)
         if feed is None:
-            feed = self.feeds[group] = Feed(self, group)
+            feed = self.feeds[group] = Feed(self, group, game_id)
         feed.viewers[viewer] = None
-        feed.game_id = feed.game_id or game_id
         try:
             await asyncio.shield(feed.ready)
         except Exception:

@@ -1,5 +1,7 @@
 import asyncio
 import json
+import threading
+import time
 
 import pytest
 from asgiref.sync import async_to_sync
@@ -114,3 +116,30 @@ async def test_duplicate_post_sends_nothing(game):
     channel = await subscribe("game.arena")
     await database_sync_to_async(record)(game, "a")
     assert await receive_or_none(channel) is None
+
+
+async def test_threads_publishing_first_at_once_share_one_client_and_all_arrive(game, monkeypatch, caplog):
+    monkeypatch.setattr(broadcast, "_publishers", {})  # as in a fresh web process
+    made, from_url = [], broadcast.redis.Redis.from_url
+
+    def slow_from_url(*args, **kwargs):
+        time.sleep(0.05)  # widen the window in which the threads race to make the client
+        made.append(1)
+        return from_url(*args, **kwargs)
+
+    monkeypatch.setattr(broadcast.redis.Redis, "from_url", slow_from_url)
+    channel = await subscribe("race")
+    barrier = threading.Barrier(8)
+
+    def publish(n: int) -> None:
+        barrier.wait()
+        broadcast.messages_send([("race", {"type": "race.ping", "n": n})])
+
+    threads = [threading.Thread(target=publish, args=(n,)) for n in range(8)]
+    for thread in threads:
+        thread.start()
+    await asyncio.to_thread(lambda: [t.join(10) for t in threads])
+    got = {(await receive_or_none(channel, 2) or {}).get("n") for _ in range(8)}
+    assert got == set(range(8))
+    assert len(made) == 1  # a second client would close its pool under the first's pipeline
+    assert "unreachable" not in caplog.text

@@ -219,7 +219,8 @@ async def test_lost_layer_message_is_filled_from_the_database(game):
     await get_channel_layer().group_send("game.arena", message)
     frame = await next_of_type(comm, "events")
     assert "lost" not in frame
-    assert ([e["seq"] for e in frame["events"]], frame["resumed"]) == ([1, 2, 3], True)
+    # Read from the database once by this process's feed (stats.fanout), for all its viewers.
+    assert [e["seq"] for e in frame["events"]] == [1, 2, 3]
     await assert_still_open(comm)
     await comm.disconnect()
 

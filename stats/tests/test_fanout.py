@@ -109,3 +109,18 @@ async def test_a_lost_message_is_read_from_the_database_once_for_all_viewers(set
     assert [r["after_seq"] for r in reads] == [1]
     for viewer in viewers:
         await hub.leave(group, viewer)
+
+
+@pytest.mark.django_db(transaction=True)
+async def test_lost_first_messages_are_read_from_the_database_not_skipped(settings, game, monkeypatch):
+    settings.WEBGAME_FRAME_TICK_MS = 0
+    fanout._hubs.clear()
+    hub, group, viewer = fanout.hub_get(), broadcast.game_group(game.slug), RecordingViewer()
+    await hub.join(group, viewer, game_id=game.pk)  # the stream starts after seq 0
+    send = broadcast.messages_send
+    monkeypatch.setattr(broadcast, "messages_send", lambda ms: send([(g, m) for g, m in ms if m.get("last_seq") != 2]))
+    await database_sync_to_async(services.score_events_record)(game_id=game.pk, events=[event_in("a"), event_in("b")])
+    await database_sync_to_async(services.score_events_record)(game_id=game.pk, events=[event_in("c")])
+    await until(lambda: viewer.ranges)
+    assert viewer.ranges == [(1, 3)]  # the first message (1-2) was lost: read with the 3rd
+    await hub.leave(group, viewer)
