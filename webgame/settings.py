@@ -100,6 +100,11 @@ if env("CHANNEL_LAYER", default="pubsub") == "core":
 # stats.fanout sends at most one events frame per game per tick and web process; an event
 # that finds its game idle for a tick goes out at once. 0 sends every message as it comes.
 WEBGAME_FRAME_TICK_MS = env.int("FRAME_TICK_MS", default=25)
+# A frame to N sockets costs ~20 us per socket here (the write syscall, mostly), so the tick
+# grows with a game's viewers in the process (N x this), up to FRAME_TICK_MAX_MS: at 1,000
+# viewers frames go out every 50 ms, which keeps the fan-out under half a core (docs/benchmarks.md).
+WEBGAME_FRAME_TICK_PER_VIEWER_US = env.int("FRAME_TICK_PER_VIEWER_US", default=50)
+WEBGAME_FRAME_TICK_MAX_MS = env.int("FRAME_TICK_MAX_MS", default=250)
 
 CELERY_BROKER_URL = env("CELERY_BROKER_URL", default=REDIS_URL)
 CELERY_RESULT_BACKEND = None

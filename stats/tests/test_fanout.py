@@ -124,3 +124,12 @@ async def test_lost_first_messages_are_read_from_the_database_not_skipped(settin
     await until(lambda: viewer.ranges)
     assert viewer.ranges == [(1, 3)]  # the first message (1-2) was lost: read with the 3rd
     await hub.leave(group, viewer)
+
+
+async def test_tick_grows_with_the_viewers_of_a_game_up_to_its_cap(settings):
+    settings.WEBGAME_FRAME_TICK_MS = 25
+    settings.WEBGAME_FRAME_TICK_PER_VIEWER_US = 50
+    settings.WEBGAME_FRAME_TICK_MAX_MS = 250
+    fanout._hubs.clear()
+    hub = fanout.hub_get()
+    assert [hub.tick_for(n) for n in (1, 100, 1000, 2000, 10_000)] == [0.025, 0.025, 0.05, 0.1, 0.25]
