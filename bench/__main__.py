@@ -113,14 +113,12 @@ def summary_print(results: dict) -> None:
         cols = ["server", "viewers", "open_at_end", "cpu_pct_of_core", "rss_before_mb", "rss_after_mb"]
         print(report.table("Idle viewers", results["idle"], [*cols, "kb_per_connection"]))
     if results.get("scaleout"):
-        cols = ["processes", "viewers", "rate", "posted", "deliveries_per_s", "capacity_deliveries_per_s", "gaps"]
+        cols = ["processes", "layout", "viewers", "rate", "posted", "deliveries_per_s", "capacity_deliveries_per_s"]
+        cols += ["deliveries_per_all_cpu_s", "p99_ms", "gaps"]
         print(report.table("Scale-out (events posted to process 0 only)", results["scaleout"], cols))
         for row in results["scaleout"]:
-            print(
-                report.table(
-                    f"  {row['processes']} process(es), per process", row["per_process"], list(row["per_process"][0])
-                )
-            )
+            title = f"  {row['processes']} process(es), {row['layout']}, per process"
+            print(report.table(title, row["per_process"], list(row["per_process"][0])))
 
 
 if __name__ == "__main__":
