@@ -1,5 +1,6 @@
 """Shared fixtures: the suite runs against real parts (Valkey, daphne, Celery, Chromium)."""
 
+import asyncio
 import os
 import shutil
 
@@ -7,7 +8,7 @@ import pytest
 from django.conf import settings
 
 from stats import services
-from stats.tests.support import DaphneProc, ValkeyProc, database_url
+from stats.tests.support import DaphneProc, ValkeyProc, database_url, free_port
 
 CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ARGS = [
@@ -142,3 +143,32 @@ def _pg_test_sessions_ended(django_db_setup, django_db_blocker):
         ended = cursor.fetchone()[0]
     if ended:
         print(f"\nended {ended} idle leftover session(s) on the test database before dropping it")
+
+
+@pytest.fixture
+async def uvicorn_app(transactional_db, request):
+    """The real ASGI app under uvicorn in this process, with the production flags of
+    docs/deploy.md (parametrize `deflate` to offer permessage-deflate instead)."""
+    import uvicorn
+
+    from webgame.asgi import application
+
+    deflate = getattr(request, "param", False)
+    config = uvicorn.Config(
+        application,
+        host="127.0.0.1",
+        port=free_port(),
+        http="httptools",
+        ws="websockets-sansio",
+        ws_per_message_deflate=deflate,
+        lifespan="off",
+        log_level="warning",
+    )
+    server = uvicorn.Server(config)
+    task = asyncio.ensure_future(server.serve())
+    while not server.started:
+        assert not task.done(), "uvicorn did not start"
+        await asyncio.sleep(0.02)
+    yield config.port
+    server.should_exit = True
+    await asyncio.wait_for(task, 10)

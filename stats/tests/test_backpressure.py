@@ -135,3 +135,33 @@ def test_real_server_drops_a_viewer_that_stops_reading(live, game, api_key):
     dropped, last_seq = asyncio.run(scenario())
     assert dropped, "the server kept a socket that never read"
     assert last_seq == 5000
+
+
+async def test_uvicorn_slow_reader_is_skipped_then_resynced_with_everything(uvicorn_app, game, settings):
+    """Under uvicorn the probe is the paused transport: a socket that stops reading gets no
+    more live frames once the kernel's and uvicorn's buffers are full; when it reads again,
+    a resync (a resumed frame, or a snapshot past WEBGAME_RESUME_MAX) brings it to the end."""
+    url = f"ws://127.0.0.1:{uvicorn_app}/ws/games/{game.slug}/"
+    sock = socket.socket()
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+    sock.connect(("127.0.0.1", uvicorn_app))
+    slow = await websockets.connect(url, sock=sock, origin="http://127.0.0.1", max_size=None, ping_interval=None)
+    while json.loads(await slow.recv())["type"] != "connection_established":
+        pass
+    slow.transport.pause_reading()  # the peer stops reading
+    record = database_sync_to_async(services.score_events_record)
+    total = 30_000  # ~6 MB of frames: past the kernel's send buffer (4 MB at most here)
+    for b in range(total // 1000):
+        await record(game_id=game.pk, events=[event_in(f"e{b}-{i}", f"player-{i % 50}") for i in range(1000)])
+    await asyncio.sleep(1)
+    slow.transport.resume_reading()
+    last, resyncs = 0, 0
+    while last < total:
+        frame = json.loads(await asyncio.wait_for(slow.recv(), 10))
+        if frame["type"] == "snapshot":
+            last, resyncs = frame["seq"], resyncs + 1
+        elif frame["type"] == "events":
+            assert frame["events"][0]["seq"] == last + 1, "a gap reached the client"
+            last, resyncs = frame["events"][-1]["seq"], resyncs + bool(frame.get("resumed"))
+    assert resyncs >= 1  # live frames were dropped while it did not read, then resynced
+    await slow.close()

@@ -5,7 +5,6 @@ import json
 import urllib.request
 
 import pytest
-import uvicorn
 import websockets
 from websockets.client import ClientProtocol
 from websockets.protocol import State
@@ -13,8 +12,6 @@ from websockets.uri import parse_uri
 
 from stats import outframe
 from stats.outframe import OutFrame, direct_writer
-from stats.tests.support import free_port
-from webgame.asgi import application
 
 
 @pytest.mark.parametrize("size", [5, 125, 126, 300, 65_535, 70_000])
@@ -37,31 +34,6 @@ def test_no_direct_writer_for_other_servers():
 
     assert direct_writer(send) is None
     assert direct_writer(None) is None
-
-
-@pytest.fixture
-async def uvicorn_app(transactional_db, request):
-    """The real ASGI app under uvicorn in this process, with the production flags of
-    docs/deploy.md (parametrize `deflate` to offer permessage-deflate instead)."""
-    deflate = getattr(request, "param", False)
-    config = uvicorn.Config(
-        application,
-        host="127.0.0.1",
-        port=free_port(),
-        http="httptools",
-        ws="websockets-sansio",
-        ws_per_message_deflate=deflate,
-        lifespan="off",
-        log_level="warning",
-    )
-    server = uvicorn.Server(config)
-    task = asyncio.ensure_future(server.serve())
-    while not server.started:
-        assert not task.done(), "uvicorn did not start"
-        await asyncio.sleep(0.02)
-    yield config.port
-    server.should_exit = True
-    await asyncio.wait_for(task, 10)
 
 
 @pytest.fixture
