@@ -210,7 +210,7 @@ class GameConsumer(JsonFrameConsumer):
             await self.wire_send(frame.asgi)
 
     async def events_forward(self, first_seq: int, last_seq: int, frame: OutFrame) -> None:
-        """Called by the fan-out feed for each events frame (and by game_events)."""
+        """Called by the fan-out feed (stats.fanout) for each events frame."""
         if self.held is not None:
             self.held.append((first_seq, last_seq, frame))
         elif last_seq <= self.sent_seq:
@@ -250,12 +250,6 @@ class GameConsumer(JsonFrameConsumer):
                 "gap fill for %s failed (%s: %s); closing so the client resyncs", self.slug, type(exc).__name__, exc
             )
             await self.close(code=CLOSE_INTERNAL)
-
-    async def game_events(self, message):
-        await self.events_forward(message["first_seq"], message["last_seq"], OutFrame(message["text"]))
-
-    async def game_presence(self, message):
-        await self.text_forward(OutFrame(message["text"]))
 
 
 class LobbyConsumer(JsonFrameConsumer):
