@@ -55,6 +55,7 @@ const app = {
   range: "live",
   history: null,
   paused: false,
+  degraded: false,
   awaitingResume: false,
   stats: { frames: 0, events: 0, redraws: 0, snapshots: 0, gaps: 0, renderMs: 0, renderMaxMs: 0, partsMs: {} },
   rafId: 0,
@@ -78,6 +79,7 @@ function frameHandle(frame) {
   if (frame.type === "snapshot") snapshotHandle(frame);
   else if (frame.type === "events") eventsHandle(frame);
   else if (frame.type === "presence") app.live.viewers = frame.viewers;
+  else if (frame.type === "status") degradedSet(frame.live === false);
   else if (frame.type === "error") console.warn("server error frame", frame.code, frame.message);
 }
 
@@ -112,8 +114,15 @@ function resumeRequest() {
   app.timers.resume = setTimeout(() => app.awaitingResume && app.socket.reconnectNow(), RESUME_TIMEOUT_MS);
 }
 
+// The server's channel layer is down (or back): the page is still kept current, from the
+// database at every ping, but not pushed to. Told per socket, so a new socket starts not degraded.
+function degradedSet(degraded) {
+  app.degraded = degraded;
+  statusChange(app.socket.status);
+}
+
 function statusChange(status) {
-  badgeRender(els.badge, status);
+  badgeRender(els.badge, status === "live" && app.degraded ? "degraded" : status);
 }
 
 // ---- drawing -----------------------------------------------------------------------------
@@ -239,6 +248,7 @@ function init() {
     onStatus: statusChange,
     onOpen: () => {
       app.awaitingResume = false;
+      app.degraded = false;
     },
   });
   setInterval(freshnessTick, FRESHNESS_TICK_MS);

@@ -8,6 +8,7 @@ const BADGE_TEXT = {
   idle: "connecting…",
   connecting: "connecting…",
   live: "live",
+  degraded: "degraded — updating every few seconds",
   reconnecting: "reconnecting…",
   offline: "offline, retrying",
   paused: "paused (tab hidden)",

@@ -1,12 +1,17 @@
-// A JSON WebSocket that reconnects by itself: capped exponential backoff with jitter, a ping
-// every 20 s (keeps presence fresh) and a watchdog for sockets that die without a close.
+// A JSON WebSocket that reconnects by itself: capped exponential backoff with jitter, and quick
+// detection of a dead connection. A socket can stay "open" long after the network is gone (no
+// close ever comes), so it is declared dead when no frame arrives in time: a ping every 5 s,
+// and any frame within 4 s of it (the server answers pings with a pong) proves it alive.
+// The browser's own offline event is believed at once.
 
 const BACKOFF_BASE_MS = 500;
 const BACKOFF_CAP_MS = 10_000;
-const PING_MS = 20_000;
-const SILENCE_MS = 50_000; // two missed pongs: the connection is dead even if no close came
+const PING_MS = 5_000; // also keeps presence fresh
+const PONG_DEADLINE_MS = 4_000; // after a ping, some frame must arrive within this
+const OPEN_DEADLINE_MS = 10_000; // a handshake (and first frame) that takes longer is a hung server
 const OFFLINE_AFTER = 4; // failed attempts before the badge says "offline" (it keeps retrying)
 const CLOSE_NOT_FOUND = 4404;
+const CLOSE_DEAD = 4000; // ours, when we give up on a socket (1000 or 3000-4999 are allowed)
 
 export function socketUrl(path) {
   const scheme = window.location.protocol === "https:" ? "wss" : "ws";
@@ -17,6 +22,10 @@ export function backoffDelay(attempt) {
   const ceiling = Math.min(BACKOFF_CAP_MS, BACKOFF_BASE_MS * 2 ** attempt);
   // "Equal jitter": never less than half the ceiling, so a herd of tabs spreads out.
   return ceiling / 2 + Math.random() * (ceiling / 2);
+}
+
+function browserOffline() {
+  return navigator.onLine === false;
 }
 
 export class LiveSocket {
@@ -31,9 +40,11 @@ export class LiveSocket {
     this.stopped = true;
     this.retryTimer = 0;
     this.pingTimer = 0;
+    this.deadlineTimer = 0; // armed while a frame is awaited; any frame disarms it
     this.lastMessageAt = 0;
     this.retryAt = 0;
     window.addEventListener("online", () => this.reconnectNow());
+    window.addEventListener("offline", () => this.offline());
   }
 
   start() {
@@ -53,8 +64,17 @@ export class LiveSocket {
     if (this.stopped) return;
     clearTimeout(this.retryTimer);
     this.attempt = 0;
-    if (this.ws) this.drop(4000, "reconnecting");
+    if (this.ws) this.drop(CLOSE_DEAD, "reconnecting");
     this.connect();
+  }
+
+  // The browser says the network is gone: its open socket would only go quiet (frames are
+  // held, no close comes), so drop it now and wait for the "online" event to reconnect.
+  offline() {
+    if (this.stopped) return;
+    clearTimeout(this.retryTimer);
+    this.drop(CLOSE_DEAD, "offline");
+    this.statusSet("offline");
   }
 
   send(frame) {
@@ -73,6 +93,8 @@ export class LiveSocket {
     ws.onopen = () => this.handleOpen(ws);
     ws.onmessage = (event) => this.handleMessage(ws, event);
     ws.onclose = (event) => this.handleClose(ws, event.code);
+    // A server that accepts the TCP connection but never answers would leave us "connecting".
+    this.deadlineArm(OPEN_DEADLINE_MS);
   }
 
   handleOpen(ws) {
@@ -85,6 +107,8 @@ export class LiveSocket {
   handleMessage(ws, event) {
     if (ws !== this.ws) return;
     this.lastMessageAt = Date.now();
+    clearTimeout(this.deadlineTimer);
+    this.deadlineTimer = 0;
     let frame;
     try {
       frame = JSON.parse(event.data);
@@ -111,6 +135,8 @@ export class LiveSocket {
   }
 
   retryLater() {
+    // No attempt can succeed while the browser is offline: its "online" event reconnects.
+    if (browserOffline()) return this.statusSet("offline");
     const delay = backoffDelay(this.attempt);
     this.attempt += 1;
     this.retryAt = Date.now() + delay;
@@ -119,16 +145,24 @@ export class LiveSocket {
   }
 
   statusRetrying() {
-    return this.attempt >= OFFLINE_AFTER || navigator.onLine === false ? "offline" : "reconnecting";
+    return this.attempt >= OFFLINE_AFTER || browserOffline() ? "offline" : "reconnecting";
   }
 
   pingTick() {
-    if (Date.now() - this.lastMessageAt > SILENCE_MS) {
-      this.drop(4000, "silent");
-      if (!this.stopped) this.retryLater();
-      return;
-    }
-    this.send({ type: "ping" });
+    if (this.send({ type: "ping" }) && !this.deadlineTimer) this.deadlineArm(PONG_DEADLINE_MS);
+  }
+
+  deadlineArm(ms) {
+    clearTimeout(this.deadlineTimer);
+    this.deadlineTimer = setTimeout(() => this.dead(), ms);
+  }
+
+  // No frame came in time: the connection is gone even though no close arrived.
+  dead() {
+    this.deadlineTimer = 0;
+    if (!this.ws || this.stopped) return;
+    this.drop(CLOSE_DEAD, "no answer");
+    this.retryLater();
   }
 
   // Forget the current socket at once: its late events are ignored (see the ws !== this.ws checks).
@@ -140,6 +174,8 @@ export class LiveSocket {
 
   detach() {
     clearInterval(this.pingTimer);
+    clearTimeout(this.deadlineTimer);
+    this.deadlineTimer = 0;
     this.ws = null;
   }
 
