@@ -5,15 +5,20 @@ import json
 from functools import wraps
 
 from django.conf import settings
-from django.core.exceptions import RequestDataTooBig
+from django.core.exceptions import DisallowedHost, RequestDataTooBig, TooManyFieldsSent
 from django.http import JsonResponse
+from django.views import defaults
 from django.views.decorators.csrf import csrf_exempt
 from pydantic import ValidationError
 
 from stats import ratelimit, selectors, services
 from stats.models import ApiKey, Game
-from stats.schemas import EventBatchIn, EventIn, errors_describe
+from stats.schemas import MAX_SEQ, EventBatchIn, EventIn, errors_describe
 from stats.wire import game_wire
+
+# One answer for a game that does not exist and for one the caller may not use (private, or
+# another game's key): telling them apart would let any key holder discover private games.
+GAME_NOT_FOUND = "no such game, or you may not use it"
 
 
 class ApiError(Exception):
@@ -44,6 +49,8 @@ def api_view(*methods: str):
                 return view(request, *args, **kwargs)
             except ApiError as exc:
                 return error_response(exc.status, exc.code, exc.message, exc.details)
+            except (RequestDataTooBig, TooManyFieldsSent) as exc:  # from reading the query string
+                return suspicious_response(exc)
 
         return wrapper
 
@@ -66,7 +73,7 @@ def _game_for_reader(request, slug: str) -> Game:
     try:
         return selectors.game_get_visible(slug=slug, user=request.user)
     except selectors.GameNotVisible:
-        raise ApiError(404, "not_found", f"no game {slug!r} that you may see") from None
+        raise ApiError(404, "not_found", GAME_NOT_FOUND) from None
 
 
 def _reject_constant(name: str):
@@ -101,10 +108,8 @@ def events_post(request, slug: str):
     key = _bearer_key(request)
     if key is None:
         raise ApiError(401, "unauthorized", "send 'Authorization: Bearer <api key>'")
-    if key.game.slug != slug:  # the key's own game needs no second lookup
-        if not Game.objects.filter(slug=slug).exists():
-            raise ApiError(404, "not_found", f"no game {slug!r}")
-        raise ApiError(403, "forbidden", "this key belongs to another game")
+    if key.game.slug != slug:  # whether that game exists is none of this key's business
+        raise ApiError(404, "not_found", GAME_NOT_FOUND)
     retry_after = ratelimit.api_key_retry_after(key_prefix=key.prefix)
     if retry_after is not None:
         response = error_response(429, "rate_limited", f"too many requests for this key; retry in {retry_after}s")
@@ -114,7 +119,7 @@ def events_post(request, slug: str):
     try:
         result = services.score_events_record(game_id=key.game_id, events=events)
     except Game.DoesNotExist:  # deleted since its key was cached
-        raise ApiError(404, "not_found", f"no game {slug!r}") from None
+        raise ApiError(404, "not_found", GAME_NOT_FOUND) from None
     except services.EventConflict as exc:
         raise ApiError(422, "id_conflict", str(exc), [{"field": "id", "message": i} for i in exc.ids]) from None
     return JsonResponse(
@@ -129,20 +134,22 @@ def snapshot_get(request, slug: str):
 
 
 def _int_param(request, name: str, default: int, low: int, high: int) -> int:
-    raw = request.GET.get(name, str(default))
-    try:
-        value = int(raw)
-    except ValueError:
-        raise ApiError(400, "bad_param", f"{name} must be an integer") from None
-    if not low <= value <= high:
+    raw = request.GET.get(name)
+    if raw is None:
+        return default
+    # ASCII digits only: int() also takes "+5", " 5 ", "5_0" and other scripts' digits.
+    if not (raw.isascii() and raw.isdigit()):
+        raise ApiError(400, "bad_param", f"{name} must be an integer written in digits 0-9")
+    # The length check first: no int() of a megabyte of digits.
+    if len(raw.lstrip("0")) > len(str(high)) or not low <= int(raw) <= high:
         raise ApiError(400, "bad_param", f"{name} must be between {low} and {high}")
-    return value
+    return int(raw)
 
 
 @api_view("GET")
 def events_get(request, slug: str):
     game = _game_for_reader(request, slug)
-    after_seq = _int_param(request, "after_seq", 0, 0, 2**62)
+    after_seq = _int_param(request, "after_seq", 0, 0, MAX_SEQ)
     limit = _int_param(request, "limit", 500, 1, settings.WEBGAME_MAX_BATCH)
     return JsonResponse(selectors.game_events_page(game_id=game.pk, after_seq=after_seq, limit=limit))
 
@@ -163,6 +170,42 @@ def games_get(request):
 
 def not_found(request, exception=None):
     return error_response(404, "not_found", "no such endpoint")
+
+
+def suspicious_response(exc: Exception) -> JsonResponse:
+    """What Django raises for a request it refuses to read, as the API's JSON error."""
+    if isinstance(exc, RequestDataTooBig):
+        return error_response(413, "too_large", f"body over {settings.DATA_UPLOAD_MAX_MEMORY_SIZE} bytes")
+    if isinstance(exc, TooManyFieldsSent):
+        return error_response(400, "too_many_fields", f"over {settings.DATA_UPLOAD_MAX_NUMBER_FIELDS} parameters")
+    if isinstance(exc, DisallowedHost):
+        return error_response(400, "bad_host", "this server does not answer for that Host")
+    return error_response(400, "bad_request", "the request was refused")
+
+
+def _under_api(request) -> bool:
+    return request.path_info.startswith("/api/")
+
+
+# Django's error handlers (webgame.urls): the API's JSON shape under /api/, the usual pages elsewhere.
+def handler_bad_request(request, exception):
+    return suspicious_response(exception) if _under_api(request) else defaults.bad_request(request, exception)
+
+
+def handler_forbidden(request, exception):
+    if _under_api(request):
+        return error_response(403, "forbidden", "not allowed")
+    return defaults.permission_denied(request, exception)
+
+
+def handler_not_found(request, exception):
+    return not_found(request) if _under_api(request) else defaults.page_not_found(request, exception)
+
+
+def handler_server_error(request):
+    if _under_api(request):  # Django has logged the traceback already
+        return error_response(500, "server_error", "the server failed on this request; it is logged")
+    return defaults.server_error(request)
 
 
 @csrf_exempt

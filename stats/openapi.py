@@ -3,7 +3,8 @@ validate requests, so the document cannot drift from the code."""
 
 from pydantic.json_schema import models_json_schema
 
-from stats.schemas import EventBatchIn, EventIn
+from stats.models import SLUG_VALIDATOR
+from stats.schemas import MAX_SEQ, EventBatchIn, EventIn
 
 ERROR = {
     "type": "object",
@@ -41,7 +42,12 @@ def openapi_document() -> dict:
         [(EventIn, "validation"), (EventBatchIn, "validation")], ref_template="#/components/schemas/{model}"
     )
     schemas = {**defs["$defs"], "Error": ERROR}
-    slug = {"name": "slug", "in": "path", "required": True, "schema": {"type": "string"}}
+    slug = {
+        "name": "slug",
+        "in": "path",
+        "required": True,
+        "schema": {"type": "string", "maxLength": 50, "pattern": SLUG_VALIDATOR.regex.pattern},
+    }
     return {
         "openapi": "3.1.0",
         "info": {"title": "webgame API", "version": "1.0.0"},
@@ -87,14 +93,20 @@ def openapi_document() -> dict:
                                 },
                             },
                         ),
-                        **_errors(400, 401, 403, 404, 413, 422),
+                        # Another game's key gets the 404 of a missing game (no 403): it must not
+                        # tell which private games exist.
+                        **_errors(400, 401, 404, 413, 422, 429),
                     },
                 },
                 "get": {
                     "summary": "Replay: the events after a seq, in order",
                     "parameters": [
                         slug,
-                        {"name": "after_seq", "in": "query", "schema": {"type": "integer", "minimum": 0}},
+                        {
+                            "name": "after_seq",
+                            "in": "query",
+                            "schema": {"type": "integer", "minimum": 0, "maximum": MAX_SEQ},
+                        },
                         {"name": "limit", "in": "query", "schema": {"type": "integer", "minimum": 1, "maximum": 1000}},
                     ],
                     "responses": {"200": _json("events", {"type": "object"}), **_errors(400, 404)},

@@ -1,22 +1,44 @@
 """Validation of what clients send (HTTP bodies and WebSocket frames), with pydantic.
 
 Strict types: a float, bool or numeric string is not an integer number of points, and a
-naive timestamp is refused rather than guessed.
+time is an ISO 8601 string with a zone, never a naive time or a Unix number to guess at.
 """
 
+import re
 import unicodedata
+from datetime import UTC, datetime
 from typing import Annotated, Literal
 
 from pydantic import (
     AfterValidator,
     AwareDatetime,
     BaseModel,
+    BeforeValidator,
     ConfigDict,
     Field,
     StrictInt,
 )
 
 MAX_POINTS = 10**9
+# The highest seq a client may name (replay's after_seq, resume): past bigint the database fails.
+MAX_SEQ = 2**62
+NAME_MAX = 64
+# Kinds only the server writes: a correction is appended by the admin, linked to its event.
+RESERVED_KINDS = frozenset({"correction"})
+# Control, format (zero-width, bidi), surrogate, private-use and unassigned characters, and
+# line/paragraph separators: each hides or breaks a name where it is shown.
+_REFUSED_CATEGORIES = frozenset({"Cc", "Cf", "Cs", "Co", "Cn", "Zl", "Zp"})
+# Letters and symbols that render as nothing (Hangul fillers, the blank Braille pattern).
+_BLANK_LOOKING = frozenset("\u115f\u1160\u3164\uffa0\u2800")
+# The date-time forms of ISO 8601 that carry a zone, in ASCII digits. pydantic alone would
+# also take 0, "0" or 1.5 as Unix times.
+_ISO_TIME = re.compile(
+    r"[0-9]{4}-[0-9]{2}-[0-9]{2}[Tt ][0-9]{2}:[0-9]{2}(:[0-9]{2}([.,][0-9]+)?)?([Zz]|[+-][0-9]{2}(:?[0-9]{2})?)"
+)
+
+
+def _visible(ch: str) -> bool:
+    return unicodedata.category(ch)[0] in "LNPS" and ch not in _BLANK_LOOKING
 
 
 def _clean_name(value: str) -> str:
@@ -24,19 +46,70 @@ def _clean_name(value: str) -> str:
     # category scan, which together were ~10% of a 1,000-event POST (profiled).
     if not (value.isascii() and value.isprintable()):
         value = unicodedata.normalize("NFC", value)
-        if any(unicodedata.category(ch) in ("Cc", "Cf", "Cs", "Co", "Cn") for ch in value):
-            raise ValueError("must not contain control or invisible characters")
+        if any(unicodedata.category(ch) in _REFUSED_CATEGORIES for ch in value):
+            raise ValueError("must not contain control, invisible or line-separator characters")
+        if not any(_visible(ch) for ch in value):
+            raise ValueError("must contain a visible character")
     value = value.strip()
     if not value:
         raise ValueError("must not be blank")
+    # Checked again after NFC, which can lengthen a name (U+FB2C is 3 characters in NFC),
+    # because the stored name is what the database column must hold.
+    if len(value) > NAME_MAX:
+        raise ValueError(f"must be at most {NAME_MAX} characters once normalised (NFC)")
     return value
 
 
-PlayerName = Annotated[str, Field(min_length=1, max_length=64), AfterValidator(_clean_name)]
+def _kind_not_reserved(value: str) -> str:
+    if value in RESERVED_KINDS:
+        raise ValueError(f"{value!r} is reserved for the server")
+    return value
+
+
+def _at_text(value):
+    # A datetime comes from Python callers (the admin form); clients send JSON strings.
+    if isinstance(value, datetime) or (isinstance(value, str) and _ISO_TIME.fullmatch(value)):
+        return value
+    raise ValueError("must be an ISO 8601 time with a time zone, e.g. 2026-11-21T19:00:00Z")
+
+
+def _at_in_range(value: datetime) -> datetime:
+    # 9999-12-31T23:59:59-01:00 is year 10000 in UTC: PostgreSQL would store it (and break
+    # every later read of the game in Python), SQLite's adapter would raise.
+    try:
+        value.astimezone(UTC)
+    except OverflowError:
+        raise ValueError("must fall within the years 1 to 9999 once converted to UTC") from None
+    return value
+
+
+PlayerName = Annotated[
+    str,
+    Field(
+        min_length=1,
+        max_length=NAME_MAX,
+        description=(
+            f"1 to {NAME_MAX} characters, also once normalised to NFC; no control, invisible or "
+            "line-separator characters, and at least one visible character"
+        ),
+        json_schema_extra={"pattern": r"^[^\u0000-\u001f\u007f-\u009f\u2028\u2029]+$"},
+    ),
+    AfterValidator(_clean_name),
+]
 # Client ids: what UUIDs, ULIDs and counters use. "~" is kept for server-made ids (corrections).
 EventId = Annotated[str, Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9._:\-]+$")]
-Kind = Annotated[str, Field(min_length=1, max_length=32, pattern=r"^[a-z][a-z0-9_]*$")]
+Kind = Annotated[
+    str,
+    Field(
+        min_length=1,
+        max_length=32,
+        pattern=r"^[a-z][a-z0-9_]*$",
+        json_schema_extra={"not": {"enum": sorted(RESERVED_KINDS)}},
+    ),
+    AfterValidator(_kind_not_reserved),
+]
 Points = Annotated[StrictInt, Field(ge=-MAX_POINTS, le=MAX_POINTS)]
+At = Annotated[AwareDatetime, BeforeValidator(_at_text), AfterValidator(_at_in_range)]
 
 
 class EventIn(BaseModel):
@@ -48,7 +121,7 @@ class EventIn(BaseModel):
     player: PlayerName
     points: Points
     kind: Kind = "score"
-    at: AwareDatetime | None = None
+    at: At | None = None
 
 
 class EventBatchIn(BaseModel):
@@ -61,8 +134,7 @@ class ResumeIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     type: Literal["resume"]
-    # Capped like the replay API's after_seq: a seq past bigint would fail in the database.
-    after_seq: Annotated[StrictInt, Field(ge=0, le=2**62)]
+    after_seq: Annotated[StrictInt, Field(ge=0, le=MAX_SEQ)]
 
 
 class PingIn(BaseModel):

@@ -181,3 +181,7 @@ LOGGING = {
     "root": {"handlers": ["console"], "level": env("LOG_LEVEL", default="INFO")},
     "loggers": {"django.channels.server": {"level": "WARNING"}},
 }
+
+# A bad Host under /api/ gets the API's JSON error (stats.middleware), not Django's HTML page
+# and a logged traceback. Outermost: SecurityMiddleware may read the Host already.
+MIDDLEWARE = ["stats.middleware.ApiHostCheckMiddleware", *MIDDLEWARE]

@@ -73,11 +73,13 @@ def test_post_with_revoked_key_is_401(client, game):
     assert response.status_code == 401
 
 
-def test_post_with_key_of_another_game_is_403(client, game):
+def test_post_with_key_of_another_game_is_the_404_of_an_unknown_game(client, game):
     other = services.game_create(slug="other", name="Other")
     _, raw = services.api_key_create(game=other)
     response = post(client, game.slug, {"id": "e1", "player": "ada", "points": 1}, raw)
-    assert (response.status_code, error_code(response)) == (403, "forbidden")
+    unknown = post(client, "nosuch", {"id": "e1", "player": "ada", "points": 1}, raw)
+    assert (response.status_code, error_code(response)) == (404, "not_found")
+    assert response.json() == unknown.json()
     assert stored(game) == 0
 
 
@@ -238,7 +240,19 @@ def test_replayed_event_has_the_wire_fields(client, game, api_key):
     assert {"at", "at_ms", "received_ms"} <= event.keys()
 
 
-@pytest.mark.parametrize("query", ["after_seq=abc", "after_seq=-1", "limit=0", "limit=1001"])
+@pytest.mark.parametrize(
+    "query",
+    [
+        *["after_seq=abc", "after_seq=-1", "after_seq=", "after_seq=%2B5", "after_seq=+5", "after_seq=%205%20"],
+        *[
+            "after_seq=5_0",
+            "after_seq=%D9%A5",
+            "after_seq=4611686018427387905",
+            "after_seq=48810792437570602415188606976",
+        ],
+        *["after_seq=" + "9" * 5000, "limit=0", "limit=1001", "limit=%2B5", "limit=1e3"],
+    ],
+)
 def test_events_replay_with_a_bad_parameter_is_400(client, game, query):
     response = client.get(f"/api/games/{game.slug}/events?{query}")
     assert (response.status_code, error_code(response)) == (400, "bad_param")

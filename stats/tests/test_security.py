@@ -57,6 +57,26 @@ def test_api_key_of_another_game_reads_nothing_of_a_private_game(client, private
     assert response.status_code == 404
 
 
+def ask(client: Client, method: str, path: str, key: str):
+    body = json.dumps({"id": "x", "player": "p", "points": 1}) if method == "post" else None
+    kwargs = {"data": body, "content_type": "application/json"} if body else {}
+    response = getattr(client, method)(path, HTTP_AUTHORIZATION=f"Bearer {key}", **kwargs)
+    return response.status_code, response.json()
+
+
+@pytest.mark.parametrize("method,path", [("post", "/api/games/{slug}/events"), *[("get", p) for p in READ_PATHS[:3]]])
+def test_another_games_key_gets_the_same_404_as_a_missing_game(client, private_game, game, api_key, method, path):
+    """Any key holder could otherwise tell which private games exist (a 403 said "belongs to
+    another game" where a missing game was a 404)."""
+    other_public = services.game_create(slug="open", name="Open")
+    missing = ask(client, method, path.format(slug="nosuch"), api_key)
+    assert missing[0] == 404 and missing[1]["error"]["code"] == "not_found"
+    assert ask(client, method, path.format(slug=private_game.slug), api_key) == missing
+    if method == "post":  # a public game is readable by anyone, but not writable with this key
+        assert ask(client, method, path.format(slug=other_public.slug), api_key) == missing
+    assert not ScoreEvent.objects.exists()
+
+
 @pytest.mark.django_db(transaction=True)
 async def test_private_game_stream_is_refused_to_a_user_not_listed():
     def setup():
