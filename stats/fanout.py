@@ -33,11 +33,18 @@ REORDER_WAIT = 0.1
 HAND_OUT_SLICE = 100  # viewers handed a frame before the loop may run something else
 
 
+SUBSCRIBE_RETRY_MIN, SUBSCRIBE_RETRY_MAX = 0.5, 5.0  # seconds between subscribe attempts in an outage
+LATEST_SEQ_TTL = 1.0  # a ping's "what is the last seq?" is read at most this often per feed
+
+
 class Viewer(Protocol):
     # `frame` is built once per frame and shared by every viewer (see stats.outframe).
     async def events_forward(self, first_seq: int, last_seq: int, frame: OutFrame) -> None: ...
 
     async def text_forward(self, frame: OutFrame) -> None: ...
+
+    # The feed went live again after an outage; `last_seq` is the game's, read as it did.
+    async def live_forward(self, last_seq: int | None) -> None: ...
 
 
 def _compact(value) -> str:
@@ -77,29 +84,72 @@ class Feed:
         self.presence_sent = 0.0
         self.presence_timer: asyncio.TimerHandle | None = None
         self.channel = ""
-        self.ready = asyncio.ensure_future(self._start())
-        self.task: asyncio.Task | None = None
+        self.live = False  # subscribed to the group: frames arrive
+        self.stopped = False
+        self.latest: tuple[float, asyncio.Future] | None = None  # (read at, last seq), see latest_seq
+        # Set once the first subscribe attempt is over, to whether it worked: a viewer joining
+        # in an outage is served from the database meanwhile, and told when it goes live.
+        self.attempted: asyncio.Future[bool] = asyncio.get_running_loop().create_future()
+        self.task: asyncio.Task | None = asyncio.ensure_future(self._run())
 
-    async def _start(self) -> None:
+    async def _run(self) -> None:
+        """Subscribe (retrying through an outage), then receive until stopped."""
+        delay = SUBSCRIBE_RETRY_MIN
+        while True:
+            try:
+                await self._subscribe()
+                break
+            except Exception as exc:  # noqa: BLE001 - the layer is down: retry, viewers read the database
+                outage.failed(exc)
+                if not self.attempted.done():
+                    self.attempted.set_result(False)
+            await asyncio.sleep(delay)
+            delay = min(delay * 2, SUBSCRIBE_RETRY_MAX)
+        self.live = True
+        if not self.attempted.done():
+            self.attempted.set_result(True)
+        else:  # live after an outage: tell the viewers, who catch up from where the stream starts
+            last_seq = None if self.next_seq is None else self.next_seq - 1
+            await self.hand_out(lambda viewer: viewer.live_forward(last_seq))
+        await self._receive_loop()
+
+    async def _subscribe(self) -> None:
         layer = self.hub.layer
-        self.channel = await layer.new_channel()
+        if not self.channel:
+            self.channel = await layer.new_channel()
         await layer.group_add(self.group, self.channel)
         # Where the stream starts, read once subscribed: every event committed later is
         # published later, so a lost first message is a gap too (read once, for everyone),
         # not a stream that starts wherever the first message to arrive says.
         self.next_seq = await self.last_seq_read()
-        self.task = asyncio.ensure_future(self._receive_loop())
 
     async def stop(self) -> None:
+        """Called by Hub.leave in a task of its own: never from this feed's own task."""
+        self.stopped = True
         for timer in (self.timer, self.presence_timer, self.reorder_timer):
             if timer is not None:
                 timer.cancel()
-        try:
-            await asyncio.shield(self.ready)
-        except Exception:  # noqa: BLE001 - never joined: nothing to undo
-            return
         self.task.cancel()
-        await self.hub.layer.group_discard(self.group, self.channel)
+        if self.channel:
+            try:
+                await self.hub.layer.group_discard(self.group, self.channel)
+            except Exception as exc:  # noqa: BLE001 - the layer is down: nothing to undo there
+                outage.failed(exc)
+
+    async def latest_seq(self) -> int:
+        """The game's last seq, for viewers' pings: one database read per LATEST_SEQ_TTL for all
+        the viewers here, not one per ping (1,000 viewers ping every few seconds)."""
+        now = asyncio.get_running_loop().time()
+        if self.latest is None or now - self.latest[0] > LATEST_SEQ_TTL or self.latest[1].cancelled():
+            future = asyncio.ensure_future(database_sync_to_async(selectors.game_last_seq)(game_id=self.game_id))
+            self.latest = (now, future)
+        future = self.latest[1]
+        try:
+            return await asyncio.shield(future)
+        except Exception:
+            if self.latest is not None and self.latest[1] is future:
+                self.latest = None  # a failed read is not cached
+            raise
 
     async def _receive_loop(self) -> None:
         layer = self.hub.layer
@@ -283,33 +333,33 @@ class Hub:
             return 0.0  # every message its own frame (tests)
         return min(self.tick_max, max(self.tick, viewers * self.tick_per_viewer))
 
-    def spawn(self, coro) -> None:
+    def spawn(self, coro) -> asyncio.Task:
         task = asyncio.ensure_future(coro)
         self.tasks.add(task)  # a reference, so the task is not collected mid-flight
         task.add_done_callback(self.tasks.discard)
+        return task
 
-    async def join(self, group: str, viewer: Viewer, game_id: int | None = None) -> None:
-        """Start handing `group`'s frames to `viewer`. Raises if the layer is unreachable."""
+    async def join(self, group: str, viewer: Viewer, game_id: int | None = None) -> Feed:
+        """Start handing `group`'s frames to `viewer`. Never raises for a layer outage: the
+        feed's `live` says whether frames arrive; it retries and tells its viewers."""
         feed = self.feeds.get(group)
         if feed is None:
             feed = self.feeds[group] = Feed(self, group, game_id)
         feed.viewers[viewer] = None
-        try:
-            await asyncio.shield(feed.ready)
-        except Exception:
-            feed.viewers.pop(viewer, None)
-            if self.feeds.get(group) is feed:
-                del self.feeds[group]  # the next viewer tries again
-            raise
+        await asyncio.shield(feed.attempted)
+        return feed
 
-    async def leave(self, group: str, viewer: Viewer) -> None:
+    def leave(self, group: str, viewer: Viewer) -> asyncio.Task | None:
+        """Stop handing frames to `viewer` at once. Safe inside a hand-out (a socket found
+        gone): the feed, if now unwatched, is stopped in a task of its own, returned."""
         feed = self.feeds.get(group)
-        if feed is None:
-            return
-        feed.viewers.pop(viewer, None)
-        if not feed.viewers:
-            del self.feeds[group]
-            await feed.stop()
+        if feed is None or viewer not in feed.viewers:
+            return None
+        del feed.viewers[viewer]
+        if feed.viewers:
+            return None
+        del self.feeds[group]
+        return self.spawn(feed.stop())
 
 
 _hubs: dict[int, Hub] = {}

@@ -44,6 +44,13 @@ async def publish(*messages: dict) -> None:
     await broadcast.messages_send_async([(GROUP, m) for m in messages])
 
 
+async def leave(hub: fanout.Hub, group: str, viewer) -> None:
+    """Leave, and wait for the feed's stop if that was its last viewer."""
+    task = hub.leave(group, viewer)
+    if task is not None:
+        await task
+
+
 async def until(condition) -> None:
     async with asyncio.timeout(3):
         while not condition():  # noqa: ASYNC110 - polls a plain list the feed appends to
@@ -57,7 +64,7 @@ async def viewer(settings):
     hub, viewer = fanout.hub_get(), RecordingViewer()
     await hub.join(GROUP, viewer)
     yield viewer
-    await hub.leave(GROUP, viewer)
+    await leave(hub, GROUP, viewer)
 
 
 async def test_messages_published_out_of_order_reach_viewers_in_seq_order(viewer):
@@ -108,7 +115,7 @@ async def test_a_lost_message_is_read_from_the_database_once_for_all_viewers(set
     assert [v.ranges for v in viewers] == [[(1, 1), (2, 3)]] * 2  # no gap: seq 2 came from the database
     assert [r["after_seq"] for r in reads] == [1]
     for viewer in viewers:
-        await hub.leave(group, viewer)
+        await leave(hub, group, viewer)
 
 
 @pytest.mark.django_db(transaction=True)
@@ -123,7 +130,7 @@ async def test_lost_first_messages_are_read_from_the_database_not_skipped(settin
     await database_sync_to_async(services.score_events_record)(game_id=game.pk, events=[event_in("c")])
     await until(lambda: viewer.ranges)
     assert viewer.ranges == [(1, 3)]  # the first message (1-2) was lost: read with the 3rd
-    await hub.leave(group, viewer)
+    await leave(hub, group, viewer)
 
 
 async def test_tick_grows_with_the_viewers_of_a_game_up_to_its_cap(settings):
