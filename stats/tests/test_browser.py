@@ -432,7 +432,6 @@ def test_frozen_server_is_noticed_without_any_close_or_offline_event(browser, tr
         page.wait_for_function(BADGE_LIVE, timeout=WAIT_MS * 2)  # back without a reload
 
 
-@pytest.mark.xfail(strict=False, reason="server status frame pending")
 def test_degraded_badge_while_the_channel_layer_is_down(browser, transactional_db, game, api_key):
     """Redis down: the page is fed from the database at each ping and says so; Redis back:
     "live" again on the same socket, and events pushed live."""
