@@ -332,16 +332,37 @@ class LobbyConsumer(JsonFrameConsumer):
 
     handlers = {"ping": "on_ping"}
 
+    async def __call__(self, scope, receive, send):
+        try:
+            return await super().__call__(scope, receive, send)
+        except Exception as exc:
+            # channels makes the socket's layer channel before reading the handshake: with
+            # Redis down that raises, and daphne would answer the handshake with a 500. Serve
+            # the lobby from the database instead, without live updates (it says so).
+            if self.channel_layer is None or getattr(self, "channel_name", None):
+                raise
+            broadcast.outage.failed(exc)
+            self.channel_layer_alias = None
+            return await super().__call__(scope, receive, send)
+
     async def connect(self):
         user = self.scope["user"]
         self.sees_private = bool(user.is_authenticated and user.is_staff)
         self.private_slugs: set[str] = set()  # private games this (non-staff) viewer is listed on
-        await self.channel_layer.group_add(broadcast.LOBBY_GROUP, self.channel_name)
+        live = self.channel_layer is not None
+        if live:
+            try:
+                await self.channel_layer.group_add(broadcast.LOBBY_GROUP, self.channel_name)
+            except Exception as exc:  # noqa: BLE001 - Redis down: the lobby is served, not refused
+                broadcast.outage.failed(exc)
+                live = False
         await self.accept()
         await self.send_json({"type": "connection_established", "message": "You are now connected!"})
         games = await database_sync_to_async(self.games_list)(user)
         self.private_slugs = {g["slug"] for g in games if not g["is_public"]}
         await self.send_json({"type": "games", "games": games})
+        if not live:
+            await self.send_json(STATUS_DEGRADED)
 
     @staticmethod
     def games_list(user) -> list[dict]:
@@ -349,6 +370,8 @@ class LobbyConsumer(JsonFrameConsumer):
 
     async def disconnect(self, code):
         await self.socket_gone()
+        if self.channel_layer is None:
+            return
         try:
             await self.channel_layer.group_discard(broadcast.LOBBY_GROUP, self.channel_name)
         except Exception as exc:  # noqa: BLE001 - leaving must never raise

@@ -15,7 +15,6 @@ from stats.tests.test_consumers import _no_presence_left_over, connect, record, 
 
 pytestmark = pytest.mark.django_db(transaction=True)
 _no_presence_left_over = _no_presence_left_over  # autouse: presence counts start from zero
-ORIGIN = "http://127.0.0.1"
 
 
 def test_close_codes_are_ones_daphne_and_uvicorn_accept():
@@ -23,6 +22,10 @@ def test_close_codes_are_ones_daphne_and_uvicorn_accept():
     anything else: 1011 and 1013 raised inside connect() and reached the client as 1011."""
     codes = {name: value for name, value in vars(consumers).items() if name.startswith("CLOSE_")}
     assert codes and all(value == 1000 or 3000 <= value <= 4999 for value in codes.values()), codes
+
+
+def origin(port: int) -> str:
+    return f"http://127.0.0.1:{port}"  # the page's own origin, port included
 
 
 async def frames_until(ws, predicate) -> list[dict]:
@@ -69,7 +72,7 @@ def test_a_viewer_arriving_in_a_redis_outage_is_served_degraded_then_goes_live(s
     url = f"ws://127.0.0.1:{web.port}/ws/games/{game.slug}/"
 
     async def scenario():
-        async with websockets.connect(url, origin=ORIGIN) as ws:
+        async with websockets.connect(url, origin=origin(web.port)) as ws:
             opening = await frames_until(ws, lambda f: f["type"] == "status")
             assert [f["type"] for f in opening] == ["snapshot", "connection_established", "status"]
             assert opening[-1] == {"type": "status", "live": False, "reason": "layer_down"}
@@ -163,7 +166,8 @@ async def test_uvicorn_socket_closed_for_flooding_leaves_the_feed(uvicorn_app, g
     settings.WEBGAME_WS_RATE, settings.WEBGAME_WS_BURST = 5, 5
     url = f"ws://127.0.0.1:{uvicorn_app}/ws/games/{game.slug}/"
     group = broadcast.game_group(game.slug)
-    async with websockets.connect(url, origin=ORIGIN) as flooder, websockets.connect(url, origin=ORIGIN) as other:
+    page = origin(uvicorn_app)
+    async with websockets.connect(url, origin=page) as flooder, websockets.connect(url, origin=page) as other:
         await frames_until(flooder, lambda f: f["type"] == "connection_established")
         await frames_until(other, lambda f: f["type"] == "connection_established")
         with pytest.raises(websockets.ConnectionClosed):
@@ -188,13 +192,13 @@ def test_resume_without_after_seq_then_close_logs_nothing_on_daphne(live, game):
 
     async def scenario():
         for _ in range(20):
-            ws = await websockets.connect(url, origin=ORIGIN)
+            ws = await websockets.connect(url, origin=origin(live.port))
             await ws.send('{"type": "resume"}')
             ws.transport.abort()  # gone before the answer, without a close frame
         # Done when the server has let all twenty go: a new viewer is then the only one.
         async with asyncio.timeout(20):
             while True:
-                async with websockets.connect(url, origin=ORIGIN) as ws:
+                async with websockets.connect(url, origin=origin(live.port)) as ws:
                     if json.loads(await ws.recv())["viewers"] == 1:
                         return
                 await asyncio.sleep(0.2)
@@ -202,3 +206,21 @@ def test_resume_without_after_seq_then_close_logs_nothing_on_daphne(live, game):
     asyncio.run(scenario())
     log = live.log()[log_start:]
     assert "Traceback" not in log and "Exception inside application" not in log, log[-3000:]
+
+
+async def test_the_lobby_in_a_redis_outage_is_served_from_the_database(game, monkeypatch):
+    """channels makes a lobby socket's layer channel before the handshake: with Redis down,
+    daphne answered it with a 500. Now the lobby is served, and says it is not live."""
+    from channels_redis.pubsub import RedisPubSubLoopLayer
+
+    async def down(*args, **kwargs):
+        raise OSError("Connection refused")
+
+    monkeypatch.setattr(RedisPubSubLoopLayer, "new_channel", down)
+    comm = await connect("/ws/lobby/")
+    frames = [await comm.receive_json_from() for _ in range(3)]
+    assert [f["type"] for f in frames] == ["connection_established", "games", "status"]
+    assert [g["slug"] for g in frames[1]["games"]] == [game.slug]
+    await comm.send_json_to({"type": "ping"})
+    assert (await comm.receive_json_from())["type"] == "pong"
+    await comm.disconnect()
