@@ -12,30 +12,108 @@ which only saves the session on `http.response.start` (a consumer that changes t
 saves it itself, as with channels' `login()`), and support for a session middleware further
 out. TailURLRouter is channels' URLRouter returning the consumer's awaitable instead of
 awaiting it, so it keeps no frame at all.
+
+Two differences, both refusals at the handshake (HTTP 403) that channels does otherwise: the
+Origin must be the request's own origin (scheme, host and port, as Django's CSRF check reads
+them) or one of CSRF_TRUSTED_ORIGINS, where channels compares its host alone with
+ALLOWED_HOSTS; and a path with no route is refused, where channels raises (an HTTP 500 and a
+logged traceback from the server).
 """
 
 from importlib import import_module
-from urllib.parse import ParseResult, urlparse
 
 from channels.auth import UserLazyObject, get_user
 from channels.routing import URLRouter
-from channels.security.websocket import AllowedHostsOriginValidator, WebsocketDenier
 from django.conf import settings
 from django.http import parse_cookie
+from django.http.request import split_domain_port, validate_host
 from django.urls import Resolver404
 from django.utils.functional import LazyObject
+from django.utils.http import is_same_domain
+
+DEFAULT_PORTS = {"http": 80, "https": 443}
+Origin = tuple[str, str, int]  # scheme, host, port
 
 
-def origin_parse(scope: dict) -> ParseResult | None:
+async def handshake_refuse(scope, receive, send) -> None:
+    """Refuses a WebSocket at its handshake (the server answers 403), as channels'
+    WebsocketDenier does, without a consumer for a socket that will never open."""
+    message = await receive()
+    if message["type"] == "websocket.connect":
+        await send({"type": "websocket.close"})
+
+
+def origin_header(scope: dict) -> str | None:
     """The Origin header as channels' OriginValidator reads it: the last one that decodes."""
-    parsed = None
+    found = None
     for name, value in scope.get("headers", []):
         if name == b"origin":
             try:
-                parsed = urlparse(value.decode("latin1"))
+                found = value.decode("latin1")
             except UnicodeDecodeError:
                 pass
-    return parsed
+    return found
+
+
+def origin_split(scheme: str, netloc: str) -> Origin | None:
+    """(scheme, host, port) of an http(s) origin, the scheme's default port filled in; None
+    when it is not one (`null`, a path, user info, a malformed host or port)."""
+    domain, port = split_domain_port(netloc)
+    if scheme not in DEFAULT_PORTS or not domain:
+        return None
+    return scheme, domain, int(port) if port else DEFAULT_PORTS[scheme]
+
+
+def _allowed_hosts() -> list[str]:
+    if settings.DEBUG and not settings.ALLOWED_HOSTS:
+        return [".localhost", "127.0.0.1", "[::1]"]  # Django's own default under DEBUG
+    return settings.ALLOWED_HOSTS
+
+
+def _request_scheme(scope: dict, headers: dict[bytes, bytes]) -> str:
+    """http or https, as Django's request.is_secure() decides it (proxy header included)."""
+    if settings.SECURE_PROXY_SSL_HEADER:
+        name, secure = settings.SECURE_PROXY_SSL_HEADER
+        forwarded = headers.get(name.removeprefix("HTTP_").lower().replace("_", "-").encode())
+        if forwarded is not None:
+            return "https" if forwarded.decode("latin1").split(",")[0].strip() == secure else "http"
+    return "https" if scope.get("scheme") == "wss" else "http"
+
+
+def _trusted(origin: str, key: Origin) -> bool:
+    """Whether CSRF_TRUSTED_ORIGINS lists the origin (`https://*.example.com` for subdomains)."""
+    for trusted in settings.CSRF_TRUSTED_ORIGINS:
+        scheme, _, netloc = trusted.lower().partition("://")
+        if netloc.startswith("*"):
+            if scheme == key[0] and is_same_domain(origin.lower().partition("://")[2], netloc[1:]):
+                return True
+        elif origin_split(scheme, netloc) == key:
+            return True
+    return False
+
+
+def origin_allowed(scope: dict) -> bool:
+    """The browser's Origin is this request's own (scheme, host, port), for a Host in
+    ALLOWED_HOSTS, or a trusted one: a page elsewhere (another port of the same machine
+    included) may not open a socket with the visitor's cookies."""
+    origin = origin_header(scope)
+    scheme, sep, netloc = (origin or "").partition("://")
+    key = origin_split(scheme.lower(), netloc) if sep else None
+    if key is None:
+        return False
+    headers = dict(scope["headers"])
+    if _trusted(origin, key):
+        return True
+    own_scheme = _request_scheme(scope, headers)
+    host = headers.get(b"host")
+    if host is None:
+        # Only in-process harnesses (channels' WebsocketCommunicator) send no Host, which
+        # HTTP/1.1 and RFC 6455 require: then the request is taken to be for an allowed host
+        # on the default port, so the Origin's scheme and port are still checked.
+        own = (own_scheme, key[1], DEFAULT_PORTS[own_scheme])
+    else:
+        own = origin_split(own_scheme, host.decode("latin1"))
+    return own == key and validate_host(key[1], _allowed_hosts())
 
 
 def cookies_parse(scope: dict) -> dict[str, str]:
@@ -54,15 +132,13 @@ class WebsocketAuthMiddleware:
 
     def __init__(self, inner) -> None:
         self.inner = inner
-        # Its valid_origin() decides, so ALLOWED_HOSTS (and DEBUG's defaults) mean the same.
-        self.origins = AllowedHostsOriginValidator(inner)
         self.session_store = import_module(settings.SESSION_ENGINE).SessionStore
 
     async def __call__(self, scope, receive, send):
         if scope["type"] != "websocket":
             raise ValueError(f"WebsocketAuthMiddleware got a {scope['type']!r} connection")
-        if not self.origins.valid_origin(origin_parse(scope)):
-            return await WebsocketDenier()(scope, receive, send)
+        if not origin_allowed(scope):
+            return await handshake_refuse(scope, receive, send)
         # Rebinding `scope` lets the outer copy go: only this copy stays for the socket's life.
         scope = await self.scope_authenticate(scope)
         return await self.inner(scope, receive, send)
@@ -78,8 +154,10 @@ class WebsocketAuthMiddleware:
 
 
 class TailURLRouter(URLRouter):
-    """channels' URLRouter (same routes, same scope keys, same errors) as a plain function
-    that returns the matched application's awaitable for the caller to await."""
+    """channels' URLRouter (same routes, same scope keys) as a plain function that returns
+    the matched application's awaitable for the caller to await. A path with no route is
+    refused at the handshake: channels raises, which the server turns into an HTTP 500 and
+    a logged traceback, for what is only a client's wrong URL."""
 
     def __call__(self, scope, receive, send):
         path = scope.get("path_remaining", scope.get("path", None))
@@ -89,7 +167,7 @@ class TailURLRouter(URLRouter):
             # The outermost router: the path must sit under root_path.
             root_path = scope.get("root_path", "")
             if root_path and not path.startswith(root_path):
-                raise ValueError(f"No route found for path {path!r}.")
+                return handshake_refuse(scope, receive, send)
             path = path[len(root_path) :]
         path = path.lstrip("/")  # as Django resolves paths
         for route in self.routes:
@@ -99,9 +177,9 @@ class TailURLRouter(URLRouter):
                     return route.callback(self.scope_routed(scope, match, route), receive, send)
             except Resolver404:  # raised by a nested router: try the next route
                 pass
-        if "path_remaining" in scope:
+        if "path_remaining" in scope:  # nested: the outer router tries its next route
             raise Resolver404(f"No route found for path {path!r}.")
-        raise ValueError(f"No route found for path {path!r}.")
+        return handshake_refuse(scope, receive, send)
 
     @staticmethod
     def scope_routed(scope: dict, match: tuple, route) -> dict:

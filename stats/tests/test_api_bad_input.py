@@ -109,13 +109,13 @@ def test_stored_names_come_back_verbatim_as_json_never_as_markup(client, game, a
 class Viewer:
     """A dashboard-like WebSocket client in a thread: applies frames exactly as the page does."""
 
-    def __init__(self, url: str):
-        self.url, self.last_seq, self.totals, self.types = url, 0, {}, set()
+    def __init__(self, url: str, origin: str):
+        self.url, self.origin, self.last_seq, self.totals, self.types = url, origin, 0, {}, set()
         self.stop = threading.Event()
         self.thread = threading.Thread(target=lambda: asyncio.run(self._run()), daemon=True)
 
     async def _run(self):
-        async with websockets.connect(self.url, origin="http://127.0.0.1") as ws:
+        async with websockets.connect(self.url, origin=self.origin) as ws:
             while not self.stop.is_set():
                 try:
                     frame = json.loads(await asyncio.wait_for(ws.recv(), 0.2))
@@ -136,7 +136,7 @@ class Viewer:
 
 def test_real_server_answers_bad_bodies_and_a_viewer_sees_exactly_what_was_stored(live, game, api_key):
     log_start = len(live.log())
-    viewer = Viewer(f"ws://127.0.0.1:{live.port}/ws/games/{game.slug}/")
+    viewer = Viewer(f"ws://127.0.0.1:{live.port}/ws/games/{game.slug}/", origin=live.url)
     viewer.thread.start()
     model = StoredModel()
     times = AnswerTimes()

@@ -103,3 +103,15 @@ def test_staff_page_shows_field_errors_and_stores_nothing(admin_client, game):
 def test_openapi_document_is_served_as_json(client):
     response = client.get("/api/openapi.json")
     assert (response.status_code, response.json()["openapi"]) == (200, "3.1.0")
+
+
+@pytest.mark.parametrize(
+    "field,value", [("kind", "correction"), ("player", "\u3164"), ("player", "\u2800"), ("player", "\ufb2c" * 22)]
+)
+def test_staff_page_applies_the_apis_rules_and_stores_nothing(admin_client, game, field, value):
+    """A correction is made by editing the event in the admin (linked to it), never typed in."""
+    form = {"game": "arena", "player": "ada", "points": 3, "kind": "score", field: value}
+    response = admin_client.post(STAFF_PAGE, form)
+    assert response.status_code == 200
+    assert any(e.startswith(f"{field}:") for e in response.context["form"].non_field_errors())
+    assert not ScoreEvent.objects.exists()
