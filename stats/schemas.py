@@ -73,14 +73,14 @@ def _at_text(value):
     raise ValueError("must be an ISO 8601 time with a time zone, e.g. 2026-11-21T19:00:00Z")
 
 
-def _at_in_range(value: datetime) -> datetime:
+def _at_in_utc(value: datetime) -> datetime:
     # 9999-12-31T23:59:59-01:00 is year 10000 in UTC: PostgreSQL would store it (and break
-    # every later read of the game in Python), SQLite's adapter would raise.
+    # every later read of the game in Python), SQLite's adapter would raise. In UTC, because
+    # PostgreSQL refuses offsets past 15:59 that ISO 8601 (and Python) allow up to 23:59.
     try:
-        value.astimezone(UTC)
+        return value.astimezone(UTC)
     except OverflowError:
         raise ValueError("must fall within the years 1 to 9999 once converted to UTC") from None
-    return value
 
 
 PlayerName = Annotated[
@@ -109,7 +109,7 @@ Kind = Annotated[
     AfterValidator(_kind_not_reserved),
 ]
 Points = Annotated[StrictInt, Field(ge=-MAX_POINTS, le=MAX_POINTS)]
-At = Annotated[AwareDatetime, BeforeValidator(_at_text), AfterValidator(_at_in_range)]
+At = Annotated[AwareDatetime, BeforeValidator(_at_text), AfterValidator(_at_in_utc)]
 
 
 class EventIn(BaseModel):
