@@ -46,10 +46,12 @@ endif
 test: deps
 	python -m pytest $(PYTEST_ARGS)
 
-# The fault-injection run (Redis, Celery and web processes killed under load; ~2 minutes).
-# Its figures land in .run/reliability.json; see docs/reliability.md.
+# The fault-injection run (Redis, Celery and web processes killed under load; ~2 minutes) and
+# the churn run (100 viewers coming and going; ~75 s). Their figures land in
+# .run/reliability.json; see docs/reliability.md. The web server is daphne, or uvicorn with
+# `WEBGAME_CHAOS_SERVER=uvicorn make chaos`.
 chaos: deps
-	WEBGAME_CHAOS=1 python -m pytest stats/tests/test_faults.py -p no:cacheprovider -s $(PYTEST_ARGS)
+	WEBGAME_CHAOS=1 python -m pytest stats/tests/test_faults.py stats/tests/test_churn.py -p no:cacheprovider -s $(PYTEST_ARGS)
 
 lint: deps
 	ruff check .

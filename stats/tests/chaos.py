@@ -1,16 +1,26 @@
-"""The clients of the chaos run: a game server that retries every batch until it is
-acknowledged, and viewers that keep their state exactly as dashboard.js does."""
+"""The clients of the chaos and churn runs: a game server that retries every batch until it
+is acknowledged, viewers that keep their state exactly as dashboard.js does, and viewers that
+come and go (some without a close frame)."""
 
 import asyncio
 import http.client
 import json
 import random
+import socket
+import struct
 import threading
 import time
 from collections import Counter
+from collections.abc import Callable
 from urllib.parse import urlparse
 
 import websockets
+
+
+def origin_of(ws_url: str) -> str:
+    """The Origin a browser sends to a socket of the page's own server."""
+    parsed = urlparse(ws_url)
+    return f"{'https' if parsed.scheme == 'wss' else 'http'}://{parsed.netloc}"
 
 
 class Poster(threading.Thread):
@@ -114,13 +124,16 @@ class ChaosViewer:
         same_game = (self.game.get("events"), self.game.get("points")) == (game["events"], game["points"])
         return self.last_seq == seq and same_game and all(self.totals.get(n) == t for n, t in leaders.items())
 
+    def connect(self) -> websockets.connect:
+        return websockets.connect(
+            self.url, origin=origin_of(self.url), open_timeout=5, ping_interval=5, ping_timeout=10
+        )
+
     async def run(self, stop: asyncio.Event) -> None:
         backoff = 0.2
         while not stop.is_set():
             try:
-                async with websockets.connect(
-                    self.url, origin="http://127.0.0.1", open_timeout=5, ping_interval=5, ping_timeout=10
-                ) as ws:
+                async with self.connect() as ws:
                     backoff = 0.2
                     self.awaiting_resume = False
                     async for raw in ws:
@@ -138,26 +151,128 @@ class ChaosViewer:
             backoff = min(backoff * 2, 2.0)
 
 
-class ViewerPool:
-    """`count` viewers on one event loop in a thread."""
+class ChurnViewer(ChaosViewer):
+    """A browser tab that comes and goes: for `churn_seconds`, visits of 1-5 s, each ended by a
+    close (~60 %), a resume without `after_seq` and a close at once (~10 %), or by vanishing
+    without a close frame (~30 %: the TCP connection aborted, half of them with a reset). A
+    visit still open when the churn ends stays until the pool stops (`connected`). Every
+    outcome is counted; an exception other than the network's fails the run."""
 
-    def __init__(self, *, url: str, count: int):
-        self.viewers = [ChaosViewer(url) for _ in range(count)]
+    ABORT, RESUME = 0.3, 0.1
+    MAX_VISITS = 200
+
+    def __init__(self, url: str, *, seed: int, churn_seconds: float):
+        super().__init__(url)
+        self.rng = random.Random(seed)
+        self.churn_seconds = churn_seconds
+        self.churn_until = float("inf")
+        self.connected = False
+        self.connections = 0
+        self.exits: Counter = Counter()
+        self.connect_failures: Counter = Counter()
+        self.closed_by_server: Counter = Counter()
+
+    async def run(self, stop: asyncio.Event) -> None:
+        self.churn_until = time.monotonic() + self.churn_seconds
+        await asyncio.sleep(self.rng.uniform(0, 1))  # not all at once
+        for _ in range(self.MAX_VISITS):
+            if stop.is_set() or time.monotonic() >= self.churn_until:
+                return
+            await self.visit(stop, self.rng.uniform(1, 5))
+            await asyncio.sleep(self.rng.uniform(0, 0.5))
+
+    async def visit(self, stop: asyncio.Event, lifetime: float) -> None:
+        try:
+            ws = await self.connect()
+        except (OSError, TimeoutError, websockets.WebSocketException) as exc:
+            self.connect_failures[type(exc).__name__] += 1
+            return
+        self.connections += 1
+        self.last_seq, self.totals, self.game, self.awaiting_resume = 0, {}, {}, False
+        stays = time.monotonic() + lifetime >= self.churn_until
+        reader = asyncio.ensure_future(self.read(ws))
+        waits = [reader, asyncio.ensure_future(stop.wait())] if stays else [reader]
+        self.connected = stays
+        try:
+            await asyncio.wait(waits, timeout=None if stays else lifetime, return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            self.connected = False
+            for task in waits:
+                task.cancel()
+            await asyncio.gather(*waits, return_exceptions=True)
+        if reader.done() and not reader.cancelled():
+            reader.result()  # a bug of this client fails the run
+            self.closed_by_server[ws.close_code] += 1
+            return
+        await self.leave(ws)
+
+    async def read(self, ws) -> None:
+        """Follow the stream until the server ends it (a normal close ends the loop quietly)."""
+        try:
+            async for raw in ws:
+                reply = self.apply(json.loads(raw))
+                if reply is not None:
+                    await ws.send(json.dumps(reply))
+        except websockets.ConnectionClosed:
+            pass
+
+    async def leave(self, ws) -> None:
+        draw = self.rng.random()
+        if draw < self.ABORT:
+            rst = self.rng.random() < 0.5
+            self.exits["vanish_rst" if rst else "vanish_fin"] += 1
+            if rst:
+                sock = ws.transport.get_extra_info("socket")
+                sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+            ws.transport.abort()
+            await asyncio.wait_for(ws.wait_closed(), 5)
+            return
+        if draw < self.ABORT + self.RESUME:
+            self.exits["resume_then_close"] += 1
+            try:
+                await ws.send(json.dumps({"type": "resume"}))  # no after_seq: answered bad_field
+            except websockets.ConnectionClosed:
+                pass
+        else:
+            self.exits["close"] += 1
+        await ws.close()
+
+
+def viewers_converged(viewers: list[ChaosViewer], game_id: int) -> bool:
+    """Whether every viewer shows the database's snapshot of the game."""
+    from stats import selectors
+
+    snapshot = selectors.game_snapshot(game_id=game_id)
+    want = {row["player"]: row["total"] for row in snapshot["leaderboard"]}
+    return all(v.matches(snapshot["seq"], snapshot["game"], want) for v in viewers)
+
+
+class ViewerPool:
+    """`count` viewers (made by `viewer(url)`) on one event loop in a thread. stop() cancels
+    them, or first lets them finish on their own for `grace` seconds (the stop event)."""
+
+    def __init__(self, *, url: str, count: int, viewer: Callable[[str], ChaosViewer] = ChaosViewer):
+        self.viewers = [viewer(url) for _ in range(count)]
         self.loop = asyncio.new_event_loop()
         self.thread = threading.Thread(target=self._run, daemon=True)
         self.task: asyncio.Future | None = None
+        self.stop_event: asyncio.Event | None = None
+        self.error: BaseException | None = None  # what a viewer raised, if any
 
     def _run(self) -> None:
-        stop = asyncio.Event()  # never set: the pool ends by cancellation
-        self.task = self.loop.create_task(self._all(stop))
+        self.stop_event = asyncio.Event()
+        self.task = self.loop.create_task(self._all(self.stop_event))
         try:
             self.loop.run_until_complete(self.task)
         except asyncio.CancelledError:
             pass
+        except Exception as exc:  # noqa: BLE001 - kept for the test to report
+            self.error = exc
         leftovers = asyncio.all_tasks(self.loop)  # websockets' keepalive tasks
         for task in leftovers:
             task.cancel()
-        self.loop.run_until_complete(asyncio.gather(*leftovers, return_exceptions=True))
+        if leftovers:  # (gather() of nothing needs a current loop, which this thread has not)
+            self.loop.run_until_complete(asyncio.gather(*leftovers, return_exceptions=True))
         self.loop.close()
 
     async def _all(self, stop: asyncio.Event) -> None:
@@ -168,9 +283,17 @@ class ViewerPool:
         while self.task is None:
             time.sleep(0.01)
 
-    def stop(self) -> None:
-        self.loop.call_soon_threadsafe(self.task.cancel)
-        self.thread.join(10)
+    def stop(self, grace: float = 0.0) -> None:
+        if self.task is None:
+            return  # never started
+        for action, wait in ((self.stop_event.set, grace), (self.task.cancel, 10)):
+            if not wait or not self.thread.is_alive():
+                continue
+            try:
+                self.loop.call_soon_threadsafe(action)
+            except RuntimeError:  # the loop closed meanwhile
+                return
+            self.thread.join(wait)
 
     def reconnects(self) -> int:
         return sum(v.reconnects for v in self.viewers)

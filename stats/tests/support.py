@@ -1,7 +1,9 @@
-"""Real processes for tests: a Valkey server and a daphne web server, each on a free
-127.0.0.1 port, each killable and restartable on the same port (for fault tests)."""
+"""Real processes for tests: a Valkey server and the web server (daphne or uvicorn), each on a
+free 127.0.0.1 port, each killable and restartable on the same port (for fault tests); and
+readers of what they leave behind (their logs' tracebacks and error lines, their memory)."""
 
 import os
+import re
 import signal
 import socket
 import subprocess
@@ -100,11 +102,13 @@ class ValkeyProc(Proc):
         ]
 
 
-class DaphneProc(Proc):
-    """The real ASGI app under daphne, against the test database and the test Valkey."""
+class WebProc(Proc):
+    """The real ASGI app in a server process, against the test database and the test Valkey."""
+
+    server = "web"
 
     def __init__(self, *, database_url: str, redis_url: str, port: int | None = None):
-        super().__init__(port, "daphne")
+        super().__init__(port, self.server)
         self.database_url, self.redis_url = database_url, redis_url
 
     @property
@@ -119,6 +123,12 @@ class DaphneProc(Proc):
             "REDIS_URL": self.redis_url,
             "CONN_MAX_AGE": "0",
         }
+
+
+class DaphneProc(WebProc):
+    """daphne, as in the Procfile, with short pings so that dead viewers go within 15 s."""
+
+    server = "daphne"
 
     def command(self) -> list[str]:
         return [
@@ -135,6 +145,133 @@ class DaphneProc(Proc):
             "10",
             "webgame.asgi:application",
         ]
+
+
+class UvicornProc(WebProc):
+    """uvicorn with the production flags of docs/deploy.md (the same as bench/servers.py), and
+    the same short pings as DaphneProc."""
+
+    server = "uvicorn"
+
+    def command(self) -> list[str]:
+        return [
+            *[sys.executable, "-m", "uvicorn", "webgame.asgi:application", "--host", "127.0.0.1"],
+            *["--port", str(self.port)],
+            *["--loop", "uvloop", "--http", "httptools", "--ws", "websockets-sansio"],
+            *["--ws-per-message-deflate", "false"],
+            *["--no-access-log", "--lifespan", "off", "--log-level", "warning"],
+            *["--ws-ping-interval", "5", "--ws-ping-timeout", "10"],
+        ]
+
+
+WEB_SERVERS = {"daphne": DaphneProc, "uvicorn": UvicornProc}
+
+
+def web_proc_class() -> type[WebProc]:
+    """The server the chaos runs use: WEBGAME_CHAOS_SERVER=daphne (the default) or uvicorn."""
+    name = os.environ.get("WEBGAME_CHAOS_SERVER") or "daphne"
+    if name not in WEB_SERVERS:
+        raise ValueError(f"WEBGAME_CHAOS_SERVER={name!r}: expected one of {', '.join(WEB_SERVERS)}")
+    return WEB_SERVERS[name]
+
+
+def rss_kib(pid: int) -> int:
+    """The resident memory of a (Linux) process, in KiB, from /proc/<pid>/status."""
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1])
+    raise ValueError(f"no VmRSS for pid {pid}")
+
+
+TRACEBACK_START = "Traceback (most recent call last):"
+TWISTED_MARK = "--- <exception caught here> ---"  # inside a Twisted traceback, not indented
+CHAIN_LINKS = (
+    "The above exception was the direct cause of the following exception:",
+    "During handling of the above exception, another exception occurred:",
+)
+RECORD_START = re.compile(r"^(?:\d{4}-\d\d-\d\d |[A-Z]+:)")  # Django's or daphne's format, uvicorn's
+ERROR_LINE = re.compile(r"^(?:\S+ \S+ )?(?:ERROR|CRITICAL)\b")  # "<date> <time> ERROR name: ..."
+# For an exception group, whose lines are all indented: "  | ExceptionGroup: ... (2 sub-exceptions)".
+GROUP_LINE = re.compile(r"^[\s|+]*([\w.]*(?:Error|Exception|Group)\b.*)")
+
+
+def _blank_skip(lines: list[str], i: int) -> int:
+    while i < len(lines) and not lines[i].strip():
+        i += 1
+    return i
+
+
+def _record_start(lines: list[str], i: int) -> int:
+    """Where the log record holding the traceback at `i` begins: its "<date> ... ERROR ..." line,
+    a few lines up at most (asyncio's records have a line or two between), or just the line
+    before."""
+    for start in range(i - 1, max(-1, i - 6), -1):
+        if not lines[start].strip() or TRACEBACK_START in lines[start]:
+            break
+        if RECORD_START.match(lines[start]):
+            return start
+    return i - 1 if i > 0 and lines[i - 1].strip() else i
+
+
+def _traceback_end(lines: list[str], i: int) -> tuple[int, str]:
+    """From a "Traceback ..." line: the index after the traceback (all of its chain), and its
+    last exception line."""
+    last = ""
+    while True:
+        i += 1
+        while i < len(lines) and (lines[i][:1].isspace() or lines[i].strip() == TWISTED_MARK):
+            if not last and (found := GROUP_LINE.match(lines[i])) and ": " in found.group(1):
+                last = found.group(1)
+            i += 1
+        if i < len(lines) and lines[i].strip() and TRACEBACK_START not in lines[i]:
+            last, i = lines[i], i + 1
+        link = _blank_skip(lines, i)
+        if link < len(lines) and lines[link].strip() in CHAIN_LINKS:
+            after = _blank_skip(lines, link + 1)
+            if after < len(lines) and TRACEBACK_START in lines[after]:
+                i = after
+                continue
+        return i, last
+
+
+def tracebacks_group(log: str) -> list[tuple[str, int, str]]:
+    """The log's tracebacks grouped by their final exception line (a chain counts once, by its
+    last exception; memory addresses do not count): [(kind, count, the first one with the log
+    line before it)], the most frequent kind first."""
+    lines = log.splitlines()
+    groups: dict[str, list] = {}
+    i = 0
+    while i < len(lines):
+        if TRACEBACK_START not in lines[i]:
+            i += 1
+            continue
+        start = _record_start(lines, i)
+        i, last = _traceback_end(lines, i)
+        kind = re.sub(r"0x[0-9a-fA-F]+", "0x...", last.strip()) or "(no exception line)"
+        group = groups.setdefault(kind, [0, "\n".join(lines[start:i])])
+        group[0] += 1
+    return sorted(((kind, n, first) for kind, (n, first) in groups.items()), key=lambda g: -g[1])
+
+
+def error_lines(log: str) -> list[str]:
+    """Lines logged at ERROR or CRITICAL (by Django's or daphne's format, or uvicorn's)."""
+    return [line for line in log.splitlines() if ERROR_LINE.match(line)]
+
+
+def tracebacks_report(log: str, *, kinds: int = 10, errors: int = 10) -> str:
+    """What a failed assertion on a server log should show: the count of each kind of
+    traceback with the first full traceback of each, then the first lines logged as errors."""
+    groups = tracebacks_group(log)
+    found = error_lines(log)
+    out = [f"{sum(n for _, n, _ in groups)} traceback(s) of {len(groups)} kind(s); {len(found)} ERROR line(s)"]
+    out += [f"{n:>6} x {kind}" for kind, n, _ in groups]
+    for kind, n, first in groups[:kinds]:
+        out += ["", f"--- the first of {n}: {kind}", first]
+    if len(groups) > kinds:
+        out += ["", f"({len(groups) - kinds} more kind(s) not shown)"]
+    if found:
+        out += ["", f"--- the first {min(errors, len(found))} ERROR line(s)", *found[:errors]]
+    return "\n".join(out)
 
 
 def database_url(settings_dict: dict) -> str:
