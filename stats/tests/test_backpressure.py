@@ -16,6 +16,7 @@ from django.test import Client
 from stats import services
 from stats.backpressure import SCOPE_KEY, _twisted_backlog
 from stats.fanout import PRESENCE_TICK
+from stats.tests.chaos import origin_of
 from stats.tests.support import event_in
 from webgame.asgi import application
 
@@ -108,9 +109,9 @@ def test_real_server_drops_a_viewer_that_stops_reading(live, game, api_key):
         sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
         sock.connect(("127.0.0.1", live.port))
         slow = await websockets.connect(
-            url, sock=sock, origin="http://127.0.0.1", max_size=None, max_queue=1, ping_interval=None
+            url, sock=sock, origin=origin_of(url), max_size=None, max_queue=1, ping_interval=None
         )
-        reader = await websockets.connect(url, origin="http://127.0.0.1", max_size=None)
+        reader = await websockets.connect(url, origin=origin_of(url), max_size=None)
         start = time.monotonic()
         await asyncio.to_thread(post_batches, 10)
         await asyncio.sleep(max(0.0, start + 20 - time.monotonic()))  # past 5 s idle + 10 s ping timeout
@@ -145,7 +146,7 @@ async def test_uvicorn_slow_reader_is_skipped_then_resynced_with_everything(uvic
     sock = socket.socket()
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
     sock.connect(("127.0.0.1", uvicorn_app))
-    slow = await websockets.connect(url, sock=sock, origin="http://127.0.0.1", max_size=None, ping_interval=None)
+    slow = await websockets.connect(url, sock=sock, origin=origin_of(url), max_size=None, ping_interval=None)
     while json.loads(await slow.recv())["type"] != "connection_established":
         pass
     slow.transport.pause_reading()  # the peer stops reading

@@ -14,6 +14,7 @@ from hypothesis import HealthCheck, given, settings
 from stats import services
 from stats.fanout import PRESENCE_TICK
 from stats.tests.badinput import Frame, ws_frames
+from stats.tests.chaos import origin_of
 from stats.tests.figures import AnswerTimes, figures_record
 from stats.tests.support import event_in
 from webgame.asgi import application
@@ -93,7 +94,7 @@ class LiveSocket:
     async def exchange(self, frame: Frame) -> dict:
         if self.ws is None or self.sent >= 25:
             await self.close()
-            self.ws = await websockets.connect(self.url, origin="http://127.0.0.1", max_size=None)
+            self.ws = await websockets.connect(self.url, origin=origin_of(self.url), max_size=None)
             self.sent = 0
             while (json.loads(await self.ws.recv()))["type"] != "connection_established":
                 pass
@@ -115,7 +116,7 @@ def test_real_server_answers_bad_frames_and_other_viewers_carry_on(live, game, a
     url = f"ws://127.0.0.1:{live.port}/ws/games/{game.slug}/"
     loop = asyncio.new_event_loop()
     socket = LiveSocket(url)
-    neighbour = loop.run_until_complete(websockets.connect(url, origin="http://127.0.0.1"))
+    neighbour = loop.run_until_complete(websockets.connect(url, origin=origin_of(url)))
     times = AnswerTimes()
 
     @fuzz(150)
@@ -156,7 +157,7 @@ def test_real_server_drops_a_socket_sending_a_frame_over_1_mib_and_serves_others
     url = f"ws://127.0.0.1:{live.port}/ws/games/{game.slug}/"
 
     async def send_big():
-        async with websockets.connect(url, origin="http://127.0.0.1", max_size=None) as ws:
+        async with websockets.connect(url, origin=origin_of(url), max_size=None) as ws:
             start = time.perf_counter()
             try:
                 await ws.send("x" * size)
@@ -166,7 +167,7 @@ def test_real_server_drops_a_socket_sending_a_frame_over_1_mib_and_serves_others
                 return ws.close_code, time.perf_counter() - start
 
     async def other_viewer_pongs():
-        async with websockets.connect(url, origin="http://127.0.0.1") as ws:
+        async with websockets.connect(url, origin=origin_of(url)) as ws:
             await ws.send('{"type":"ping"}')
             while json.loads(await asyncio.wait_for(ws.recv(), 5))["type"] != "pong":
                 pass
@@ -183,7 +184,7 @@ def test_real_server_drops_a_socket_sending_a_frame_over_1_mib_and_serves_others
 def test_real_server_answers_a_binary_frame_with_an_error_and_stays_open(live, game):
     async def scenario():
         url = f"ws://127.0.0.1:{live.port}/ws/games/{game.slug}/"
-        async with websockets.connect(url, origin="http://127.0.0.1") as ws:
+        async with websockets.connect(url, origin=origin_of(url)) as ws:
             await ws.send(b"\x00\xff" * 100)
             answers = []
             while not answers or answers[-1]["type"] != "error":

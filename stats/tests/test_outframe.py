@@ -12,6 +12,7 @@ from websockets.uri import parse_uri
 
 from stats import outframe
 from stats.outframe import OutFrame, direct_writer
+from stats.tests.chaos import origin_of
 
 
 @pytest.mark.parametrize("size", [5, 125, 126, 300, 65_535, 70_000])
@@ -71,7 +72,7 @@ async def seqs_seen(socket, until: int) -> list[int]:
 
 async def watch_while_posting(port: int, game, api_key: str, compression: str | None) -> list[list[int]]:
     url = f"ws://127.0.0.1:{port}/ws/games/{game.slug}/"
-    sockets = [await websockets.connect(url, origin="http://127.0.0.1", compression=compression) for _ in range(3)]
+    sockets = [await websockets.connect(url, origin=origin_of(url), compression=compression) for _ in range(3)]
     for socket in sockets:  # the snapshot and hello come first
         while json.loads(await asyncio.wait_for(socket.recv(), 10))["type"] != "connection_established":
             pass

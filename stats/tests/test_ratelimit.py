@@ -11,6 +11,7 @@ from django.test import Client
 
 from stats import ratelimit, services
 from stats.models import ScoreEvent
+from stats.tests.chaos import origin_of
 from stats.tests.support import free_port
 from webgame.asgi import application
 
@@ -151,8 +152,8 @@ def test_ws_flood_over_daphne_closes_with_4429_and_other_viewers_carry_on(live, 
 
     async def scenario():
         async with (
-            websockets.connect(url, origin="http://127.0.0.1") as flooder,
-            websockets.connect(url, origin="http://127.0.0.1") as neighbour,
+            websockets.connect(url, origin=origin_of(url)) as flooder,
+            websockets.connect(url, origin=origin_of(url)) as neighbour,
         ):
             for _ in range(500):
                 try:
