@@ -1,11 +1,14 @@
-"""Rate limits: per API key over HTTP, per connection over WebSocket.
+"""Rate limits: per API key and per anonymous address over HTTP, per connection over
+WebSocket, and caps on the WebSockets one address or one user may hold open.
 
-The per-key limit is a sliding window, estimated from two fixed windows counted in Redis, so
-it holds across all web processes. When Redis is unreachable it fails open (events still get
-stored: losing scores is worse than a burst) and logs once per outage. The per-connection limit is a token bucket in the
-consumer's own memory: a socket lives in exactly one process.
+The per-key and per-address limits are sliding windows, estimated from two fixed windows
+counted in Redis, so they hold across all web processes. When Redis is unreachable they fail
+open (events still get stored: losing scores is worse than a burst) and log once per outage.
+The per-connection limit is a token bucket in the consumer's own memory: a socket lives in
+exactly one process. So do the socket caps (ConnectionCaps): they count in this process.
 """
 
+import ipaddress
 import logging
 import math
 import threading
@@ -49,15 +52,30 @@ def _client() -> redis.Redis:
 
 
 def api_key_retry_after(*, key_prefix: str) -> int | None:
-    """Count one request for this key. None if allowed, else seconds until it may retry.
+    """Count one request for this key. None if allowed, else seconds until it may retry."""
+    return _window_retry_after(
+        name=f"webgame:ratelimit:key:{key_prefix}:",
+        limit=settings.WEBGAME_API_RATE_LIMIT,
+        window=settings.WEBGAME_API_RATE_WINDOW,
+    )
 
-    A sliding-window estimate: this window's count plus the previous window's, weighted by
-    how much of it the sliding window still covers. A plain fixed window would let a key
+
+def anon_read_retry_after(*, address: str) -> int | None:
+    """Count one read by a caller with no key and no session, by its address (see
+    address_pick). None if allowed, else seconds until it may retry."""
+    return _window_retry_after(
+        name=f"webgame:ratelimit:anon:{address}:",
+        limit=settings.WEBGAME_API_ANON_READ_RATE,
+        window=settings.WEBGAME_API_ANON_READ_WINDOW,
+    )
+
+
+def _window_retry_after(*, name: str, limit: int, window: int) -> int | None:
+    """A sliding-window estimate: this window's count plus the previous window's, weighted by
+    how much of it the sliding window still covers. A plain fixed window would let a caller
     send twice its limit across a window boundary."""
-    limit, window = settings.WEBGAME_API_RATE_LIMIT, settings.WEBGAME_API_RATE_WINDOW
     now = time.time()
     slot = int(now // window)
-    name = f"webgame:ratelimit:key:{key_prefix}:"
     try:
         # No MULTI/EXEC: INCR is atomic by itself, and EXPIRE only has to land eventually.
         pipe = _client().pipeline(transaction=False)
@@ -113,3 +131,134 @@ class ConnectionRate:
         if self.refused_run > self.burst:
             return "close"
         return "refuse" if self.refused_run == 1 else "drop"
+
+
+def address_pick(*, peer: str | None, forwarded: str | None) -> str:
+    """The client address every per-address limit counts by.
+
+    The TCP peer, unless BEHIND_PROXY is on: then the last entry of X-Forwarded-For, the one
+    our own proxy appended (entries before it are whatever the client sent, so never those).
+    IPv6 counts per /64, the block one subscriber gets: a single host can use all of it."""
+    raw = peer or ""
+    if settings.WEBGAME_BEHIND_PROXY and forwarded:
+        raw = forwarded.rsplit(",", 1)[-1].strip() or raw
+    try:
+        ip = ipaddress.ip_address(raw.strip("[]"))
+    except ValueError:
+        return raw[:64] or "unknown"  # a unix socket, or a proxy writing host:port: still one bucket each
+    if ip.version == 6:
+        if ip.ipv4_mapped is not None:  # ::ffff:192.0.2.1 is that IPv4 client
+            return str(ip.ipv4_mapped)
+        return str(ipaddress.ip_network(f"{ip}/64", strict=False))
+    return str(ip)
+
+
+def request_address(request) -> str:
+    """address_pick for a Django request (daphne and uvicorn fill REMOTE_ADDR from the scope)."""
+    return address_pick(peer=request.META.get("REMOTE_ADDR"), forwarded=request.META.get("HTTP_X_FORWARDED_FOR"))
+
+
+def scope_address(scope: dict) -> str:
+    """address_pick for an ASGI scope (a WebSocket's). Repeated headers are joined, as Django does."""
+    client = scope.get("client")
+    values = [value.decode("latin-1") for name, value in scope.get("headers", ()) if name == b"x-forwarded-for"]
+    return address_pick(peer=client[0] if client else None, forwarded=",".join(values) or None)
+
+
+def scope_user_id(scope: dict) -> int | None:
+    user = scope.get("user")
+    return user.pk if user is not None and user.is_authenticated else None
+
+
+WS_CLOSE_OVER_CAP = 4430  # docs/protocol.md: too many open sockets for this address or user
+_REFUSAL_LOG_SECONDS = 10.0
+
+
+class ConnectionCaps:
+    """Open WebSockets per client address and per logged-in user, in this process.
+
+    Per process on purpose: a socket lives in one process, and a count kept in Redis would
+    outlive a process that died with its sockets. With N web processes behind a balancer
+    that sticks by address, each process holds the caps (N x the cap overall)."""
+
+    def __init__(self) -> None:
+        self.lock = threading.Lock()  # sockets come and go on the loop; tests and finalizers elsewhere
+        self.by_address: dict[str, int] = {}
+        self.by_user: dict[int, int] = {}
+        self.refusals_logged: dict[str, float] = {}
+
+    def take(self, *, address: str, user_id: int | None) -> str | None:
+        """Count one more open socket; or, over a cap, count nothing and say which cap
+        ("user" or "address"). A cap of 0 is no cap."""
+        per_address, per_user = settings.WEBGAME_WS_MAX_PER_ADDRESS, settings.WEBGAME_WS_MAX_PER_USER
+        with self.lock:
+            if user_id is not None and per_user and self.by_user.get(user_id, 0) >= per_user:
+                refused = "user"
+            elif per_address and self.by_address.get(address, 0) >= per_address:
+                refused = "address"
+            else:
+                self.by_address[address] = self.by_address.get(address, 0) + 1
+                if user_id is not None:
+                    self.by_user[user_id] = self.by_user.get(user_id, 0) + 1
+                return None
+        self._refusal_log(refused, address, user_id)
+        return refused
+
+    def release(self, *, address: str, user_id: int | None) -> None:
+        """One socket counted by take() has gone. Counts at zero are dropped (memory stays
+        bounded by the sockets open now)."""
+        with self.lock:
+            _count_drop(self.by_address, address)
+            if user_id is not None:
+                _count_drop(self.by_user, user_id)
+
+    def _refusal_log(self, refused: str, address: str, user_id: int | None) -> None:
+        """A warning, not a traceback; one per address per 10 s, so a flood of refused
+        handshakes cannot flood the log too."""
+        now = time.monotonic()
+        if self.refusals_logged.get(address, 0.0) > now:
+            return
+        if len(self.refusals_logged) >= 1024:
+            self.refusals_logged.clear()
+        self.refusals_logged[address] = now + _REFUSAL_LOG_SECONDS
+        setting = "WS_MAX_PER_USER" if refused == "user" else "WS_MAX_PER_ADDRESS"
+        who = f"user {user_id}" if refused == "user" else f"address {address}"
+        logger.warning(
+            "websocket refused (close %d): %s is at %s; further refusals for 10 s not logged",
+            WS_CLOSE_OVER_CAP,
+            who,
+            setting,
+        )
+
+
+def _count_drop(counts: dict, key) -> None:
+    left = counts.get(key, 0) - 1
+    if left > 0:
+        counts[key] = left
+    else:
+        counts.pop(key, None)
+
+
+ws_caps = ConnectionCaps()  # the process's one count, shared by every consumer
+
+
+class SocketAdmission:
+    """What a consumer keeps for its socket's cap: `refused` says why it was turned away
+    (None when admitted); release() is idempotent, so every way a socket ends may call it."""
+
+    __slots__ = ("address", "held", "refused", "user_id")
+
+    def __init__(self, scope: dict) -> None:
+        self.address, self.user_id = scope_address(scope), scope_user_id(scope)
+        self.refused = ws_caps.take(address=self.address, user_id=self.user_id)
+        self.held = self.refused is None
+
+    @property
+    def message(self) -> str:
+        which = "this user" if self.refused == "user" else "this address"
+        return f"too many open sockets for {which}; close one before opening another"
+
+    def release(self) -> None:
+        if self.held:
+            self.held = False
+            ws_caps.release(address=self.address, user_id=self.user_id)

@@ -185,3 +185,31 @@ LOGGING = {
 # A bad Host under /api/ gets the API's JSON error (stats.middleware), not Django's HTML page
 # and a logged traceback. Outermost: SecurityMiddleware may read the Host already.
 MIDDLEWARE = ["stats.middleware.ApiHostCheckMiddleware", *MIDDLEWARE]
+
+# --- Abuse limits (issue #10; docs/reliability.md, "Abuse limits") ---
+# Whether the client address comes from X-Forwarded-For (its last entry: the address the
+# nearest proxy saw) instead of the TCP peer. Only behind a proxy that sets it: without one,
+# any client could name any address. Behind a proxy with this off, every client shares the
+# proxy's address, and so its caps.
+WEBGAME_BEHIND_PROXY = env.bool("BEHIND_PROXY", default=False)
+# Open WebSockets per client address (IPv6: per /64) and per logged-in user, counted in each
+# web process. 0 turns a cap off. Over the cap the socket is closed with 4430.
+WEBGAME_WS_MAX_PER_ADDRESS = env.int("WS_MAX_PER_ADDRESS", default=50)
+WEBGAME_WS_MAX_PER_USER = env.int("WS_MAX_PER_USER", default=20)
+# GETs of the read API per client address per window by callers with no valid key and no
+# session (sliding window in Redis, like API_RATE_LIMIT; fails open without Redis).
+WEBGAME_API_ANON_READ_RATE = env.int("API_ANON_READ_RATE", default=300)
+WEBGAME_API_ANON_READ_WINDOW = env.int("API_ANON_READ_WINDOW", default=60)
+# Snapshot, events and history GETs that may hold one of the WEB_SYNC_THREADS at a time, so a
+# POST always finds a thread; a read that waits longer than API_READ_WAIT_MS for a slot is
+# answered 503 with Retry-After.
+WEBGAME_API_READ_CONCURRENCY = env.int(
+    "API_READ_CONCURRENCY", default=max(1, env.int("WEB_SYNC_THREADS", default=4) // 2)
+)
+WEBGAME_API_READ_WAIT_MS = env.int("API_READ_WAIT_MS", default=1000)
+
+# --- HTTP edge (issue #10; webgame.edge, docs/deploy.md, docs/reliability.md "HTTP edge limits") ---
+# The body cap is DATA_UPLOAD_MAX_MEMORY_SIZE (env MAX_BODY_BYTES) above: webgame.edge refuses
+# a larger body before the view, counting a chunked one as it streams. A request body that
+# sends nothing for this many seconds is answered 408 and its connection closed (0: no limit).
+WEBGAME_HTTP_BODY_TIMEOUT = env.float("HTTP_BODY_TIMEOUT", default=10.0)
