@@ -22,9 +22,10 @@ GAME_NOT_FOUND = "no such game, or you may not use it"
 
 
 class ApiError(Exception):
-    def __init__(self, status: int, code: str, message: str, details: list | None = None):
+    def __init__(self, status: int, code: str, message: str, details: list | None = None, headers: dict | None = None):
         super().__init__(message)
         self.status, self.code, self.message, self.details = status, code, message, details
+        self.headers = headers or {}
 
 
 def error_response(status: int, code: str, message: str, details: list | None = None) -> JsonResponse:
@@ -48,7 +49,10 @@ def api_view(*methods: str):
             try:
                 return view(request, *args, **kwargs)
             except ApiError as exc:
-                return error_response(exc.status, exc.code, exc.message, exc.details)
+                response = error_response(exc.status, exc.code, exc.message, exc.details)
+                for name, value in exc.headers.items():
+                    response[name] = value
+                return response
             except (RequestDataTooBig, TooManyFieldsSent) as exc:  # from reading the query string
                 return suspicious_response(exc)
 
@@ -65,9 +69,22 @@ def _bearer_key(request) -> ApiKey | None:
     return selectors.api_key_get(raw=raw.strip())
 
 
+def _reader_key(request) -> ApiKey | None:
+    """The reader's valid bearer key, if any. A reader with neither a key nor a session is
+    counted per address (ratelimit.anon_read_retry_after), before anything is read for it:
+    lookups of games that do not exist count too."""
+    key = _bearer_key(request)
+    if key is None and not request.user.is_authenticated:
+        retry_after = ratelimit.anon_read_retry_after(address=ratelimit.request_address(request))
+        if retry_after is not None:
+            message = f"too many reads from this address without a key or a login; retry in {retry_after}s"
+            raise ApiError(429, "rate_limited", message, headers={"Retry-After": str(retry_after)})
+    return key
+
+
 def _game_for_reader(request, slug: str) -> Game:
     """A game the caller may read: visible to its session user, or its own bearer key's."""
-    key = _bearer_key(request)
+    key = _reader_key(request)
     if key is not None and key.game.slug == slug:
         return key.game
     try:
@@ -130,7 +147,7 @@ def events_post(request, slug: str):
 @api_view("GET")
 def snapshot_get(request, slug: str):
     game = _game_for_reader(request, slug)
-    return JsonResponse(selectors.game_snapshot(game_id=game.pk))
+    return JsonResponse(selectors.game_snapshot_shared(game_id=game.pk))
 
 
 def _int_param(request, name: str, default: int, low: int, high: int) -> int:
@@ -165,6 +182,7 @@ def history_get(request, slug: str):
 
 @api_view("GET")
 def games_get(request):
+    _reader_key(request)
     return JsonResponse({"games": [game_wire(g) for g in selectors.game_list_visible(user=request.user)]})
 
 

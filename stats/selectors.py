@@ -1,10 +1,11 @@
 """Reads. Snapshots and replays are read in one consistent transaction, so the seq they
 report matches exactly the totals and events they carry."""
 
+import threading
 import time
 from collections import defaultdict
 from contextlib import contextmanager
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 from django.conf import settings
 from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
@@ -146,25 +147,49 @@ def game_snapshot(*, game_id: int) -> dict:
         }
 
 
-# The last snapshot read per game in this process. A thousand viewers connecting at once
-# mostly find the game at the same seq: they share one read instead of a thousand.
-SNAPSHOT_SHARE_SECONDS = 1.0
-_snapshots: dict[int, tuple[float, dict]] = {}
+# The last snapshot built per game in this process, with the identity of the game it shows
+# (a deleted game's id may come back: SQLite reuses ids after a rollback). Every reader of
+# the game shares it, the HTTP endpoint and each WebSocket that connects, as long as the
+# game's seq has not moved: a thousand reads of one state cost one build.
+_SNAPSHOT_CACHE_MAX = 1024
+_snapshots: dict[int, tuple[datetime, dict]] = {}
+# One build at a time per game (striped): readers that find the seq moved wait for the one
+# build instead of each making their own.
+_snapshot_build_locks = [threading.Lock() for _ in range(16)]
 
 
 def game_snapshot_shared(*, game_id: int) -> dict:
-    """game_snapshot, reused for up to SNAPSHOT_SHARE_SECONDS while the game's seq has not
-    moved (so it is still exact; only its rate chart and server_ms may be a moment old).
-    Returns a copy the caller may add keys to."""
-    now = time.monotonic()
+    """game_snapshot, built once per (game, seq) in this process; a new dict for each call,
+    which the caller may add keys to (not change the lists in: they are shared).
+
+    What only the seq decides is cached: totals, leaderboard, recent events, series, and the
+    rate rows. What the clock decides is made per call: server_ms, and the rate chart cut to
+    the last RATE_SECONDS (the same seq means no event since the build: rows only slide out).
+    The game row is read on every call (the seq check) and sent as read, so a rename shows."""
+    game = Game.objects.get(pk=game_id)
     cached = _snapshots.get(game_id)
-    if cached is not None and cached[0] > now and cached[1]["seq"] == game_last_seq(game_id=game_id):
-        return dict(cached[1])
-    snapshot = game_snapshot(game_id=game_id)
-    if len(_snapshots) >= _API_KEY_CACHE_MAX:
-        _snapshots.clear()
-    _snapshots[game_id] = (now + SNAPSHOT_SHARE_SECONDS, snapshot)
-    return dict(snapshot)
+    if cached is None or (cached[0], cached[1]["seq"]) != (game.created_at, game.last_seq):
+        cached = _snapshot_build(game=game)
+    snapshot = dict(cached[1])
+    if snapshot["seq"] == game.last_seq:
+        snapshot["game"] = game_wire(game)  # else the build saw a newer seq: keep its own game
+    now = timezone.now()
+    since_ms = ts_ms(now) - RATE_SECONDS * 1000
+    snapshot["rate"] = [row for row in snapshot["rate"] if row[0] + 1000 > since_ms]
+    snapshot["server_ms"] = ts_ms(now)
+    return snapshot
+
+
+def _snapshot_build(*, game: Game) -> tuple[datetime, dict]:
+    with _snapshot_build_locks[game.pk % len(_snapshot_build_locks)]:
+        cached = _snapshots.get(game.pk)  # built by the reader this one waited for?
+        if cached is not None and (cached[0], cached[1]["seq"]) == (game.created_at, game.last_seq):
+            return cached
+        built = (game.created_at, game_snapshot(game_id=game.pk))
+        if len(_snapshots) >= _SNAPSHOT_CACHE_MAX:
+            _snapshots.clear()  # bounded; the next reads simply build again
+        _snapshots[game.pk] = built
+        return built
 
 
 def game_events_after(*, game_id: int, after_seq: int, limit: int) -> dict | None:

@@ -16,16 +16,34 @@ ASGI handler builds it async, and then every MiddlewareMixin runs its process_re
 process_response through sync_to_async, while a sync-only middleware (WhiteNoise) forces a
 switch back: about a dozen thread hand-offs per request, measured as ~40% of a single-event
 POST's CPU. Every view here is sync, so nothing is lost by running the chain in one hop.
+
+Heavy reads (a snapshot, a page of up to 1,000 events, a history) may hold at most
+API_READ_CONCURRENCY of the threads at a time, fewer than there are: reads from many
+connections once queued ahead of every POST for the threads, and a one-event POST took 2 s.
+A read that waits more than API_READ_WAIT_MS for a slot is answered 503 with Retry-After.
 """
 
 import asyncio
+import json
 import os
+import re
 from concurrent.futures import ThreadPoolExecutor
 
 from asgiref.sync import ThreadSensitiveContext, sync_to_async
+from django.conf import settings
 from django.core.handlers.asgi import ASGIHandler
 
 SYNC_THREADS = int(os.environ.get("WEB_SYNC_THREADS", "4"))
+HEAVY_READ = re.compile(r"/api/games/[^/]+/(?:events|history|snapshot)$")
+BUSY_BODY = json.dumps(
+    {"error": {"code": "busy", "message": "the server is busy with other reads; retry shortly"}}
+).encode()  # api.error_response's shape, sent from here: a refused read takes no thread at all
+BUSY_HEADERS = [
+    (b"content-type", b"application/json"),
+    (b"content-length", str(len(BUSY_BODY)).encode()),
+    (b"retry-after", b"1"),
+    (b"x-content-type-options", b"nosniff"),
+]
 
 
 class PooledThreadASGIHandler(ASGIHandler):
@@ -35,6 +53,7 @@ class PooledThreadASGIHandler(ASGIHandler):
         self.threads = threads
         self.free: asyncio.Queue[ThreadPoolExecutor] | None = None
         self.loop: asyncio.AbstractEventLoop | None = None
+        self.read_slots_loop: asyncio.AbstractEventLoop | None = None
 
     def _pool(self) -> asyncio.Queue:
         # Built lazily on the server's loop (asyncio queues belong to a loop; tests run several).
@@ -52,9 +71,30 @@ class PooledThreadASGIHandler(ASGIHandler):
         # The whole sync chain (and the view) in the request's one thread.
         return await sync_to_async(self.get_response, thread_sensitive=True)(request)
 
+    def _read_slots(self) -> asyncio.Semaphore:
+        loop = asyncio.get_running_loop()  # a semaphore belongs to a loop too
+        if self.read_slots_loop is not loop:
+            self.read_slots_loop, self.read_slots = loop, asyncio.Semaphore(settings.WEBGAME_API_READ_CONCURRENCY)
+        return self.read_slots
+
     async def __call__(self, scope, receive, send):
         if scope["type"] != "http":
             raise ValueError(f"Django can only handle ASGI/HTTP connections, not {scope['type']}.")
+        if scope["method"] != "GET" or not HEAVY_READ.search(scope["path"]):
+            return await self._pooled(scope, receive, send)
+        slots = self._read_slots()
+        try:
+            async with asyncio.timeout(settings.WEBGAME_API_READ_WAIT_MS / 1000):
+                await slots.acquire()
+        except TimeoutError:
+            await send({"type": "http.response.start", "status": 503, "headers": BUSY_HEADERS})
+            return await send({"type": "http.response.body", "body": BUSY_BODY})
+        try:
+            await self._pooled(scope, receive, send)
+        finally:
+            slots.release()
+
+    async def _pooled(self, scope, receive, send):
         free = self._pool()
         executor = await free.get()
         try:

@@ -1,11 +1,12 @@
 import random
 from collections import defaultdict
+from datetime import timedelta
 
 import pytest
 from django.contrib.auth.models import AnonymousUser, User
 
 from stats import selectors, services
-from stats.models import ScoreEvent
+from stats.models import Game, ScoreEvent
 from stats.tests.support import event_in
 
 
@@ -79,18 +80,18 @@ def test_series_rebuilt_backwards_equals_forward_running_totals(game, monkeypatc
 
 def test_events_after_returns_missed_events_and_touched_players(game):
     record(game, event_in("a", "ada", 1), event_in("b", "bob", 2), event_in("c", "ada", 3))
-    frame = selectors.game_events_after(game_id=game.pk, after_seq=1, limit=10)
-    assert [e["seq"] for e in frame["events"]] == [2, 3]
-    assert sorted(frame["players"], key=lambda p: p["player"]) == [
+    run = selectors.game_events_after(game_id=game.pk, after_seq=1, limit=10)
+    assert [e["seq"] for e in run.events] == [2, 3]
+    assert sorted(run.players, key=lambda p: p["player"]) == [
         {"player": "ada", "total": 4, "events": 2},
         {"player": "bob", "total": 2, "events": 1},
     ]
-    assert frame["last_seq"] == 3
+    assert run.last_seq == run.game["last_seq"] == 3
 
 
 def test_events_after_exactly_the_limit_are_returned(game):
     record(game, *[event_in(f"e{i}") for i in range(4)])
-    assert len(selectors.game_events_after(game_id=game.pk, after_seq=0, limit=4)["events"]) == 4
+    assert len(selectors.game_events_after(game_id=game.pk, after_seq=0, limit=4).events) == 4
 
 
 def test_events_after_more_than_the_limit_is_none(game):
@@ -178,6 +179,69 @@ def test_shared_snapshot_is_read_again_once_the_seq_moves(game):
 def test_shared_snapshot_is_a_copy_the_caller_may_change(game):
     selectors.game_snapshot_shared(game_id=game.pk)["viewers"] = 7
     assert "viewers" not in selectors.game_snapshot_shared(game_id=game.pk)
+
+
+@pytest.fixture
+def snapshot_builds(monkeypatch):
+    """The game ids of each full snapshot build (selectors.game_snapshot) from here on."""
+    builds, build = [], selectors.game_snapshot
+
+    def counted(*, game_id):
+        builds.append(game_id)
+        return build(game_id=game_id)
+
+    monkeypatch.setattr(selectors, "game_snapshot", counted)
+    selectors._snapshots.clear()
+    return builds
+
+
+def test_many_reads_of_one_state_build_the_snapshot_once(game, snapshot_builds):
+    record(game, event_in("a", "ada", 5))
+    reads = [selectors.game_snapshot_shared(game_id=game.pk) for _ in range(100)]
+    assert snapshot_builds == [game.pk]
+    assert {r["seq"] for r in reads} == {1}
+    record(game, event_in("b", "bob", 2))  # a new state: the next read builds again
+    assert selectors.game_snapshot_shared(game_id=game.pk)["leaderboard"][1]["player"] == "bob"
+    assert snapshot_builds == [game.pk, game.pk]
+
+
+def test_shared_snapshot_equals_a_build_but_for_the_clock(game, snapshot_builds):
+    record(game, event_in("a", "ada", 5), event_in("b", "bob", 2))
+    selectors.game_snapshot_shared(game_id=game.pk)
+    shared, built = selectors.game_snapshot_shared(game_id=game.pk), selectors.game_snapshot(game_id=game.pk)
+    assert shared["server_ms"] >= built["server_ms"] - 1000
+    assert {k: v for k, v in shared.items() if k != "server_ms"} == {k: v for k, v in built.items() if k != "server_ms"}
+
+
+def test_shared_snapshot_rate_and_clock_are_per_read(game, snapshot_builds, monkeypatch):
+    """The same seq means no new event: the rate chart only loses seconds older than its window."""
+    record(game, event_in("a"))
+    first = selectors.game_snapshot_shared(game_id=game.pk)
+    assert sum(n for _, n in first["rate"]) == 1
+    later = selectors.timezone.now() + timedelta(seconds=selectors.RATE_SECONDS + 2)
+    monkeypatch.setattr(selectors.timezone, "now", lambda: later)
+    again = selectors.game_snapshot_shared(game_id=game.pk)
+    assert (again["rate"], again["server_ms"]) == ([], int(later.timestamp() * 1000))
+    assert snapshot_builds == [game.pk]
+
+
+def test_shared_snapshot_shows_a_rename_without_a_new_event(game, snapshot_builds):
+    selectors.game_snapshot_shared(game_id=game.pk)
+    game.name = "Arena II"
+    game.save()
+    assert selectors.game_snapshot_shared(game_id=game.pk)["game"]["name"] == "Arena II"
+    assert snapshot_builds == [game.pk]
+
+
+def test_shared_snapshot_of_a_new_game_with_a_reused_id_is_built_again(game, snapshot_builds):
+    record(game, event_in("a", "ada", 5))
+    selectors.game_snapshot_shared(game_id=game.pk)
+    old_pk = game.pk
+    game.delete()
+    again = services.game_create(slug="again", name="Again")
+    Game.objects.filter(pk=again.pk).update(id=old_pk)  # as SQLite does after a rollback
+    record(Game.objects.get(pk=old_pk), event_in("z", "zed", 9))
+    assert selectors.game_snapshot_shared(game_id=old_pk)["leaderboard"][0]["player"] == "zed"
 
 
 @pytest.mark.parametrize("raw", ["", "nonsense", "wg_", "xx_abcd_efgh"])
