@@ -9,6 +9,7 @@ exactly one process. So do the socket caps (ConnectionCaps): they count in this 
 """
 
 import ipaddress
+import json
 import logging
 import math
 import threading
@@ -262,3 +263,18 @@ class SocketAdmission:
         if self.held:
             self.held = False
             ws_caps.release(address=self.address, user_id=self.user_id)
+
+
+async def socket_refuse(admission: SocketAdmission, receive, send) -> None:
+    """Answer a WebSocket over a cap at the ASGI level, before any consumer state exists: the
+    handshake accepted, one error frame saying which cap, then close 4430. (A handshake
+    refused outright shows a browser a bare HTTP 403, and the page could not tell why.)"""
+    if (await receive())["type"] != "websocket.connect":
+        return
+    frame = {"type": "error", "code": "too_many_connections", "message": admission.message}
+    try:
+        await send({"type": "websocket.accept"})
+        await send({"type": "websocket.send", "text": json.dumps(frame)})
+        await send({"type": "websocket.close", "code": WS_CLOSE_OVER_CAP})
+    except (OSError, RuntimeError):  # the client left first (see consumers.SOCKET_GONE): nothing to tell
+        pass

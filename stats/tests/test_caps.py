@@ -205,3 +205,23 @@ def test_daphne_refuses_the_socket_over_the_user_cap_but_not_the_address(
     assert code == 4430
     assert frames[0]["code"] == "too_many_connections" and "user" in frames[0]["message"]
     assert anonymous == "open"
+
+
+async def test_a_refused_socket_is_told_why_and_closed_with_4430(settings):
+    settings.WEBGAME_WS_MAX_PER_ADDRESS = 2
+    scope = {"client": ["192.0.2.60", 1], "headers": [], "user": None}
+    held = [ratelimit.SocketAdmission(scope) for _ in range(settings.WEBGAME_WS_MAX_PER_ADDRESS)]
+    over = ratelimit.SocketAdmission(scope)
+    incoming = asyncio.Queue()
+    incoming.put_nowait({"type": "websocket.connect"})
+    sent = []
+
+    async def send(message):
+        sent.append(message)
+
+    await ratelimit.socket_refuse(over, incoming.get, send)
+    for admission in held:
+        admission.release()
+    assert [m["type"] for m in sent] == ["websocket.accept", "websocket.send", "websocket.close"]
+    assert json.loads(sent[1]["text"])["code"] == "too_many_connections"
+    assert sent[2]["code"] == 4430
