@@ -1,6 +1,6 @@
 """Logging filters. channels_redis logs a full traceback each time its pub/sub reader fails to
 reach Redis (about once a second for as long as Redis is down); this turns each outage into one
-line, since stats.broadcast already says what the outage means for viewers."""
+line, since stats.live.publish already says what the outage means for viewers."""
 
 import logging
 import time

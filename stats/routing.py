@@ -1,6 +1,6 @@
 from django.urls import path, re_path
 
-from stats import consumers
+from stats.live import consumers
 
 websocket_urlpatterns = [
     # One channel-layer group per game, named from the slug in the URL.

@@ -5,6 +5,7 @@ import threading
 import time
 from collections import defaultdict
 from contextlib import contextmanager
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from django.conf import settings
@@ -192,22 +193,32 @@ def _snapshot_build(*, game: Game) -> tuple[datetime, dict]:
         return built
 
 
-def game_events_after(*, game_id: int, after_seq: int, limit: int) -> dict | None:
-    """The events after `after_seq` with the totals of the players they touch, or None when
-    more than `limit` were missed (the caller sends a snapshot instead)."""
+@dataclass(frozen=True, slots=True)
+class EventsRun:
+    """The events after a seq, with the totals of the players they touch (frames.events_text
+    makes the `events` frame of it)."""
+
+    events: list[dict]
+    players: list[dict]
+    game: dict
+    last_seq: int
+
+
+def game_events_after(*, game_id: int, after_seq: int, limit: int) -> EventsRun | None:
+    """The events after `after_seq`, or None when more than `limit` were missed (the caller
+    sends a snapshot instead)."""
     with snapshot_read():
         game = Game.objects.get(pk=game_id)
         if game.last_seq - after_seq > limit:
             return None
         events = list(ScoreEvent.objects.filter(game=game, seq__gt=after_seq).select_related("player").order_by("seq"))
         players = {e.player.pk: e.player for e in events}
-        return {
-            "type": "events",
-            "events": [event_wire(e) for e in events],
-            "players": [player_wire(p) for p in players.values()],
-            "game": game_wire(game),
-            "last_seq": game.last_seq,
-        }
+        return EventsRun(
+            events=[event_wire(e) for e in events],
+            players=[player_wire(p) for p in players.values()],
+            game=game_wire(game),
+            last_seq=game.last_seq,
+        )
 
 
 def game_events_page(*, game_id: int, after_seq: int, limit: int) -> dict:

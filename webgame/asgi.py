@@ -13,16 +13,16 @@ django_asgi_app = get_pooled_asgi_application()
 from channels.routing import ProtocolTypeRouter  # noqa: E402
 
 import stats.routing  # noqa: E402
-from stats.backpressure import OutgoingBacklogMiddleware  # noqa: E402
+from stats.live.sinks import SinkMiddleware  # noqa: E402
 from webgame.wsstack import TailURLRouter, WebsocketAuthMiddleware  # noqa: E402
 
 application = ProtocolTypeRouter(
     {
         "http": django_asgi_app,
-        # OutgoingBacklogMiddleware sits outermost: it needs the server's own `send`.
+        # SinkMiddleware sits outermost: it needs the server's own `send`.
         # channels' AllowedHostsOriginValidator(AuthMiddlewareStack(URLRouter())), flattened:
         # every layer here lives as long as the socket (see webgame.wsstack).
-        "websocket": OutgoingBacklogMiddleware(
+        "websocket": SinkMiddleware(
             WebsocketAuthMiddleware(TailURLRouter(stats.routing.websocket_urlpatterns))
         ),
     }

@@ -60,9 +60,9 @@ class PooledThreadASGIHandler(ASGIHandler):
         loop = asyncio.get_running_loop()
         if self.free is None or self.loop is not loop:
             self.loop, self.free = loop, asyncio.Queue()
-            from stats import broadcast  # not at import: this module loads before django.setup()
+            from stats.live import publish  # not at import: this module loads before django.setup()
 
-            broadcast.server_loop_set(loop)  # pushes from the sync threads go through it
+            publish.server_loop_register(loop)  # the live path's seam: pushes from sync threads use it
             for i in range(self.threads):
                 self.free.put_nowait(ThreadPoolExecutor(max_workers=1, thread_name_prefix=f"django-sync-{i}"))
         return self.free

@@ -82,7 +82,7 @@ DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 # An empty REDIS_URL (as in `REDIS_URL= make run`) means the embedded default too.
 REDIS_URL = env("REDIS_URL", default="") or "redis://127.0.0.1:6390/0"
 # Redis pub/sub: a group_send is one PUBLISH, and each web process subscribes once per game
-# (stats.fanout), so nothing is queued per viewer. CHANNEL_LAYER=core selects the list-based
+# (stats.live.feed), so nothing is queued per viewer. CHANNEL_LAYER=core selects the list-based
 # RedisChannelLayer instead (per-member queues; kept for comparison in bench/).
 _CHANNEL_LAYER_BACKENDS = {
     "pubsub": "channels_redis.pubsub.RedisPubSubChannelLayer",
@@ -97,7 +97,7 @@ CHANNEL_LAYERS = {
 }
 if env("CHANNEL_LAYER", default="pubsub") == "core":
     CHANNEL_LAYERS["default"]["CONFIG"].update(capacity=1000, expiry=30)
-# stats.fanout sends at most one events frame per game per tick and web process; an event
+# stats.live.fanout sends at most one events frame per game per tick and web process; an event
 # that finds its game idle for a tick goes out at once. 0 sends every message as it comes.
 WEBGAME_FRAME_TICK_MS = env.int("FRAME_TICK_MS", default=25)
 # A frame to N sockets costs ~20 us per socket here (the write syscall, mostly), so the tick

@@ -12,7 +12,7 @@ from django.test import Client
 from hypothesis import HealthCheck, given, settings
 
 from stats import services
-from stats.fanout import PRESENCE_TICK
+from stats.live.fanout import PRESENCE_TICK
 from stats.tests.badinput import Frame, ws_frames
 from stats.tests.chaos import origin_of
 from stats.tests.figures import AnswerTimes, figures_record

@@ -9,9 +9,12 @@ import pytest
 import websockets
 from django.db import DatabaseError, OperationalError, connection
 
-from stats import broadcast, consumers, fanout, selectors
+from stats import selectors
+from stats.live import consumers, jsonsocket, publish
+from stats.live import feed as feeds
+from stats.live import hub as hubs
 from stats.tests.support import DaphneProc, ValkeyProc, database_url, event_in
-from stats.tests.test_consumers import _no_presence_left_over, connect, record, record_unannounced, watch
+from stats.tests.test_live_consumers import _no_presence_left_over, connect, record, record_unannounced, watch
 
 pytestmark = pytest.mark.django_db(transaction=True)
 _no_presence_left_over = _no_presence_left_over  # autouse: presence counts start from zero
@@ -20,7 +23,7 @@ _no_presence_left_over = _no_presence_left_over  # autouse: presence counts star
 def test_close_codes_are_ones_daphne_and_uvicorn_accept():
     """Autobahn (daphne) lets an application close with 1000 or 3000-4999 only, and raises on
     anything else: 1011 and 1013 raised inside connect() and reached the client as 1011."""
-    codes = {name: value for name, value in vars(consumers).items() if name.startswith("CLOSE_")}
+    codes = {name: value for name, value in vars(jsonsocket).items() if name.startswith("CLOSE_")}
     assert codes and all(value == 1000 or 3000 <= value <= 4999 for value in codes.values()), codes
 
 
@@ -105,8 +108,8 @@ async def test_a_failed_gap_fill_closes_the_socket_once_and_leaves_the_feed(game
     monkeypatch.setattr(selectors, "game_events_after", failing_read)
     await record_unannounced(game, event_in("lost"))
     await record(game, event_in("after"))  # a gap: the feed, then the viewer, try the database
-    assert await close_code(comm) == consumers.CLOSE_INTERNAL
-    assert broadcast.game_group(game.slug) not in fanout.hub_get().feeds
+    assert await close_code(comm) == jsonsocket.CLOSE_INTERNAL
+    assert publish.game_group(game.slug) not in hubs.hub_get().feeds
     reads_at_close = len(reads)
     assert reads_at_close <= 2  # the feed's gap read, then this viewer's
     await record(game, event_in("later"))
@@ -119,7 +122,7 @@ async def test_a_resync_ends_with_its_socket_and_starts_nothing_after(game, monk
     start another one (one socket started 5 resync tasks, 2 after it had disconnected)."""
     settings.WEBGAME_FRAME_TICK_MS = 0
     comm, _ = await watch(game)
-    viewer = next(iter(fanout.hub_get().feeds[broadcast.game_group(game.slug)].viewers))
+    viewer = next(iter(hubs.hub_get().feeds[publish.game_group(game.slug)].viewers))
     entered, release = threading.Event(), threading.Event()
     real_read = selectors.game_events_after
 
@@ -136,7 +139,7 @@ async def test_a_resync_ends_with_its_socket_and_starts_nothing_after(game, monk
     monkeypatch.setattr(
         consumers.GameConsumer, "resync_background", lambda self: starts.append(1) or real_background(self)
     )
-    monkeypatch.setattr(fanout.Feed, "gap_read", no_feed_fill)
+    monkeypatch.setattr(feeds.Feed, "gap_read", no_feed_fill)
     await record_unannounced(game, event_in("lost"))
     monkeypatch.setattr(selectors, "game_events_after", slow_read)
     await record(game, event_in("after"))
@@ -157,7 +160,7 @@ async def test_the_database_down_at_connect_is_an_error_frame_and_a_retry_close(
     monkeypatch.setattr(selectors, "game_get_visible", down)
     comm = await connect(f"/ws/games/{game.slug}/")
     assert (await comm.receive_json_from())["code"] == "unavailable"
-    assert await close_code(comm) == consumers.CLOSE_TRY_AGAIN
+    assert await close_code(comm) == jsonsocket.CLOSE_TRY_AGAIN
 
 
 async def test_uvicorn_socket_closed_for_flooding_leaves_the_feed(uvicorn_app, game, settings, caplog):
@@ -165,7 +168,7 @@ async def test_uvicorn_socket_closed_for_flooding_leaves_the_feed(uvicorn_app, g
     frame logged a traceback (a send after websocket.close)."""
     settings.WEBGAME_WS_RATE, settings.WEBGAME_WS_BURST = 5, 5
     url = f"ws://127.0.0.1:{uvicorn_app}/ws/games/{game.slug}/"
-    group = broadcast.game_group(game.slug)
+    group = publish.game_group(game.slug)
     page = origin(uvicorn_app)
     async with websockets.connect(url, origin=page) as flooder, websockets.connect(url, origin=page) as other:
         await frames_until(flooder, lambda f: f["type"] == "connection_established")
@@ -175,8 +178,8 @@ async def test_uvicorn_socket_closed_for_flooding_leaves_the_feed(uvicorn_app, g
                 await flooder.send('{"type": "ping"}')
                 await asyncio.sleep(0)
             await frames_until(flooder, lambda f: False)
-        assert flooder.close_code == consumers.CLOSE_FLOOD
-        assert len(fanout.hub_get().feeds[group].viewers) == 1
+        assert flooder.close_code == jsonsocket.CLOSE_FLOOD
+        assert len(hubs.hub_get().feeds[group].viewers) == 1
         for i in range(5):
             await record(game, event_in(f"e{i}"))
         pushed = await frames_until(other, lambda f: f["type"] == "events" and f["events"][-1]["seq"] == 5)

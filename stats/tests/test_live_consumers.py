@@ -123,7 +123,7 @@ async def test_resume_replays_the_missed_events(game):
     comm, _ = await watch(game)
     await comm.send_json_to({"type": "resume", "after_seq": 1})
     frame = await next_of_type(comm, "events")
-    assert ([e["seq"] for e in frame["events"]], frame["resumed"], frame["last_seq"]) == ([2, 3], True, 3)
+    assert ([e["seq"] for e in frame["events"]], frame["resumed"], frame["game"]["last_seq"]) == ([2, 3], True, 3)
     await comm.disconnect()
 
 
@@ -219,7 +219,7 @@ async def test_lost_layer_message_is_filled_from_the_database(game):
     await get_channel_layer().group_send("game.arena", message)
     frame = await next_of_type(comm, "events")
     assert "lost" not in frame
-    # Read from the database once by this process's feed (stats.fanout), for all its viewers.
+    # Read from the database once by this process's feed (stats.live.feed), for all its viewers.
     assert [e["seq"] for e in frame["events"]] == [1, 2, 3]
     await assert_still_open(comm)
     await comm.disconnect()

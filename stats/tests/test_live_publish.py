@@ -1,7 +1,6 @@
 import asyncio
 import json
 import threading
-import time
 
 import pytest
 from asgiref.sync import async_to_sync
@@ -9,7 +8,8 @@ from channels.db import database_sync_to_async
 from channels.layers import get_channel_layer
 from django.db import transaction
 
-from stats import broadcast, services
+from stats import services
+from stats.live import publish
 from stats.tests.support import event_in
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -78,7 +78,7 @@ async def test_game_message_carries_the_seq_range_and_the_encoded_frame(game):
 
 
 async def test_lobby_message_is_sent_after_commit(game):
-    channel = await subscribe(broadcast.LOBBY_GROUP)
+    channel = await subscribe(publish.LOBBY_GROUP)
     await database_sync_to_async(record)(game, "a")
     message = await receive_or_none(channel, 5)
     assert (message["type"], message["is_public"]) == ("lobby.game", True)
@@ -106,7 +106,7 @@ async def test_nested_savepoint_rollback_sends_only_what_committed(game):
 
 async def test_presence_publish_sends_the_viewer_count_to_the_game_group(game):
     channel = await subscribe("game.arena")
-    await broadcast.presence_publish(slug="arena", viewers=3)
+    await publish.presence_publish(slug="arena", viewers=3)
     message = await receive_or_none(channel, 5)
     assert (message["type"], json.loads(message["text"])) == ("game.presence", {"type": "presence", "viewers": 3})
 
@@ -118,28 +118,38 @@ async def test_duplicate_post_sends_nothing(game):
     assert await receive_or_none(channel) is None
 
 
-async def test_threads_publishing_first_at_once_share_one_client_and_all_arrive(game, monkeypatch, caplog):
-    monkeypatch.setattr(broadcast, "_publishers", {})  # as in a fresh web process
-    made, from_url = [], broadcast.redis.Redis.from_url
-
-    def slow_from_url(*args, **kwargs):
-        time.sleep(0.05)  # widen the window in which the threads race to make the client
-        made.append(1)
-        return from_url(*args, **kwargs)
-
-    monkeypatch.setattr(broadcast.redis.Redis, "from_url", slow_from_url)
+async def test_threads_publishing_at_once_all_arrive(game, caplog):
+    """Sync code with no server loop (a Celery worker, a shell) publishes on a loop of its own."""
     channel = await subscribe("race")
     barrier = threading.Barrier(8)
 
-    def publish(n: int) -> None:
+    def publish_one(n: int) -> None:
         barrier.wait()
-        broadcast.messages_send([("race", {"type": "race.ping", "n": n})])
+        publish.messages_send([("race", {"type": "race.ping", "n": n})])
 
-    threads = [threading.Thread(target=publish, args=(n,)) for n in range(8)]
+    threads = [threading.Thread(target=publish_one, args=(n,)) for n in range(8)]
     for thread in threads:
         thread.start()
     await asyncio.to_thread(lambda: [t.join(10) for t in threads])
     got = {(await receive_or_none(channel, 2) or {}).get("n") for _ in range(8)}
     assert got == set(range(8))
-    assert len(made) == 1  # a second client would close its pool under the first's pipeline
     assert "unreachable" not in caplog.text
+
+
+async def test_web_threads_hand_the_push_to_the_registered_server_loop(game, monkeypatch):
+    """The seam: with the server's loop registered, a web thread's push runs on that loop and
+    the thread does not wait for it."""
+    channel = await subscribe("seam")
+    monkeypatch.setattr(publish, "_server_loop", None)
+    publish.server_loop_register(asyncio.get_running_loop())
+    ran_on = []
+    real = publish.messages_send_async
+
+    async def spy(messages):
+        ran_on.append(threading.current_thread() is threading.main_thread())
+        await real(messages)
+
+    monkeypatch.setattr(publish, "messages_send_async", spy)
+    await asyncio.to_thread(publish.messages_send, [("seam", {"type": "seam.ping"})])
+    assert (await receive_or_none(channel, 5))["type"] == "seam.ping"
+    assert ran_on == [True]  # on this loop's thread, not the web thread's

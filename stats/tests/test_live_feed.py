@@ -1,14 +1,16 @@
-"""stats.fanout through the real pub/sub layer: ordering of frames and presence throttling."""
+"""stats.live.feed and stats.live.fanout through the real pub/sub layer: ordering of frames and presence throttling."""
 
 import asyncio
 
 import pytest
 from channels.db import database_sync_to_async
 
-from stats import broadcast, fanout, selectors, services
+from stats import selectors, services
+from stats.live import fanout, publish
+from stats.live import hub as hubs
 from stats.tests.support import event_in
 
-GROUP = broadcast.game_group("fanout-test")
+GROUP = publish.game_group("fanout-test")
 
 
 class RecordingViewer:
@@ -40,11 +42,11 @@ def events_message(seq: int) -> dict:
     }
 
 
-async def publish(*messages: dict) -> None:
-    await broadcast.messages_send_async([(GROUP, m) for m in messages])
+async def publish_messages(*messages: dict) -> None:
+    await publish.messages_send_async([(GROUP, m) for m in messages])
 
 
-async def leave(hub: fanout.Hub, group: str, viewer) -> None:
+async def leave(hub: hubs.Hub, group: str, viewer) -> None:
     """Leave, and wait for the feed's stop if that was its last viewer."""
     task = hub.leave(group, viewer)
     if task is not None:
@@ -60,29 +62,29 @@ async def until(condition) -> None:
 @pytest.fixture
 async def viewer(settings):
     settings.WEBGAME_FRAME_TICK_MS = 0  # every message its own frame: the ranges show the order
-    fanout._hubs.clear()
-    hub, viewer = fanout.hub_get(), RecordingViewer()
+    hubs._hubs.clear()
+    hub, viewer = hubs.hub_get(), RecordingViewer()
     await hub.join(GROUP, viewer)
     yield viewer
     await leave(hub, GROUP, viewer)
 
 
 async def test_messages_published_out_of_order_reach_viewers_in_seq_order(viewer):
-    await publish(events_message(1), events_message(3), events_message(2))
+    await publish_messages(events_message(1), events_message(3), events_message(2))
     await until(lambda: len(viewer.ranges) == 3)
     assert viewer.ranges == [(1, 1), (2, 2), (3, 3)]
 
 
 async def test_a_message_that_never_comes_is_given_up_after_the_reorder_wait(viewer):
-    await publish(events_message(1), events_message(3))
+    await publish_messages(events_message(1), events_message(3))
     await until(lambda: len(viewer.ranges) == 2)
     assert viewer.ranges == [(1, 1), (3, 3)]  # the viewer sees the gap and fills it from the database
 
 
 async def test_a_message_arriving_after_its_gap_was_given_up_is_dropped(viewer):
-    await publish(events_message(1), events_message(3))
+    await publish_messages(events_message(1), events_message(3))
     await until(lambda: len(viewer.ranges) == 2)
-    await publish(events_message(2), events_message(4))
+    await publish_messages(events_message(2), events_message(4))
     await until(lambda: len(viewer.ranges) == 3)
     assert viewer.ranges == [(1, 1), (3, 3), (4, 4)]
 
@@ -90,7 +92,7 @@ async def test_a_message_arriving_after_its_gap_was_given_up_is_dropped(viewer):
 async def test_an_unchanged_viewer_count_sends_no_presence_frame(viewer, monkeypatch):
     monkeypatch.setattr(fanout, "PRESENCE_TICK", 0.0)
     for count in (2, 2, 3):
-        await broadcast.presence_publish(slug="fanout-test", viewers=count)
+        await publish.presence_publish(slug="fanout-test", viewers=count)
         await asyncio.sleep(0.05)
     await until(lambda: len(viewer.texts) == 2)
     await asyncio.sleep(0.1)
@@ -100,13 +102,13 @@ async def test_an_unchanged_viewer_count_sends_no_presence_frame(viewer, monkeyp
 @pytest.mark.django_db(transaction=True)
 async def test_a_lost_message_is_read_from_the_database_once_for_all_viewers(settings, game, monkeypatch):
     settings.WEBGAME_FRAME_TICK_MS = 0
-    fanout._hubs.clear()
-    hub, group = fanout.hub_get(), broadcast.game_group(game.slug)
+    hubs._hubs.clear()
+    hub, group = hubs.hub_get(), publish.game_group(game.slug)
     viewers = [RecordingViewer(), RecordingViewer()]
     for viewer in viewers:
         await hub.join(group, viewer, game_id=game.pk)
-    send, read = broadcast.messages_send, selectors.game_events_after
-    monkeypatch.setattr(broadcast, "messages_send", lambda ms: send([(g, m) for g, m in ms if m.get("first_seq") != 2]))
+    send, read = publish.messages_send, selectors.game_events_after
+    monkeypatch.setattr(publish, "messages_send", lambda ms: send([(g, m) for g, m in ms if m.get("first_seq") != 2]))
     reads = []
     monkeypatch.setattr(selectors, "game_events_after", lambda **kw: reads.append(kw) or read(**kw))
     for i in range(3):
@@ -121,11 +123,11 @@ async def test_a_lost_message_is_read_from_the_database_once_for_all_viewers(set
 @pytest.mark.django_db(transaction=True)
 async def test_lost_first_messages_are_read_from_the_database_not_skipped(settings, game, monkeypatch):
     settings.WEBGAME_FRAME_TICK_MS = 0
-    fanout._hubs.clear()
-    hub, group, viewer = fanout.hub_get(), broadcast.game_group(game.slug), RecordingViewer()
+    hubs._hubs.clear()
+    hub, group, viewer = hubs.hub_get(), publish.game_group(game.slug), RecordingViewer()
     await hub.join(group, viewer, game_id=game.pk)  # the stream starts after seq 0
-    send = broadcast.messages_send
-    monkeypatch.setattr(broadcast, "messages_send", lambda ms: send([(g, m) for g, m in ms if m.get("last_seq") != 2]))
+    send = publish.messages_send
+    monkeypatch.setattr(publish, "messages_send", lambda ms: send([(g, m) for g, m in ms if m.get("last_seq") != 2]))
     await database_sync_to_async(services.score_events_record)(game_id=game.pk, events=[event_in("a"), event_in("b")])
     await database_sync_to_async(services.score_events_record)(game_id=game.pk, events=[event_in("c")])
     await until(lambda: viewer.ranges)
@@ -137,6 +139,6 @@ async def test_tick_grows_with_the_viewers_of_a_game_up_to_its_cap(settings):
     settings.WEBGAME_FRAME_TICK_MS = 25
     settings.WEBGAME_FRAME_TICK_PER_VIEWER_US = 50
     settings.WEBGAME_FRAME_TICK_MAX_MS = 250
-    fanout._hubs.clear()
-    hub = fanout.hub_get()
+    hubs._hubs.clear()
+    hub = hubs.hub_get()
     assert [hub.tick_for(n) for n in (1, 100, 1000, 2000, 10_000)] == [0.025, 0.025, 0.05, 0.1, 0.25]

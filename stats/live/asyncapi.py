@@ -1,0 +1,66 @@
+"""docs/asyncapi.json, generated from the frame models of stats.live.frames (AsyncAPI 3.0)."""
+
+from pydantic import BaseModel
+
+LOBBY_SERVER = ("ConnectionEstablished", "Games", "LobbyGame", "Pong", "Error", "Status")
+CLIENT_FRAMES = {
+    "Ping": {"type": "object", "required": ["type"], "properties": {"type": {"const": "ping"}}},
+    "Resume": {
+        "type": "object",
+        "required": ["type", "after_seq"],
+        "properties": {"type": {"const": "resume"}, "after_seq": {"type": "integer", "minimum": 0}},
+    },
+}
+
+
+def _schemas(models) -> dict:
+    schemas: dict = {}
+    for model in models:
+        schema = model.model_json_schema(ref_template="#/components/schemas/{model}")
+        schemas.update(schema.pop("$defs", {}))
+        schemas[model.__name__] = schema
+    return {**schemas, **CLIENT_FRAMES}
+
+
+def _messages(names) -> dict:
+    return {name: {"$ref": f"#/components/messages/{name}"} for name in names}
+
+
+def document(models: tuple[type[BaseModel], ...]) -> dict:
+    names = [m.__name__ for m in models]
+    game_server = [n for n in names if n not in ("Games", "LobbyGame")]
+    messages = {n: {"name": n, "payload": {"$ref": f"#/components/schemas/{n}"}} for n in [*names, *CLIENT_FRAMES]}
+    return {
+        "asyncapi": "3.0.0",
+        "info": {
+            "title": "webgame live stream",
+            "version": "1",
+            "description": "JSON text frames both ways; see docs/protocol.md for the rules.",
+        },
+        "channels": {
+            "game": {
+                "address": "/ws/games/{slug}/",
+                "parameters": {"slug": {"description": "the game's slug; the channel-layer group is game.<slug>"}},
+                "messages": _messages([*game_server, "Ping", "Resume"]),
+            },
+            "lobby": {"address": "/ws/lobby/", "messages": _messages([*LOBBY_SERVER, "Ping"])},
+        },
+        "operations": {
+            "gameReceive": {
+                "action": "send",
+                "channel": {"$ref": "#/channels/game"},
+                "messages": [{"$ref": f"#/channels/game/messages/{n}"} for n in game_server],
+            },
+            "gameSend": {
+                "action": "receive",
+                "channel": {"$ref": "#/channels/game"},
+                "messages": [{"$ref": f"#/channels/game/messages/{n}"} for n in ("Ping", "Resume")],
+            },
+            "lobbyReceive": {
+                "action": "send",
+                "channel": {"$ref": "#/channels/lobby"},
+                "messages": [{"$ref": f"#/channels/lobby/messages/{n}"} for n in LOBBY_SERVER],
+            },
+        },
+        "components": {"messages": messages, "schemas": _schemas(models)},
+    }

@@ -1,0 +1,217 @@
+"""Every frame the server sends on a WebSocket: one builder per frame, one model per frame.
+
+The builders are what the live path sends: publish (a new run of events), the feed's merge
+of several runs into one frame, and the database replay all build an `events` frame with
+`events_text` here, so the three can never disagree. The models (pydantic) describe the same
+frames for checking: the test suite validates every frame it receives against them
+(`frame_validate`), and docs/asyncapi.json is generated from them (`python -m
+stats.live.frames`; a test fails when it is stale).
+
+Hot paths build text, not models: an events frame is joined from JSON parts that were
+encoded once per publish, and wrapped once in an OutFrame whose bytes every socket shares.
+"""
+
+import json
+from typing import Annotated, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, TypeAdapter
+
+
+def json_compact(value) -> str:
+    return json.dumps(value, separators=(",", ":"), ensure_ascii=False)
+
+
+class OutFrame:
+    """A frame bound for many sockets of this process, encoded once for all of them. The
+    sinks (stats.live.sinks) write `asgi` through the server, or `wire` (the WebSocket bytes,
+    built once) straight to a socket where the server allows it."""
+
+    __slots__ = ("_wire", "asgi")
+
+    def __init__(self, text: str) -> None:
+        self.asgi = {"type": "websocket.send", "text": text}  # shared: the servers only read it
+        self._wire: bytes | None = None
+
+    @property
+    def text(self) -> str:
+        return self.asgi["text"]
+
+    def wire(self) -> bytes:
+        """The frame as a server sends it: unmasked, unfragmented, uncompressed."""
+        if self._wire is None:
+            from websockets.frames import Frame, Opcode  # uvicorn's protocol library
+
+            self._wire = Frame(Opcode.TEXT, self.text.encode()).serialize(mask=False, extensions=[])
+        return self._wire
+
+
+# Builders --------------------------------------------------------------------------------
+
+
+def events_text(*, events_json: str, players: list[dict], game: dict, resumed: bool = False) -> str:
+    """An `events` frame from its events already encoded as a JSON array (`events_json`)."""
+    tail = ',"resumed":true' if resumed else ""
+    players_json, game_json = json_compact(players), json_compact(game)
+    return f'{{"type":"events","events":{events_json},"players":{players_json},"game":{game_json}{tail}}}'
+
+
+def events_merge(runs: list[tuple[str, list[dict], dict]]) -> str:
+    """One `events` frame for contiguous runs of (events_json, players, game): the events
+    joined, each player's totals as of its last run, the game as of the last run."""
+    if len(runs) == 1:
+        return events_text(events_json=runs[0][0], players=runs[0][1], game=runs[0][2])
+    players: dict[str, dict] = {}
+    for _, run_players, _ in runs:
+        players.update((p["player"], p) for p in run_players)
+    events_json = "[" + ",".join(run[0][1:-1] for run in runs if run[0] != "[]") + "]"
+    return events_text(events_json=events_json, players=list(players.values()), game=runs[-1][2])
+
+
+def error(code: str, message: str, **extra) -> dict:
+    return {"type": "error", "code": code, "message": message, **extra}
+
+
+def connection_established(game: str | None = None) -> dict:
+    frame = {"type": "connection_established", "message": "You are now connected!"}
+    return frame if game is None else {**frame, "game": game}
+
+
+def status(*, live: bool) -> dict:
+    return {"type": "status", "live": True} if live else {"type": "status", "live": False, "reason": "layer_down"}
+
+
+def pong(seq: int | None = None) -> dict:
+    return {"type": "pong"} if seq is None else {"type": "pong", "seq": seq}
+
+
+def presence_text(viewers: int) -> str:
+    return json_compact({"type": "presence", "viewers": viewers})
+
+
+def lobby_game_text(game: dict) -> str:
+    return json_compact({"type": "game", "game": game})
+
+
+# Models ----------------------------------------------------------------------------------
+
+
+class _Frame(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class GameWire(_Frame):
+    slug: str
+    name: str
+    is_public: bool
+    last_seq: int = Field(ge=0)
+    events: int = Field(ge=0)
+    points: int
+
+
+class EventWire(_Frame):
+    id: str
+    seq: int = Field(ge=1)
+    player: str
+    points: int
+    kind: str
+    at: str
+    at_ms: int
+    received_ms: int
+
+
+class PlayerWire(_Frame):
+    player: str
+    total: int
+    events: int = Field(ge=0)
+
+
+class SeriesWire(_Frame):
+    player: str
+    points: list[tuple[int, int]]
+
+
+class Snapshot(_Frame):
+    """The first frame on a game socket, and a resync when a replay would be too long."""
+
+    type: Literal["snapshot"]
+    seq: int = Field(ge=0, description="the last event this state reflects")
+    game: GameWire
+    players: int = Field(ge=0)
+    leaderboard: list[PlayerWire]
+    recent: list[EventWire]
+    series: list[SeriesWire]
+    rate: list[tuple[int, int]]
+    viewers: int | None
+    server_ms: int
+
+
+class Events(_Frame):
+    """New events in seq order, with no gap from the previous frame; `players` are absolute."""
+
+    type: Literal["events"]
+    events: list[EventWire]
+    players: list[PlayerWire]
+    game: GameWire
+    resumed: Literal[True] | None = None
+
+
+class ConnectionEstablished(_Frame):
+    type: Literal["connection_established"]
+    message: str
+    game: str | None = None
+
+
+class Presence(_Frame):
+    type: Literal["presence"]
+    viewers: int = Field(ge=0)
+
+
+class Pong(_Frame):
+    type: Literal["pong"]
+    seq: int | None = Field(default=None, ge=0, description="the last seq sent to this socket (game sockets)")
+
+
+class Status(_Frame):
+    """Whether live pushes reach this socket (false while the channel layer is down)."""
+
+    type: Literal["status"]
+    live: bool
+    reason: Literal["layer_down"] | None = None
+
+
+class Error(_Frame):
+    type: Literal["error"]
+    code: str
+    message: str
+    details: list | None = None
+
+
+class Games(_Frame):
+    type: Literal["games"]
+    games: list[GameWire]
+
+
+class LobbyGame(_Frame):
+    type: Literal["game"]
+    game: GameWire
+
+
+FRAMES = (Snapshot, Events, ConnectionEstablished, Presence, Pong, Status, Error, Games, LobbyGame)
+AnyFrame = Snapshot | Events | ConnectionEstablished | Presence | Pong | Status | Error | Games | LobbyGame
+_any_frame = TypeAdapter(Annotated[AnyFrame, Field(discriminator="type")])
+
+
+def frame_validate(frame: dict) -> BaseModel:
+    """Raises pydantic.ValidationError if `frame` is not one the server may send."""
+    return _any_frame.validate_python(frame)
+
+
+def asyncapi() -> dict:
+    """An AsyncAPI 3.0 document of the WebSocket endpoints, from the models above."""
+    from stats.live.asyncapi import document
+
+    return document(FRAMES)
+
+
+if __name__ == "__main__":
+    print(json.dumps(asyncapi(), indent=2))

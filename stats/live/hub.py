@@ -1,0 +1,67 @@
+"""A process's (an event loop's) feeds, one per watched game, and the settings they share."""
+
+import asyncio
+
+from channels.layers import get_channel_layer
+from django.conf import settings
+
+from stats.live.fanout import Viewer
+from stats.live.feed import Feed
+
+
+class Hub:
+    def __init__(self) -> None:
+        self.loop = asyncio.get_running_loop()
+        self.layer = get_channel_layer()
+        self.tick = settings.WEBGAME_FRAME_TICK_MS / 1000
+        self.tick_per_viewer = settings.WEBGAME_FRAME_TICK_PER_VIEWER_US / 1e6
+        self.tick_max = max(self.tick, settings.WEBGAME_FRAME_TICK_MAX_MS / 1000)
+        self.feeds: dict[str, Feed] = {}
+        self.tasks: set[asyncio.Task] = set()
+
+    def tick_for(self, viewers: int) -> float:
+        """Seconds between two frames of a game with this many viewers here: a flush costs
+        per viewer, so more viewers get fewer, fuller frames (see the settings)."""
+        if self.tick == 0:
+            return 0.0  # every message its own frame (tests)
+        return min(self.tick_max, max(self.tick, viewers * self.tick_per_viewer))
+
+    def spawn(self, coro) -> asyncio.Task:
+        task = asyncio.ensure_future(coro)
+        self.tasks.add(task)  # a reference, so the task is not collected mid-flight
+        task.add_done_callback(self.tasks.discard)
+        return task
+
+    async def join(self, group: str, viewer: Viewer, game_id: int | None = None) -> Feed:
+        """Start handing `group`'s frames to `viewer`. Never raises for a layer outage: the
+        feed's `live` says whether frames arrive; it retries and tells its viewers."""
+        feed = self.feeds.get(group)
+        if feed is None:
+            feed = self.feeds[group] = Feed(self, group, game_id)
+        feed.viewers[viewer] = None
+        await asyncio.shield(feed.attempted)
+        return feed
+
+    def leave(self, group: str, viewer: Viewer) -> asyncio.Task | None:
+        """Stop handing frames to `viewer` at once. Safe inside a hand-out (a socket found
+        gone): the feed, if now unwatched, is stopped in a task of its own, returned."""
+        feed = self.feeds.get(group)
+        if feed is None or viewer not in feed.viewers:
+            return None
+        del feed.viewers[viewer]
+        if feed.viewers:
+            return None
+        del self.feeds[group]
+        return self.spawn(feed.stop())
+
+
+_hubs: dict[int, Hub] = {}
+
+
+def hub_get() -> Hub:
+    # One hub per event loop: layer connections belong to a loop, and tests run several.
+    loop = asyncio.get_running_loop()
+    hub = _hubs.get(id(loop))
+    if hub is None or hub.loop is not loop:
+        hub = _hubs[id(loop)] = Hub()
+    return hub

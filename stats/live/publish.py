@@ -1,0 +1,140 @@
+"""Step 1 of the live path: push a game's new events into its channel-layer group, once the
+transaction that wrote them has committed.
+
+`events_publish_on_commit` is the one way in. Its only caller is the receiver of the write
+service's signal (stats.receivers), so every write (the API, the admin, the staff page,
+Celery's simulator) pushes the same way, after commit and only if it commits.
+
+The frame is encoded to JSON here, once per publish, and carried through the layer beside
+its parts and its seq range (see `events_message`), so each process's feed can forward it or
+join a burst into one frame without decoding anything. The layer is lossy by design: a
+failed push is logged once per outage, and clients recover by seq.
+
+Only the public API of the channel layer is used (group_send). Sync code (web threads,
+Celery) publishes on an event loop: the web server's, registered through the one seam
+`server_loop_register` (webgame.handler calls it), so a POST does not wait for Redis;
+elsewhere (a Celery worker, a shell), on a loop of its own via async_to_sync.
+"""
+
+import asyncio
+import logging
+import threading
+
+from asgiref.sync import async_to_sync
+from channels.layers import get_channel_layer
+from django.db import transaction
+
+from stats.eventlog import LogRow
+from stats.live import frames
+from stats.models import Game, Player
+from stats.wire import event_wire, game_wire, player_wire
+
+logger = logging.getLogger(__name__)
+LOBBY_GROUP = "lobby"
+
+
+def game_group(slug: str) -> str:
+    return f"game.{slug}"  # one group per game, named from the slug in the URL
+
+
+class _Outage:
+    """Logs the first failure of an outage and the recovery, not one traceback per message."""
+
+    def __init__(self) -> None:
+        self._down = False
+        self._lock = threading.Lock()
+
+    def failed(self, exc: BaseException) -> None:
+        with self._lock:
+            first, self._down = not self._down, True
+        if first:
+            logger.error(
+                "channel layer unreachable (%s: %s); live pushes paused, clients resync by seq", type(exc).__name__, exc
+            )
+
+    def ok(self) -> None:
+        if self._down:
+            with self._lock:
+                self._down = False
+            logger.warning("channel layer reachable again; live pushes resumed")
+
+
+outage = _Outage()
+
+
+def events_publish_on_commit(*, game: Game, events: list[LogRow], players: list[Player]) -> None:
+    """Push these events to the game's viewers once (and only if) the transaction commits.
+
+    Encoded after the commit: the game's row lock is released by then, so the next writer
+    need not wait for the JSON of a 1,000-event batch (~9 ms). What they are built from (the
+    rows, players and counters the service wrote) is not touched after the write."""
+
+    # A named function, not a partial: robust=True logs failures by the callback's __qualname__.
+    def send_committed() -> None:
+        messages_send(game_events_messages(game=game, events=events, players=players))
+
+    transaction.on_commit(send_committed, robust=True)
+
+
+def game_events_messages(*, game: Game, events: list[LogRow], players: list[Player]) -> list[tuple[str, dict]]:
+    """The (group, message) pairs announcing new events, built from what the service wrote."""
+    names = {p.pk: p.name for p in players}
+    events_json = frames.json_compact([event_wire(e, names[e.player_id]) for e in events])
+    wire = game_wire(game)
+    message = events_message(
+        events_json=events_json,
+        players=[player_wire(p) for p in players],
+        game=wire,
+        seqs=(events[0].seq, events[-1].seq),
+    )
+    lobby = {"type": "lobby.game", "slug": game.slug, "is_public": game.is_public, "text": frames.lobby_game_text(wire)}
+    return [(game_group(game.slug), message), (LOBBY_GROUP, lobby)]
+
+
+def events_message(*, events_json: str, players: list[dict], game: dict, seqs: tuple[int, int]) -> dict:
+    """A game group's message for a run of events (`seqs`: the first and last seq)."""
+    return {
+        "type": "game.events",
+        "first_seq": seqs[0],
+        "last_seq": seqs[1],
+        "text": frames.events_text(events_json=events_json, players=players, game=game),
+        "events": events_json,
+        "players": players,
+        "game": game,
+    }
+
+
+_server_loop: asyncio.AbstractEventLoop | None = None
+
+
+def server_loop_register(loop: asyncio.AbstractEventLoop) -> None:
+    """The seam: the web server's event loop, registered by webgame.handler when it starts
+    serving. Sync code in its threads then hands pushes to it and returns at once."""
+    global _server_loop
+    _server_loop = loop
+
+
+def messages_send(messages: list[tuple[str, dict]]) -> None:
+    """Push from sync code. In a web process the push is handed to the server's loop and
+    this returns at once (the publish was ~13% of a web process's samples at 1,000 viewers x
+    200 events/s); elsewhere it is published before this returns."""
+    loop = _server_loop
+    if loop is not None and loop.is_running():
+        asyncio.run_coroutine_threadsafe(messages_send_async(messages), loop)
+        return
+    async_to_sync(messages_send_async)(messages)
+
+
+async def messages_send_async(messages: list[tuple[str, dict]]) -> None:
+    layer = get_channel_layer()
+    try:
+        for group, message in messages:
+            await layer.group_send(group, message)
+    except Exception as exc:  # noqa: BLE001 - any layer failure: the DB has the event, clients resync by seq
+        outage.failed(exc)
+    else:
+        outage.ok()
+
+
+async def presence_publish(*, slug: str, viewers: int) -> None:
+    await messages_send_async([(game_group(slug), {"type": "game.presence", "text": frames.presence_text(viewers)})])
