@@ -213,6 +213,7 @@ async def uvicorn_app(transactional_db, request):
         http="httptools",
         ws="websockets-sansio",
         ws_per_message_deflate=deflate,
+        ws_max_size=1048576,  # the Procfile's cap (uvicorn's default is 16 MiB)
         lifespan="off",
         log_level="warning",
     )

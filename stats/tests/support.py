@@ -158,7 +158,7 @@ class UvicornProc(WebProc):
             *[sys.executable, "-m", "uvicorn", "webgame.asgi:application", "--host", "127.0.0.1"],
             *["--port", str(self.port)],
             *["--loop", "uvloop", "--http", "httptools", "--ws", "websockets-sansio"],
-            *["--ws-per-message-deflate", "false"],
+            *["--ws-per-message-deflate", "false", "--ws-max-size", "1048576"],  # the Procfile's 1 MiB cap
             *["--no-access-log", "--lifespan", "off", "--log-level", "warning"],
             *["--ws-ping-interval", "5", "--ws-ping-timeout", "10"],
         ]
