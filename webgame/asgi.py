@@ -14,11 +14,13 @@ from channels.routing import ProtocolTypeRouter  # noqa: E402
 
 import stats.routing  # noqa: E402
 from stats.live.sinks import SinkMiddleware  # noqa: E402
+from webgame.edge import BodyLimitMiddleware  # noqa: E402
 from webgame.wsstack import TailURLRouter, WebsocketAuthMiddleware  # noqa: E402
 
 application = ProtocolTypeRouter(
     {
-        "http": django_asgi_app,
+        # Bodies over the cap are refused, and stalled ones dropped, before Django buffers them.
+        "http": BodyLimitMiddleware(django_asgi_app),
         # SinkMiddleware sits outermost: it needs the server's own `send`.
         # channels' AllowedHostsOriginValidator(AuthMiddlewareStack(URLRouter())), flattened:
         # every layer here lives as long as the socket (see webgame.wsstack).
