@@ -24,8 +24,6 @@ application = ProtocolTypeRouter(
         # SinkMiddleware sits outermost: it needs the server's own `send`.
         # channels' AllowedHostsOriginValidator(AuthMiddlewareStack(URLRouter())), flattened:
         # every layer here lives as long as the socket (see webgame.wsstack).
-        "websocket": SinkMiddleware(
-            WebsocketAuthMiddleware(TailURLRouter(stats.routing.websocket_urlpatterns))
-        ),
+        "websocket": SinkMiddleware(WebsocketAuthMiddleware(TailURLRouter(stats.routing.websocket_urlpatterns))),
     }
 )
