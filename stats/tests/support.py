@@ -126,7 +126,8 @@ class WebProc(Proc):
 
 
 class DaphneProc(WebProc):
-    """daphne, as in the Procfile, with short pings so that dead viewers go within 15 s."""
+    """daphne, as `manage.py runserver` serves (the Procfile runs uvicorn: UvicornProc), with
+    short pings so that dead viewers go within 15 s."""
 
     server = "daphne"
 
