@@ -1,3 +1,6 @@
+"""stats.live.consumers: the game and lobby sockets (snapshot, resume, pings, gap fills, privacy).
+Bad frames: test_live_jsonsocket; presence counts: test_live_presence."""
+
 import pytest
 import redis
 from channels.db import database_sync_to_async
@@ -145,46 +148,6 @@ async def test_ping_is_answered_with_pong_and_the_last_sent_seq(game):
     await comm.disconnect()
 
 
-@pytest.mark.parametrize(
-    ("frame", "code"),
-    [
-        ("{not json", "bad_json"),
-        ('{"type": "resume", "after_seq": NaN}', "bad_json"),
-        ("[1, 2]", "bad_message"),
-        ('{"type": 7}', "bad_message"),
-        ('{"type": "shout"}', "unknown_type"),
-        ('{"type": "resume", "after_seq": "x"}', "bad_field"),
-        ('{"type": "resume", "after_seq": -1}', "bad_field"),
-        ('{"type": "resume"}', "bad_field"),
-        ('{"type": "ping", "extra": 1}', "bad_field"),
-        ('{"type": "ping", "pad": "' + "x" * 70_000 + '"}', "too_large"),
-    ],
-)
-async def test_bad_frame_gets_an_error_frame_and_the_socket_stays_open(game, frame, code):
-    comm, _ = await watch(game)
-    await comm.send_to(text_data=frame)
-    error = await next_of_type(comm, "error")
-    assert (error["type"], error["code"]) == ("error", code)
-    assert error["message"]
-    await assert_still_open(comm)
-    await comm.disconnect()
-
-
-async def test_binary_frame_gets_an_error_frame_and_the_socket_stays_open(game):
-    comm, _ = await watch(game)
-    await comm.send_to(bytes_data=b"\x00\x01")
-    assert (await next_of_type(comm, "error"))["code"] == "binary_unsupported"
-    await assert_still_open(comm)
-    await comm.disconnect()
-
-
-async def test_bad_field_error_names_the_field(game):
-    comm, _ = await watch(game)
-    await comm.send_json_to({"type": "resume", "after_seq": "x"})
-    assert [d["field"] for d in (await next_of_type(comm, "error"))["details"]] == ["after_seq"]
-    await comm.disconnect()
-
-
 async def test_private_game_is_refused_to_anonymous(db):
     await database_sync_to_async(services.game_create)(slug="secret", name="Secret", is_public=False)
     comm = await connect("/ws/games/secret/")
@@ -257,17 +220,6 @@ async def test_layer_message_already_covered_by_the_snapshot_is_dropped(game):
         frames.append(await comm.receive_json_from())
     assert "events" not in [f["type"] for f in frames]
     await comm.disconnect()
-
-
-async def test_second_viewer_is_announced_by_presence(game):
-    first, snapshot = await watch(game)
-    assert snapshot["viewers"] == 1
-    second, snapshot = await watch(game)
-    assert snapshot["viewers"] == 2
-    assert await viewers_announced(first, 2)
-    await second.disconnect()
-    assert await viewers_announced(first, 1)
-    await first.disconnect()
 
 
 async def test_lobby_lists_public_games_to_anonymous(game):

@@ -1,4 +1,5 @@
-"""stats.live.feed and stats.live.fanout through the real pub/sub layer: ordering of frames and presence throttling."""
+"""stats.live.feed through the real pub/sub layer: messages back in seq order, gaps read from the
+database once for all of a feed's viewers. (Ticks, slices and presence: test_live_fanout.)"""
 
 import asyncio
 
@@ -6,8 +7,8 @@ import pytest
 from channels.db import database_sync_to_async
 
 from stats import selectors, services
-from stats.live import fanout, publish
 from stats.live import hub as hubs
+from stats.live import publish
 from stats.tests.support import event_in
 
 GROUP = publish.game_group("fanout-test")
@@ -89,16 +90,6 @@ async def test_a_message_arriving_after_its_gap_was_given_up_is_dropped(viewer):
     assert viewer.ranges == [(1, 1), (3, 3), (4, 4)]
 
 
-async def test_an_unchanged_viewer_count_sends_no_presence_frame(viewer, monkeypatch):
-    monkeypatch.setattr(fanout, "PRESENCE_TICK", 0.0)
-    for count in (2, 2, 3):
-        await publish.presence_publish(slug="fanout-test", viewers=count)
-        await asyncio.sleep(0.05)
-    await until(lambda: len(viewer.texts) == 2)
-    await asyncio.sleep(0.1)
-    assert viewer.texts == ['{"type":"presence","viewers":2}', '{"type":"presence","viewers":3}']
-
-
 @pytest.mark.django_db(transaction=True)
 async def test_a_lost_message_is_read_from_the_database_once_for_all_viewers(settings, game, monkeypatch):
     settings.WEBGAME_FRAME_TICK_MS = 0
@@ -133,12 +124,3 @@ async def test_lost_first_messages_are_read_from_the_database_not_skipped(settin
     await until(lambda: viewer.ranges)
     assert viewer.ranges == [(1, 3)]  # the first message (1-2) was lost: read with the 3rd
     await leave(hub, group, viewer)
-
-
-async def test_tick_grows_with_the_viewers_of_a_game_up_to_its_cap(settings):
-    settings.WEBGAME_FRAME_TICK_MS = 25
-    settings.WEBGAME_FRAME_TICK_PER_VIEWER_US = 50
-    settings.WEBGAME_FRAME_TICK_MAX_MS = 250
-    hubs._hubs.clear()
-    hub = hubs.hub_get()
-    assert [hub.tick_for(n) for n in (1, 100, 1000, 2000, 10_000)] == [0.025, 0.025, 0.05, 0.1, 0.25]
