@@ -116,10 +116,9 @@ async def test_the_base_answers_each_bad_frame_then_the_next_ping():
 # channels' AsyncJsonWebsocketConsumer.send_json calls super().send, i.e. AsyncWebsocketConsumer's:
 # it skips JsonFrameConsumer.send and its guard (`closing`, SOCKET_GONE). Every error frame,
 # pong, snapshot and status goes out through send_json.
-SEND_JSON_UNGUARDED = "stats/live/jsonsocket.py: send_json skips JsonFrameConsumer.send and its guard"
 SENDS = [
     pytest.param("send", id="send"),
-    pytest.param("send_json", id="send_json", marks=pytest.mark.xfail(strict=True, reason=SEND_JSON_UNGUARDED)),
+    pytest.param("send_json", id="send_json"),
 ]
 
 
