@@ -214,11 +214,13 @@ def slow_reads(settings):
 @pytest.mark.django_db
 async def test_a_post_finds_a_thread_while_reads_fill_their_slots(slow_reads):
     handler = PooledThreadASGIHandler(threads=2)
-    first = asyncio.ensure_future(HttpCommunicator(handler, "GET", "/api/games/a/history").get_response(timeout=30))
+    requests = [HttpCommunicator(handler, *call) for call in [("GET", "/api/games/a/history"),
+                ("GET", "/api/games/b/history"), ("POST", "/api/games/c/events")]]  # fmt: skip
+    first = asyncio.ensure_future(requests[0].get_response(timeout=30))
     assert await asyncio.to_thread(read_entered.wait, 30), "the first read never reached its view"
-    second = asyncio.ensure_future(HttpCommunicator(handler, "GET", "/api/games/b/history").get_response(timeout=30))
+    second = asyncio.ensure_future(requests[1].get_response(timeout=30))
     # Without the bound the second read would take the other thread, and this POST would wait for a read.
-    posted = await HttpCommunicator(handler, "POST", "/api/games/c/events").get_response(timeout=30)
+    posted = await requests[2].get_response(timeout=30)
     assert (posted["status"], posted["body"]) == (202, b"stored")
     busy = await second  # no slot within API_READ_WAIT_MS: refused without a thread
     assert busy["status"] == 503
@@ -227,3 +229,5 @@ async def test_a_post_finds_a_thread_while_reads_fill_their_slots(slow_reads):
     assert reads_inside == ["a"]
     read_release.set()
     assert (await first)["status"] == 200
+    for request in requests:  # each app call ends here, not in the next test's garbage
+        await request.wait(timeout=10)
