@@ -19,3 +19,8 @@ WEBGAME_DEMO_GAMES = []
 # Threads the suite starts (sync_to_async executors, the in-thread Celery worker) must not
 # keep connections open, or PostgreSQL cannot drop the test database at the end.
 DATABASES["default"]["CONN_MAX_AGE"] = 0
+# The suite's servers serve many viewers and anonymous reads from 127.0.0.1 alone: the caps
+# and the anonymous read limit are off unless a test (or its server's env) sets them.
+WEBGAME_WS_MAX_PER_ADDRESS = int(os.environ.get("WS_MAX_PER_ADDRESS", "0"))
+WEBGAME_WS_MAX_PER_USER = int(os.environ.get("WS_MAX_PER_USER", "0"))
+WEBGAME_API_ANON_READ_RATE = int(os.environ.get("API_ANON_READ_RATE", "100000000"))

@@ -219,9 +219,9 @@ class LobbyConsumer(JsonFrameConsumer):
 
     handlers = {"ping": "on_ping"}
 
-    async def __call__(self, scope, receive, send):
+    async def serve(self, scope, receive, send):
         try:
-            return await super().__call__(scope, receive, send)
+            return await super().serve(scope, receive, send)
         except Exception as exc:
             # channels makes the socket's layer channel before reading the handshake: with
             # Redis down that raises, and daphne would answer the handshake with a 500. Serve
@@ -230,7 +230,7 @@ class LobbyConsumer(JsonFrameConsumer):
                 raise
             publish.outage.failed(exc)
             self.channel_layer_alias = None
-            return await super().__call__(scope, receive, send)
+            return await super().serve(scope, receive, send)
 
     async def connect(self):
         user = self.scope["user"]

@@ -12,6 +12,7 @@ from channels.generic.websocket import AsyncJsonWebsocketConsumer
 from django.db import DatabaseError
 from pydantic import ValidationError
 
+from stats import ratelimit
 from stats.live import frames
 from stats.live.sinks import SCOPE_KEY, AsgiSink, BoundedSender
 from stats.ratelimit import ConnectionRate
@@ -42,6 +43,17 @@ class JsonFrameConsumer(AsyncJsonWebsocketConsumer):
     closing = False  # close sent, or the socket found gone: nothing more is sent
 
     async def __call__(self, scope, receive, send):
+        # The caps on open sockets per address and per user (WS_MAX_PER_ADDRESS/_USER), held
+        # for the socket's whole life and released however it ends.
+        admission = ratelimit.SocketAdmission(scope)
+        try:
+            if admission.refused:
+                return await ratelimit.socket_refuse(admission, receive, send)  # close 4430
+            return await self.serve(scope, receive, send)
+        finally:
+            admission.release()
+
+    async def serve(self, scope, receive, send):
         """Without a channel layer, read the socket in this task: channels' loop makes a task per
         message and keeps the last one (and the message) for the socket's life: ~3 KB/viewer."""
         if self.channel_layer_alias is not None:

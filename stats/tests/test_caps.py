@@ -163,7 +163,6 @@ async def admitted_again(url: str) -> None:
     raise AssertionError("no socket was admitted again within 20 s of one closing")
 
 
-@pytest.mark.xfail(strict=True, reason="consumer wiring pending")
 def test_daphne_refuses_the_socket_over_the_address_cap_with_4430(capped, transactional_db, game):
     url = f"ws://127.0.0.1:{capped.port}/ws/games/{game.slug}/"
     log_start = len(capped.log())
@@ -184,7 +183,6 @@ def test_daphne_refuses_the_socket_over_the_address_cap_with_4430(capped, transa
     assert "Traceback" not in log, tracebacks_report(log)
 
 
-@pytest.mark.xfail(strict=True, reason="consumer wiring pending")
 def test_daphne_refuses_the_socket_over_the_user_cap_but_not_the_address(
     capped, transactional_db, game, django_user_model
 ):
