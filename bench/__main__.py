@@ -11,10 +11,11 @@ from bench import report
 from bench.fanout import Target, fanout_step
 from bench.idle import idle_bench
 from bench.ingest import ingest_bench
+from bench.reads import reads_bench
 from bench.scaleout import scaleout_bench
 from bench.servers import stack
 
-ALL = ("latency", "fanout", "ingest", "idle", "scaleout")
+ALL = ("latency", "fanout", "ingest", "reads", "idle", "scaleout")
 FANOUT_COLUMNS = [
     "server", "viewers", "rate", "posted_rate", "post_p50_ms", "deliveries_per_s", "cpu_s_per_1k",
     "deliveries_per_cpu_s", "p50_ms", "p99_ms", "p999_ms", "last_viewer_p50_ms", "last_viewer_p99_ms", "gaps",
@@ -92,6 +93,8 @@ def main() -> None:
             results["fanout"] = steps_run(st, args, keys, fanout)
         if "ingest" in only:
             results["ingest"] = ingest_bench(st, args)
+        if "reads" in only:
+            results["reads"] = reads_bench(st, args)
         if "idle" in only:
             idle_servers = [s for s in ("uvicorn", "daphne", "raw") if s in servers]
             results["idle"] = idle_bench(st, args, "idle", idle_servers)
@@ -109,6 +112,11 @@ def summary_print(results: dict) -> None:
     if results.get("ingest"):
         cols = ["database", "server", "batch", "events", "events_per_s", "events_per_cpu_s", "post_p50_ms", "errors"]
         print(report.table("Ingest", results["ingest"], cols))
+    if results.get("reads"):
+        cols = ["clients", "reads_ok", "reads_per_s", "cpu_ms_per_read", "p50_ms", "refused"]
+        print(report.table("Anonymous snapshot reads, one process", results["reads"]["snapshot"], cols))
+        cols = ["readers", "posts", "post_p50_ms", "post_max_ms", "post_errors", "pages_ok_per_s", "pages_refused"]
+        print(report.table("One-event POSTs while connections read 1,000-event pages", results["reads"]["post"], cols))
     if results.get("idle"):
         cols = ["server", "viewers", "open_at_end", "cpu_pct_of_core", "rss_before_mb", "rss_after_mb"]
         print(report.table("Idle viewers", results["idle"], [*cols, "kb_per_connection"]))

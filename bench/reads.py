@@ -114,6 +114,18 @@ async def measure(port: int, pids: list[int], key: str, args) -> dict:
     return {"snapshot": snapshots, "post": posts}
 
 
+def reads_bench(st, args) -> dict:
+    """The `reads` step of `make bench` (python -m bench), on its stack, with this module's
+    default durations."""
+    opts = argparse.Namespace(seconds=5, clients="1,8", readers=32, post_seconds=10)
+    key = st.games_create([SLUG])[SLUG]
+    web = st.web(args.app_server, name=f"reads-{args.app_server}", API_ANON_READ_RATE="100000000")
+    try:
+        return asyncio.run(measure(web.port, web.pids, key, opts))
+    finally:
+        st.stop(web)
+
+
 def main() -> None:
     args = arguments()
     if args.client_cpus and hasattr(os, "sched_setaffinity"):
