@@ -8,6 +8,8 @@ from django.contrib import admin, messages
 from pydantic import ValidationError
 
 from stats import services
+from stats.chat import services as chat_services
+from stats.chat.models import ChatMessage, ChatMute
 from stats.models import ApiKey, Game, Player, ScoreEvent
 from stats.schemas import EventIn, errors_describe
 
@@ -125,3 +127,67 @@ class ScoreEventAdmin(admin.ModelAdmin):
         saved = ScoreEvent.objects.get(game_id=obj.game_id, event_id=new_event.id)
         obj.pk, obj.seq, obj.player_id = saved.pk, saved.seq, saved.player_id
         obj._state.adding = False
+
+
+@admin.register(ChatMessage)
+class ChatMessageAdmin(admin.ModelAdmin):
+    """The chat log, read-only. Messages are removed with the moderation action, which soft
+    deletes through the service (so open dashboards drop them), never by a row delete."""
+
+    list_display = ["created_at", "game", "user", "text", "deleted_at", "deleted_by"]
+    list_filter = ["game", ("deleted_at", admin.EmptyFieldListFilter)]
+    search_fields = ["text", "user__username"]
+    list_select_related = ["game", "user", "deleted_by"]
+    ordering = ["-id"]
+    readonly_fields = ["game", "user", "text", "created_at", "deleted_at", "deleted_by"]
+    actions = ["moderate_delete"]
+
+    def has_add_permission(self, request):
+        return False  # messages are posted over the game's WebSocket
+
+    def has_delete_permission(self, request, obj=None):
+        return False  # the log keeps moderated messages: use the moderation action
+
+    @admin.action(description="Delete (moderate): hide from viewers, keep in the log", permissions=["change"])
+    def moderate_delete(self, request, queryset):
+        deleted = 0
+        for pk in queryset.filter(deleted_at__isnull=True).values_list("pk", flat=True):
+            try:
+                chat_services.chat_message_delete(message_id=pk, by=request.user)
+            except chat_services.ChatRefused as exc:
+                self.message_user(request, exc.message, messages.ERROR)
+                return
+            deleted += 1
+        self.message_user(request, f"{deleted} message(s) deleted.", messages.SUCCESS)
+
+
+@admin.register(ChatMute)
+class ChatMuteAdmin(admin.ModelAdmin):
+    """Mutes are added and removed through the service (staff only, author recorded)."""
+
+    list_display = ["game", "user", "muted_by", "created_at"]
+    list_filter = ["game"]
+    search_fields = ["user__username"]
+    list_select_related = ["game", "user", "muted_by"]
+    raw_id_fields = ["user"]  # a select of every user would not scale
+
+    def get_fields(self, request, obj=None):
+        return ["game", "user"] if obj is None else ["game", "user", "muted_by", "created_at"]
+
+    def get_readonly_fields(self, request, obj=None):
+        return [] if obj is None else ["game", "user", "muted_by", "created_at"]  # unmute, then mute anew
+
+    def save_model(self, request, obj, form, change):
+        if change:
+            return
+        chat_services.chat_mute_set(game_id=obj.game_id, username=obj.user.username, by=request.user, muted=True)
+        saved = ChatMute.objects.get(game_id=obj.game_id, user_id=obj.user_id)
+        obj.pk, obj.muted_by_id, obj.created_at = saved.pk, saved.muted_by_id, saved.created_at
+        obj._state.adding = False
+
+    def delete_model(self, request, obj):
+        chat_services.chat_mute_set(game_id=obj.game_id, username=obj.user.username, by=request.user, muted=False)
+
+    def delete_queryset(self, request, queryset):
+        for mute in queryset.select_related("user"):
+            self.delete_model(request, mute)

@@ -12,6 +12,7 @@ from django.views.decorators.csrf import csrf_exempt
 from pydantic import ValidationError
 
 from stats import ratelimit, selectors, services
+from stats.chat import selectors as chat_selectors
 from stats.models import ApiKey, Game
 from stats.schemas import MAX_SEQ, EventBatchIn, EventIn, errors_describe
 from stats.wire import game_wire
@@ -178,6 +179,14 @@ def history_get(request, slug: str):
     if range_ not in selectors.HISTORY_RANGES:
         raise ApiError(400, "bad_param", f"range must be one of {', '.join(selectors.HISTORY_RANGES)}")
     return JsonResponse(selectors.game_history(game_id=game.pk, range=range_))
+
+
+@api_view("GET")
+def chat_get(request, slug: str):
+    game = _game_for_reader(request, slug)
+    before = _int_param(request, "before", 0, 1, chat_selectors.CHAT_ID_MAX) if "before" in request.GET else None
+    limit = _int_param(request, "limit", chat_selectors.CHAT_RECENT_DEFAULT, 1, chat_selectors.CHAT_PAGE_MAX)
+    return JsonResponse(chat_selectors.chat_page(game_id=game.pk, before=before, limit=limit))
 
 
 @api_view("GET")

@@ -113,3 +113,6 @@ class RollupCursor(models.Model):
 
     def __str__(self) -> str:
         return f"{self.game_id} rolled up to seq {self.seq}"
+
+
+from stats.chat.models import ChatMessage, ChatMute  # noqa: E402,F401

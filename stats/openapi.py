@@ -3,6 +3,7 @@ validate requests, so the document cannot drift from the code."""
 
 from pydantic.json_schema import models_json_schema
 
+from stats.chat.selectors import CHAT_ID_MAX, CHAT_PAGE_MAX, CHAT_RECENT_DEFAULT
 from stats.models import SLUG_VALIDATOR
 from stats.schemas import MAX_SEQ, EventBatchIn, EventIn
 
@@ -19,6 +20,27 @@ ERROR = {
                 "details": {"type": "array", "items": {"type": "object"}},
             },
         }
+    },
+}
+
+
+CHAT_MESSAGE = {
+    "type": "object",
+    "required": ["id", "user", "text", "at_ms"],
+    "properties": {
+        "id": {"type": "integer"},
+        "user": {"type": "string", "description": "the sender's username"},
+        "text": {"type": "string"},
+        "at_ms": {"type": "integer", "description": "when it was sent, in ms since the epoch"},
+    },
+}
+CHAT_PAGE = {
+    "type": "object",
+    "required": ["messages", "before", "more"],
+    "properties": {
+        "messages": {"type": "array", "items": {"$ref": "#/components/schemas/ChatMessage"}},
+        "before": {"type": ["integer", "null"], "description": "pass as `before` for the older page; null if none"},
+        "more": {"type": "boolean"},
     },
 }
 
@@ -41,7 +63,7 @@ def openapi_document() -> dict:
     _, defs = models_json_schema(
         [(EventIn, "validation"), (EventBatchIn, "validation")], ref_template="#/components/schemas/{model}"
     )
-    schemas = {**defs["$defs"], "Error": ERROR}
+    schemas = {**defs["$defs"], "Error": ERROR, "ChatMessage": CHAT_MESSAGE}
     slug = {
         "name": "slug",
         "in": "path",
@@ -111,6 +133,31 @@ def openapi_document() -> dict:
                     ],
                     "responses": {"200": _json("events", {"type": "object"}), **_errors(400, 404)},
                 },
+            },
+            "/api/games/{slug}/chat": {
+                "get": {
+                    "summary": "A page of the game's chat, oldest first; page back with `before`",
+                    "parameters": [
+                        slug,
+                        {
+                            "name": "before",
+                            "in": "query",
+                            "description": "only messages with a smaller id (the `before` of the previous page)",
+                            "schema": {"type": "integer", "minimum": 1, "maximum": CHAT_ID_MAX},
+                        },
+                        {
+                            "name": "limit",
+                            "in": "query",
+                            "schema": {
+                                "type": "integer",
+                                "minimum": 1,
+                                "maximum": CHAT_PAGE_MAX,
+                                "default": CHAT_RECENT_DEFAULT,
+                            },
+                        },
+                    ],
+                    "responses": {"200": _json("chat messages", CHAT_PAGE), **_errors(400, 404, 429)},
+                }
             },
             "/api/games/{slug}/snapshot": {
                 "get": {

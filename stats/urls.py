@@ -12,6 +12,7 @@ urlpatterns = [
     path("api/games/<slug:slug>/events", api.events_post_or_get, name="api_events"),
     path("api/games/<slug:slug>/snapshot", api.snapshot_get, name="api_snapshot"),
     path("api/games/<slug:slug>/history", api.history_get, name="api_history"),
+    path("api/games/<slug:slug>/chat", api.chat_get, name="api_chat"),
     # Anything else under /api/ is a JSON 404, not an HTML page.
     re_path(r"^api/", csrf_exempt(api.not_found)),
 ]

@@ -213,3 +213,8 @@ WEBGAME_API_READ_WAIT_MS = env.int("API_READ_WAIT_MS", default=1000)
 # a larger body before the view, counting a chunked one as it streams. A request body that
 # sends nothing for this many seconds is answered 408 and its connection closed (0: no limit).
 WEBGAME_HTTP_BODY_TIMEOUT = env.float("HTTP_BODY_TIMEOUT", default=10.0)
+
+# --- Live chat (issue #12; stats/chat) ---
+# Characters a chat message may hold, counted after NFC normalisation. At most 500, the
+# column's size: a larger value is read as 500.
+CHAT_MAX_CHARS = env.int("CHAT_MAX_CHARS", default=500)
