@@ -142,7 +142,6 @@ STORAGES = {
 }
 WHITENOISE_USE_FINDERS = DEBUG
 
-LOGIN_URL = "/admin/login/"
 X_FRAME_OPTIONS = "DENY"
 SECURE_CONTENT_TYPE_NOSNIFF = True
 SECURE_REFERRER_POLICY = "same-origin"
@@ -213,6 +212,17 @@ WEBGAME_API_READ_WAIT_MS = env.int("API_READ_WAIT_MS", default=1000)
 # a larger body before the view, counting a chunked one as it streams. A request body that
 # sends nothing for this many seconds is answered 408 and its connection closed (0: no limit).
 WEBGAME_HTTP_BODY_TIMEOUT = env.float("HTTP_BODY_TIMEOUT", default=10.0)
+
+# --- Accounts (issue #12; stats.accounts) ---
+# Everyone logs in at /accounts/login/: the admin's login refuses non-staff users, so a listed
+# viewer of a private game could never watch it. `next` is honoured only for this site's own
+# URLs (Django's RedirectURLMixin checks the host and scheme).
+LOGIN_URL = "/accounts/login/"
+LOGIN_REDIRECT_URL = "/"
+LOGOUT_REDIRECT_URL = "/"
+# Whether anyone may make an account at /accounts/signup/ (404 when off). On by default in
+# development only: a public deployment opens it on purpose, or staff create users in the admin.
+ACCOUNTS_SIGNUP = env.bool("ACCOUNTS_SIGNUP", default=DEBUG)
 
 # --- Live chat (issue #12; stats/chat) ---
 # Characters a chat message may hold, counted after NFC normalisation. At most 500, the

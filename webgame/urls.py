@@ -3,6 +3,7 @@ from django.urls import include, path
 
 urlpatterns = [
     path("admin/", admin.site.urls),
+    path("accounts/", include("stats.accounts.urls")),
     path("", include("stats.urls")),
 ]
 

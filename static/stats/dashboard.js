@@ -1,8 +1,9 @@
 // The live dashboard of one game: snapshot first, then deltas by seq; redraws coalesced to
 // one per animation frame; paused while the tab is hidden; replay and history views.
 // Modules: lib/socket.js (reconnecting socket), dashboard/state.js (data), charts.js,
-// views.js (DOM), modes.js (history ranges and replay), replay.js, history.js.
+// views.js (DOM), modes.js (history ranges and replay), replay.js, history.js, chat.js.
 
+import { ChatPanel } from "./dashboard/chat.js";
 import { chartsCreate, historyRender, leadersRender, rateRender, timelineRender } from "./dashboard/charts.js";
 import { backToLive, rangeChange, replayStart } from "./dashboard/modes.js";
 import { eventsFrameApply, leadersTop, rateRecent, snapshotApply, stateCreate, stateMarkAll } from "./dashboard/state.js";
@@ -52,6 +53,7 @@ const app = {
   replay: null,
   charts: null,
   socket: null,
+  chat: null,
   range: "live",
   history: null,
   paused: false,
@@ -80,13 +82,19 @@ function frameHandle(frame) {
   else if (frame.type === "events") eventsHandle(frame);
   else if (frame.type === "presence") app.live.viewers = frame.viewers;
   else if (frame.type === "status") degradedSet(frame.live === false);
-  else if (frame.type === "error") console.warn("server error frame", frame.code, frame.message);
+  else if (frame.type === "chat") app.chat?.add(frame.message);
+  else if (frame.type === "chat_deleted") app.chat?.remove(frame.id);
+  else if (frame.type === "error" && !app.chat?.errorFrame(frame)) {
+    console.warn("server error frame", frame.code, frame.message);
+  }
 }
 
 function snapshotHandle(frame) {
   app.stats.snapshots += 1;
   app.awaitingResume = false;
   snapshotApply(app.live, frame, Date.now());
+  // Chat is drawn as it comes, not per animation frame: a message is a single small row.
+  if (Array.isArray(frame.chat)) app.chat?.snapshot(frame.chat);
   renderSchedule();
 }
 
@@ -242,6 +250,8 @@ function init() {
     console.error("Chart.js did not load; the tables still update");
   }
   controlsBind();
+  const chatRoot = byId("chat");
+  if (chatRoot) app.chat = new ChatPanel(chatRoot, (frame) => app.socket.send(frame));
   app.socket = new LiveSocket({
     url: app.config.wsUrl,
     onFrame: frameHandle,
