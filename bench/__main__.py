@@ -8,6 +8,7 @@ import asyncio
 import os
 
 from bench import report
+from bench.chat import chat_bench
 from bench.fanout import Target, fanout_step
 from bench.idle import idle_bench
 from bench.ingest import ingest_bench
@@ -15,7 +16,7 @@ from bench.reads import reads_bench
 from bench.scaleout import scaleout_bench
 from bench.servers import stack
 
-ALL = ("latency", "fanout", "ingest", "reads", "idle", "scaleout")
+ALL = ("latency", "fanout", "chat", "ingest", "reads", "idle", "scaleout")
 FANOUT_COLUMNS = [
     "server", "viewers", "rate", "posted_rate", "post_p50_ms", "deliveries_per_s", "cpu_s_per_1k",
     "deliveries_per_cpu_s", "p50_ms", "p99_ms", "p999_ms", "last_viewer_p50_ms", "last_viewer_p99_ms", "gaps",
@@ -34,6 +35,8 @@ def arguments() -> argparse.Namespace:
     p.add_argument("--big", action="store_true", help="add the 5,000-viewer step (several minutes more)")
     p.add_argument("--seconds", type=float, default=5, help="posting time of each fan-out step")
     p.add_argument("--clients", type=int, default=2, help="viewer processes per step")
+    p.add_argument("--chat-viewers", type=int, default=1000, help="viewers of the chat step")
+    p.add_argument("--chat-events-rate", type=float, default=200, help="events/s of the chat step")
     p.add_argument("--batch", type=int, default=1000, help="events per batched POST (ingest)")
     p.add_argument("--ingest-seconds", type=float, default=4)
     p.add_argument("--idle-viewers", type=int, default=1000)
@@ -91,6 +94,8 @@ def main() -> None:
             results["latency"] = steps_run(st, args, keys, latency)
         if fanout:
             results["fanout"] = steps_run(st, args, keys, fanout)
+        if "chat" in only:
+            results["chat"] = chat_bench(st, args)
         if "ingest" in only:
             results["ingest"] = ingest_bench(st, args)
         if "reads" in only:
@@ -109,6 +114,9 @@ def summary_print(results: dict) -> None:
         print(report.table("Latency at light load (100 viewers, 10 events/s)", results["latency"], FANOUT_COLUMNS))
     if results.get("fanout"):
         print(report.table("Fan-out", results["fanout"], FANOUT_COLUMNS))
+    if results.get("chat"):
+        title = "Chat never delays the stats (the same load, without and with 20 chat messages/s)"
+        print(report.table(title, results["chat"], ["chat_sent_per_s", *FANOUT_COLUMNS]))
     if results.get("ingest"):
         cols = ["database", "server", "batch", "events", "events_per_s", "events_per_cpu_s", "post_p50_ms", "errors"]
         print(report.table("Ingest", results["ingest"], cols))

@@ -7,6 +7,17 @@ import os
 import sys
 
 
+def session_make(username: str) -> dict:
+    """A logged-in user's session cookie (for the chat benchmark's sender)."""
+    from django.contrib.auth.models import User
+    from django.test import Client
+
+    user, _ = User.objects.get_or_create(username=username)
+    client = Client()
+    client.force_login(user)
+    return {"sessionid": client.cookies["sessionid"].value}
+
+
 def main(slugs: list[str]) -> None:
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "webgame.settings")
     import django
@@ -18,6 +29,9 @@ def main(slugs: list[str]) -> None:
     from stats.models import Game
 
     call_command("migrate", verbosity=0, stdout=io.StringIO())
+    if slugs[:1] == ["--session"]:
+        print(json.dumps(session_make(slugs[1])))
+        return
     keys = {}
     for slug in slugs:
         Game.objects.filter(slug=slug).delete()

@@ -61,6 +61,16 @@ def api_key_retry_after(*, key_prefix: str) -> int | None:
     )
 
 
+def chat_retry_after(*, user_id: int) -> int | None:
+    """Count one chat message by this user, across processes. None if allowed, else seconds
+    until the user may send again."""
+    return _window_retry_after(
+        name=f"webgame:ratelimit:chat:{user_id}:",
+        limit=settings.WEBGAME_CHAT_RATE_LIMIT,
+        window=settings.WEBGAME_CHAT_RATE_WINDOW,
+    )
+
+
 def anon_read_retry_after(*, address: str) -> int | None:
     """Count one read by a caller with no key and no session, by its address (see
     address_pick). None if allowed, else seconds until it may retry."""

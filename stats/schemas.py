@@ -16,7 +16,9 @@ from pydantic import (
     BeforeValidator,
     ConfigDict,
     Field,
+    StrictBool,
     StrictInt,
+    StrictStr,
 )
 
 MAX_POINTS = 10**9
@@ -141,6 +143,31 @@ class PingIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     type: Literal["ping"]
+
+
+class ChatIn(BaseModel):
+    """A chat message. Its length is the chat service's to refuse (too_long, after normalising),
+    so this bound only keeps absurd frames out of it."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    type: Literal["chat"]
+    text: Annotated[StrictStr, Field(max_length=4000)]
+
+
+class ChatDeleteIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    type: Literal["chat_delete"]
+    id: Annotated[StrictInt, Field(ge=1)]
+
+
+class ChatMuteIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    type: Literal["chat_mute"]
+    user: Annotated[StrictStr, Field(min_length=1, max_length=150)]
+    muted: StrictBool
 
 
 def errors_describe(exc) -> list[dict]:

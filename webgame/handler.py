@@ -34,7 +34,7 @@ from django.conf import settings
 from django.core.handlers.asgi import ASGIHandler
 
 SYNC_THREADS = int(os.environ.get("WEB_SYNC_THREADS", "4"))
-HEAVY_READ = re.compile(r"/api/games/[^/]+/(?:events|history|snapshot)$")
+HEAVY_READ = re.compile(r"/api/games/[^/]+/(?:events|history|snapshot|chat)$")
 BUSY_BODY = json.dumps(
     {"error": {"code": "busy", "message": "the server is busy with other reads; retry shortly"}}
 ).encode()  # api.error_response's shape, sent from here: a refused read takes no thread at all

@@ -224,6 +224,12 @@ LOGOUT_REDIRECT_URL = "/"
 # development only: a public deployment opens it on purpose, or staff create users in the admin.
 ACCOUNTS_SIGNUP = env.bool("ACCOUNTS_SIGNUP", default=DEBUG)
 
+# --- Chat on the game socket (issue #12; stats.live.chat, docs/protocol.md) ---
+# Messages one user may send per window, across processes (sliding window in Redis; fails
+# open without Redis). Over it the sender gets a `chat_rate_limited` error frame.
+WEBGAME_CHAT_RATE_LIMIT = env.int("CHAT_RATE_LIMIT", default=5)
+WEBGAME_CHAT_RATE_WINDOW = env.int("CHAT_RATE_WINDOW", default=10)
+
 # --- Live chat (issue #12; stats/chat) ---
 # Characters a chat message may hold, counted after NFC normalisation. At most 500, the
 # column's size: a larger value is read as 500.

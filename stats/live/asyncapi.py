@@ -5,6 +5,21 @@ from pydantic import BaseModel
 LOBBY_SERVER = ("ConnectionEstablished", "Games", "LobbyGame", "Pong", "Error", "Status")
 CLIENT_FRAMES = {
     "Ping": {"type": "object", "required": ["type"], "properties": {"type": {"const": "ping"}}},
+    "ChatSend": {
+        "type": "object",
+        "required": ["type", "text"],
+        "properties": {"type": {"const": "chat"}, "text": {"type": "string", "maxLength": 500}},
+    },
+    "ChatDelete": {
+        "type": "object",
+        "required": ["type", "id"],
+        "properties": {"type": {"const": "chat_delete"}, "id": {"type": "integer", "minimum": 1}},
+    },
+    "ChatMute": {
+        "type": "object",
+        "required": ["type", "user", "muted"],
+        "properties": {"type": {"const": "chat_mute"}, "user": {"type": "string"}, "muted": {"type": "boolean"}},
+    },
     "Resume": {
         "type": "object",
         "required": ["type", "after_seq"],
@@ -29,6 +44,7 @@ def _messages(names) -> dict:
 def document(models: tuple[type[BaseModel], ...]) -> dict:
     names = [m.__name__ for m in models]
     game_server = [n for n in names if n not in ("Games", "LobbyGame")]
+    game_client = ["Ping", "Resume", "ChatSend", "ChatDelete", "ChatMute"]
     messages = {n: {"name": n, "payload": {"$ref": f"#/components/schemas/{n}"}} for n in [*names, *CLIENT_FRAMES]}
     return {
         "asyncapi": "3.0.0",
@@ -41,7 +57,7 @@ def document(models: tuple[type[BaseModel], ...]) -> dict:
             "game": {
                 "address": "/ws/games/{slug}/",
                 "parameters": {"slug": {"description": "the game's slug; the channel-layer group is game.<slug>"}},
-                "messages": _messages([*game_server, "Ping", "Resume"]),
+                "messages": _messages([*game_server, *game_client]),
             },
             "lobby": {"address": "/ws/lobby/", "messages": _messages([*LOBBY_SERVER, "Ping"])},
         },
@@ -54,7 +70,7 @@ def document(models: tuple[type[BaseModel], ...]) -> dict:
             "gameSend": {
                 "action": "receive",
                 "channel": {"$ref": "#/channels/game"},
-                "messages": [{"$ref": f"#/channels/game/messages/{n}"} for n in ("Ping", "Resume")],
+                "messages": [{"$ref": f"#/channels/game/messages/{n}"} for n in game_client],
             },
             "lobbyReceive": {
                 "action": "send",

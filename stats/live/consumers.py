@@ -8,11 +8,14 @@ import logging
 import uuid
 
 from channels.db import database_sync_to_async
+from channels.exceptions import StopConsumer
 from django.conf import settings
 from django.db import DatabaseError
 
 from stats import selectors
+from stats.chat.selectors import chat_recent
 from stats.live import frames, presence, publish
+from stats.live.chat import ChatHandlers
 from stats.live.frames import OutFrame
 from stats.live.hub import hub_get
 from stats.live.jsonsocket import CLOSE_INTERNAL, CLOSE_NOT_FOUND, CLOSE_TRY_AGAIN, JsonFrameConsumer
@@ -26,7 +29,7 @@ STATUS_DEGRADED = frames.status(live=False)
 STATUS_LIVE = frames.status(live=True)
 
 
-class GameConsumer(JsonFrameConsumer):
+class GameConsumer(ChatHandlers, JsonFrameConsumer):
     """One game's live stream: a snapshot first, then events in seq order without gaps.
 
     Frames reach it through this process's feed of the game (stats.live.feed), not through a
@@ -34,7 +37,7 @@ class GameConsumer(JsonFrameConsumer):
     While a snapshot or replay is read from the database, arriving frames are held and then
     forwarded in order, so nothing overtakes the snapshot and nothing falls between."""
 
-    handlers = {"ping": "on_ping", "resume": "on_resume"}
+    handlers = {"ping": "on_ping", "resume": "on_resume", **ChatHandlers.chat_handlers}
     channel_layer_alias = None
 
     async def connect(self):
@@ -83,14 +86,19 @@ class GameConsumer(JsonFrameConsumer):
         task = self.resync_task
         if task is not None and task is not asyncio.current_task():
             task.cancel()
-        hub = hub_get()
-        hub.leave(self.group, self)  # at once, so no frame is handed to this socket again
-        hub.spawn(self.presence_leave())  # off the caller's path: it may be a feed's hand-out
+        hub_get().leave(self.group, self)  # at once, so no frame is handed to this socket again
+        # Presence is left in disconnect(), in this socket's own task: socket_gone may run in a
+        # feed's hand-out, which must not wait for Redis (and a task spawned here could outlive
+        # the socket). A socket whose disconnect never comes drops out after PRESENCE_TTL.
+        self.present = True
 
-    async def presence_leave(self) -> None:
-        viewers = await presence.presence_leave(slug=self.slug, channel=self.channel_name)
-        if viewers is not None:
-            await publish.presence_publish(slug=self.slug, viewers=viewers)
+    async def disconnect(self, code):
+        await super().disconnect(code)
+        if getattr(self, "present", False):
+            self.present = False
+            viewers = await presence.presence_leave(slug=self.slug, channel=self.channel_name)
+            if viewers is not None:
+                await publish.presence_publish(slug=self.slug, viewers=viewers)
 
     async def from_database(self, read, *args) -> None:
         """Run a snapshot or replay, holding live frames meanwhile, then forward those. A
@@ -110,6 +118,8 @@ class GameConsumer(JsonFrameConsumer):
     async def send_snapshot(self) -> None:
         snapshot = await database_sync_to_async(selectors.game_snapshot_shared)(game_id=self.game_id)
         snapshot["viewers"] = await presence.presence_count(slug=self.slug)
+        # Chat is not part of the (game, seq) snapshot cache: messages do not move the seq.
+        snapshot["chat"] = await database_sync_to_async(chat_recent)(game_id=self.game_id)
         self.sent_seq = snapshot["seq"]
         await self.send_json(snapshot)
 
@@ -219,9 +229,9 @@ class LobbyConsumer(JsonFrameConsumer):
 
     handlers = {"ping": "on_ping"}
 
-    async def serve(self, scope, receive, send):
+    async def serve_with_layer(self, scope, receive, send):
         try:
-            return await super().serve(scope, receive, send)
+            return await super().serve_with_layer(scope, receive, send)
         except Exception as exc:
             # channels makes the socket's layer channel before reading the handshake: with
             # Redis down that raises, and daphne would answer the handshake with a 500. Serve
@@ -230,7 +240,12 @@ class LobbyConsumer(JsonFrameConsumer):
                 raise
             publish.outage.failed(exc)
             self.channel_layer_alias = None
-            return await super().serve(scope, receive, send)
+            self.scope, self.channel_layer, self.base_send = scope, None, send
+            try:
+                while True:
+                    await self.dispatch(await receive())
+            except StopConsumer:
+                pass
 
     async def connect(self):
         user = self.scope["user"]

@@ -1,5 +1,6 @@
 """Step 3 of the live path: hand a feed's frames to its viewers in this process.
 
+Chat frames go out from a task of their own, so the feed never waits for them.
 Bursts are coalesced: at most one events frame per game per tick (the tick grows with the
 viewers, see Hub.tick_for), while a frame that finds the game idle goes out at once. A frame
 is built once (an OutFrame: its text, and its bytes for the sinks that write them) and
@@ -53,11 +54,28 @@ class Fanout:
         self.presence_last: str | None = None  # the count the viewers were last told
         self.presence_sent = 0.0
         self.presence_timer: asyncio.TimerHandle | None = None
+        self.chat_queue: list[str] = []
+        self.chat_task: asyncio.Task | None = None
 
     def stop(self) -> None:
         for timer in (self.timer, self.presence_timer):
             if timer is not None:
                 timer.cancel()
+        if self.chat_task is not None:
+            self.chat_task.cancel()
+
+    def chat_add(self, text: str) -> None:
+        """Queue a chat frame. Chat is handed out by a task of its own, so the feed goes
+        straight back to the layer: an events frame never waits behind chat frames."""
+        self.chat_queue.append(text)
+        if self.chat_task is None or self.chat_task.done():
+            self.chat_task = self.hub.spawn(self._chat_flush())
+
+    async def _chat_flush(self) -> None:
+        while self.chat_queue:
+            texts, self.chat_queue = self.chat_queue, []
+            for text in texts:
+                await self.text_send(text)
 
     async def events_add(self, message: dict) -> None:
         """Queue a message that continues the stream for the next frame."""

@@ -106,6 +106,8 @@ class Feed:
         kind = message.get("type")
         if kind == "game.presence":
             return await self.out.presence_arrive(message["text"])
+        if kind == "game.chat":
+            return self.out.chat_add(message["text"])
         if kind != "game.events":
             text = message.get("text")
             if isinstance(text, str):

@@ -12,7 +12,7 @@ encoded once per publish, and wrapped once in an OutFrame whose bytes every sock
 """
 
 import json
-from typing import Annotated, Literal
+from typing import Annotated, Literal, Union
 
 from pydantic import BaseModel, ConfigDict, Field, TypeAdapter
 
@@ -130,6 +130,13 @@ class SeriesWire(_Frame):
     points: list[tuple[int, int]]
 
 
+class ChatWire(_Frame):
+    id: int = Field(ge=1)
+    user: str
+    text: str = Field(max_length=500)
+    at_ms: int
+
+
 class Snapshot(_Frame):
     """The first frame on a game socket, and a resync when a replay would be too long."""
 
@@ -143,6 +150,7 @@ class Snapshot(_Frame):
     rate: list[tuple[int, int]]
     viewers: int | None
     server_ms: int
+    chat: list[ChatWire] | None = Field(default=None, description="the last 50 messages, oldest first")
 
 
 class Events(_Frame):
@@ -186,6 +194,20 @@ class Error(_Frame):
     details: list | None = None
 
 
+class Chat(_Frame):
+    """A chat message, to everyone watching the game (rendered as text, never HTML)."""
+
+    type: Literal["chat"]
+    message: ChatWire
+
+
+class ChatDeleted(_Frame):
+    """Staff removed a message: take it off the page."""
+
+    type: Literal["chat_deleted"]
+    id: int = Field(ge=1)
+
+
 class Games(_Frame):
     type: Literal["games"]
     games: list[GameWire]
@@ -196,9 +218,8 @@ class LobbyGame(_Frame):
     game: GameWire
 
 
-FRAMES = (Snapshot, Events, ConnectionEstablished, Presence, Pong, Status, Error, Games, LobbyGame)
-AnyFrame = Snapshot | Events | ConnectionEstablished | Presence | Pong | Status | Error | Games | LobbyGame
-_any_frame = TypeAdapter(Annotated[AnyFrame, Field(discriminator="type")])
+FRAMES = (Snapshot, Events, ConnectionEstablished, Presence, Pong, Status, Error, Chat, ChatDeleted, Games, LobbyGame)
+_any_frame = TypeAdapter(Annotated[Union[FRAMES], Field(discriminator="type")])  # noqa: UP007 - a tuple of classes
 
 
 def frame_validate(frame: dict) -> BaseModel:

@@ -76,6 +76,16 @@ def events_publish_on_commit(*, game: Game, events: list[LogRow], players: list[
     transaction.on_commit(send_committed, robust=True)
 
 
+def chat_publish_on_commit(*, game: Game, frame: dict) -> None:
+    """Push a chat frame (a message, or its deletion) to the game's viewers after commit. The
+    feed hands chat out off the events' path (stats.live.fanout), so chat never delays stats."""
+
+    def send_committed() -> None:
+        messages_send([(game_group(game.slug), {"type": "game.chat", "text": frames.json_compact(frame)})])
+
+    transaction.on_commit(send_committed, robust=True)
+
+
 def game_events_messages(*, game: Game, events: list[LogRow], players: list[Player]) -> list[tuple[str, dict]]:
     """The (group, message) pairs announcing new events, built from what the service wrote."""
     names = {p.pk: p.name for p in players}
