@@ -144,8 +144,18 @@ def celery_worker(transactional_db):
 
     from worker import app
 
-    with start_worker(app, pool="solo", perform_ping_check=False, shutdown_timeout=10) as worker:
-        yield worker
+    # Celery's worker set-up reconfigures logging (the root logger's level to ERROR, and it
+    # may disable loggers it does not know): later tests would see no warnings. Put it back.
+    root_level = logging.getLogger().level
+    loggers = {name: logger.disabled for name, logger in logging.Logger.manager.loggerDict.items()
+               if isinstance(logger, logging.Logger)}  # fmt: skip
+    try:
+        with start_worker(app, pool="solo", perform_ping_check=False, shutdown_timeout=10) as worker:
+            yield worker
+    finally:
+        logging.getLogger().setLevel(root_level)
+        for name, disabled in loggers.items():
+            logging.getLogger(name).disabled = disabled
 
 
 @pytest.fixture(scope="module")

@@ -264,7 +264,7 @@ def test_staff_score_page_post_updates_open_dashboard(staff_and_viewer, game):
     staff.goto(f"/staff/score/?game={game.slug}")
     staff.fill("#id_player", "margaret")
     staff.fill("#id_points", "17")
-    staff.click("button[type=submit]")
+    staff.click("form.form-card button[type=submit]")  # not the header's log-out button
     assert "Recorded 17 for margaret" in staff.locator(".messages").text_content()
     ui_wait_for_totals(viewer, {"margaret": 17}, seq=1)
 

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 from channels.testing import WebsocketCommunicator
 
-from stats.live import consumers, frames, publish
+from stats.live import frames, presence, publish
 from stats.live import hub as hubs
 from stats.live.jsonsocket import JsonFrameConsumer
 from stats.tests.test_live_consumers import assert_still_open, next_of_type, watch
@@ -189,10 +189,10 @@ async def test_a_send_to_a_socket_the_server_found_gone_raises_nothing_and_relea
 async def test_a_game_socket_gone_twice_leaves_its_feed_once(game, monkeypatch):
     leaves = []
 
-    async def presence_leave(self):
-        leaves.append(self.channel_name)
+    async def presence_leave(*, slug, channel):
+        leaves.append(channel)
 
-    monkeypatch.setattr(consumers.GameConsumer, "presence_leave", presence_leave)
+    monkeypatch.setattr(presence, "presence_leave", presence_leave)
     comm, _ = await watch(game)
     hub, group = hubs.hub_get(), publish.game_group(game.slug)
     [viewer] = hub.feeds[group].viewers
@@ -200,5 +200,6 @@ async def test_a_game_socket_gone_twice_leaves_its_feed_once(game, monkeypatch):
     await viewer.socket_gone()
     await comm.disconnect()  # disconnect() ends in socket_gone too
     assert group not in hub.feeds
-    await asyncio.gather(*hub.tasks)  # the feed's stop, and the presence leave, spawned
+    await asyncio.gather(*hub.tasks)  # the feed's stop
+    # presence is left once, by disconnect() in the socket's own task
     assert leaves == [viewer.channel_name]
