@@ -29,6 +29,15 @@ STATUS_DEGRADED = frames.status(live=False)
 STATUS_LIVE = frames.status(live=True)
 
 
+def snapshot_with_chat(*, game_id: int) -> dict:
+    """The snapshot and the chat history in one thread hop (a socket's database reads share
+    one thread per process). Chat is not in the (game, seq) snapshot cache: messages do not
+    move the seq."""
+    snapshot = selectors.game_snapshot_shared(game_id=game_id)
+    snapshot["chat"] = chat_recent(game_id=game_id)
+    return snapshot
+
+
 class GameConsumer(ChatHandlers, JsonFrameConsumer):
     """One game's live stream: a snapshot first, then events in seq order without gaps.
 
@@ -116,10 +125,8 @@ class GameConsumer(ChatHandlers, JsonFrameConsumer):
             await (self.events_forward(*item) if len(item) == 3 else self.text_forward(*item))
 
     async def send_snapshot(self) -> None:
-        snapshot = await database_sync_to_async(selectors.game_snapshot_shared)(game_id=self.game_id)
+        snapshot = await database_sync_to_async(snapshot_with_chat)(game_id=self.game_id)
         snapshot["viewers"] = await presence.presence_count(slug=self.slug)
-        # Chat is not part of the (game, seq) snapshot cache: messages do not move the seq.
-        snapshot["chat"] = await database_sync_to_async(chat_recent)(game_id=self.game_id)
         self.sent_seq = snapshot["seq"]
         await self.send_json(snapshot)
 

@@ -121,7 +121,7 @@ class WebProc(Proc):
             "DJANGO_SETTINGS_MODULE": "webgame.test_settings",
             "DATABASE_URL": self.database_url,
             "REDIS_URL": self.redis_url,
-            "CONN_MAX_AGE": "0",
+            "WEBGAME_TEST_CONN_MAX_AGE": "60",  # as production: see webgame/test_settings.py
         }
 
 
