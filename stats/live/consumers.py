@@ -73,6 +73,9 @@ class GameConsumer(ChatHandlers, JsonFrameConsumer):
         viewers = await presence.presence_join(slug=self.slug, channel=self.channel_name)
         try:
             await self.from_database(self.send_snapshot)
+        except Game.DoesNotExist:  # deleted since the visibility check
+            await self.send_json(frames.error("not_found", "no such game, or you may not watch it"))
+            return await self.close(code=CLOSE_NOT_FOUND)
         except DatabaseError as exc:
             return await self.refuse_unavailable(exc)
         await self.send_json(frames.connection_established(self.slug))
@@ -95,7 +98,7 @@ class GameConsumer(ChatHandlers, JsonFrameConsumer):
         task = self.resync_task
         if task is not None and task is not asyncio.current_task():
             task.cancel()
-        hub_get().leave(self.group, self)  # at once, so no frame is handed to this socket again
+        hub_get().leave(self.group, self, self.feed)  # at once: no frame is handed to it again
         # Presence is left in disconnect(), in this socket's own task: socket_gone may run in a
         # feed's hand-out, which must not wait for Redis (and a task spawned here could outlive
         # the socket). A socket whose disconnect never comes drops out after PRESENCE_TTL.

@@ -36,22 +36,27 @@ class Hub:
         """Start handing `group`'s frames to `viewer`. Never raises for a layer outage: the
         feed's `live` says whether frames arrive; it retries and tells its viewers."""
         feed = self.feeds.get(group)
-        if feed is None:
+        if feed is None or feed.reads.game_id != game_id:
+            # A new game under a slug whose old game was deleted while watched: a feed of its
+            # own (the old one's seqs and database reads are another game's). The old feed
+            # stays with its viewers until they leave.
             feed = self.feeds[group] = Feed(self, group, game_id)
         feed.viewers[viewer] = None
         await asyncio.shield(feed.attempted)
         return feed
 
-    def leave(self, group: str, viewer: Viewer) -> asyncio.Task | None:
-        """Stop handing frames to `viewer` at once. Safe inside a hand-out (a socket found
-        gone): the feed, if now unwatched, is stopped in a task of its own, returned."""
-        feed = self.feeds.get(group)
+    def leave(self, group: str, viewer: Viewer, feed: Feed | None = None) -> asyncio.Task | None:
+        """Stop handing frames to `viewer` (of `feed`, by default the group's) at once. Safe
+        inside a hand-out (a socket found gone): the feed, if now unwatched, is stopped in a
+        task of its own, returned."""
+        feed = feed or self.feeds.get(group)
         if feed is None or viewer not in feed.viewers:
             return None
         del feed.viewers[viewer]
         if feed.viewers:
             return None
-        del self.feeds[group]
+        if self.feeds.get(group) is feed:
+            del self.feeds[group]
         return self.spawn(feed.stop())
 
 
