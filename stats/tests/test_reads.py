@@ -15,23 +15,11 @@ from django.urls import path
 
 from stats import ratelimit, selectors, services
 from stats.tests.support import event_in, free_port
+from stats.tests.test_selectors import snapshot_builds
 from webgame.handler import PooledThreadASGIHandler
 
 ORIGIN = [(b"origin", b"http://localhost")]
-
-
-@pytest.fixture
-def snapshot_builds(monkeypatch):
-    """The game ids of each full snapshot build (selectors.game_snapshot) from here on."""
-    builds, build = [], selectors.game_snapshot
-
-    def counted(*, game_id):
-        builds.append(game_id)
-        return build(game_id=game_id)
-
-    monkeypatch.setattr(selectors, "game_snapshot", counted)
-    selectors._snapshots.clear()
-    return builds
+snapshot_builds = snapshot_builds  # the fixture of test_selectors: counts full builds
 
 
 def test_http_snapshot_reads_of_one_state_build_once(client, game, api_key, snapshot_builds):
