@@ -10,7 +10,7 @@ import pytest
 from django.conf import settings
 
 from stats import services
-from stats.tests.support import DaphneProc, ValkeyProc, database_url, free_port
+from stats.tests.support import DaphneProc, ValkeyProc, free_port, web_proc_running
 
 CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ARGS = [
@@ -120,13 +120,8 @@ def api_key(game):
 @pytest.fixture(scope="session")
 def asgi_server(django_db_setup, django_db_blocker, valkey):
     """daphne in a child process, serving the real ASGI app from the test database."""
-    from django.db import connection
-
-    with django_db_blocker.unblock():
-        url = database_url(connection.settings_dict)
-    server = DaphneProc(database_url=url, redis_url=valkey.url).start()
-    yield server
-    server.stop()
+    with web_proc_running(DaphneProc, django_db_blocker, valkey) as server:
+        yield server
 
 
 @pytest.fixture

@@ -2,6 +2,7 @@
 free 127.0.0.1 port, each killable and restartable on the same port (for fault tests); and
 readers of what they leave behind (their logs' tracebacks and error lines, their memory)."""
 
+import contextlib
 import os
 import re
 import signal
@@ -273,6 +274,21 @@ def tracebacks_report(log: str, *, kinds: int = 10, errors: int = 10) -> str:
     if found:
         out += ["", f"--- the first {min(errors, len(found))} ERROR line(s)", *found[:errors]]
     return "\n".join(out)
+
+
+@contextlib.contextmanager
+def web_proc_running(proc_class: type["WebProc"], django_db_blocker, valkey: "ValkeyProc"):
+    """A server process of `proc_class` on the test database and Valkey, stopped afterwards
+    (for session- and module-scoped fixtures: their own database access is unblocked here)."""
+    from django.db import connection
+
+    with django_db_blocker.unblock():
+        url = database_url(connection.settings_dict)
+    server = proc_class(database_url=url, redis_url=valkey.url).start()
+    try:
+        yield server
+    finally:
+        server.stop()
 
 
 def database_url(settings_dict: dict) -> str:

@@ -8,12 +8,11 @@ import logging
 
 import pytest
 import websockets
-from django.db import connection
 from django.test import Client
 
 from stats import ratelimit
 from stats.tests.chaos import origin_of
-from stats.tests.support import DaphneProc, database_url, tracebacks_report
+from stats.tests.support import DaphneProc, tracebacks_report, web_proc_running
 
 
 @pytest.fixture
@@ -120,11 +119,8 @@ class CappedDaphne(DaphneProc):
 
 @pytest.fixture(scope="module")
 def capped(django_db_setup, django_db_blocker, valkey):
-    with django_db_blocker.unblock():
-        url = database_url(connection.settings_dict)
-    server = CappedDaphne(database_url=url, redis_url=valkey.url).start()
-    yield server
-    server.stop()
+    with web_proc_running(CappedDaphne, django_db_blocker, valkey) as server:
+        yield server
 
 
 async def opening(ws) -> tuple[str, list[dict]]:

@@ -13,10 +13,9 @@ from pathlib import Path
 import pytest
 import websockets
 from django.conf import settings
-from django.db import connection
 
 from stats.models import ScoreEvent
-from stats.tests.support import UvicornProc, database_url
+from stats.tests.support import UvicornProc, web_proc_running
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -33,11 +32,8 @@ class EdgeUvicorn(UvicornProc):
 @pytest.fixture(scope="module")
 def uvicorn_server(django_db_setup, django_db_blocker, valkey):
     """uvicorn in a child process with the Procfile's flags: its memory is measured."""
-    with django_db_blocker.unblock():
-        url = database_url(connection.settings_dict)
-    server = EdgeUvicorn(database_url=url, redis_url=valkey.url).start()
-    yield server
-    server.stop()
+    with web_proc_running(EdgeUvicorn, django_db_blocker, valkey) as server:
+        yield server
 
 
 @pytest.fixture(params=["uvicorn", "daphne"])
