@@ -1,16 +1,16 @@
 // The live dashboard of one game: snapshot first, then deltas by seq; redraws coalesced to
 // one per animation frame; paused while the tab is hidden; replay and history views.
-// Modules: lib/socket.js (reconnecting socket), dashboard/state.js (data), charts.js,
-// views.js (DOM), modes.js (history ranges and replay), replay.js, history.js, chat.js.
+// Modules: lib/follow.js (the socket and the live state, by the protocol), dashboard/state.js
+// (data), charts.js, views.js (DOM), modes.js (history ranges and replay), replay.js,
+// history.js, chat.js.
 
 import { ChatPanel } from "./dashboard/chat.js";
 import { chartsCreate, historyRender, leadersRender, rateRender, timelineRender } from "./dashboard/charts.js";
 import { backToLive, rangeChange, replayStart } from "./dashboard/modes.js";
-import { eventsFrameApply, leadersTop, rateRecent, snapshotApply, stateCreate, stateMarkAll } from "./dashboard/state.js";
+import { leadersTop, rateRecent, stateMarkAll } from "./dashboard/state.js";
 import { badgeRender, freshnessRender, kpisRender, recentRender, tableRender, viewersRender } from "./dashboard/views.js";
-import { LiveSocket, socketUrl } from "./lib/socket.js";
+import { GameFollow } from "./lib/follow.js";
 
-const RESUME_TIMEOUT_MS = 5000;
 const FRESHNESS_TICK_MS = 250;
 const RENDER_BUDGET = 4;
 const RENDER_GAP_MAX_MS = 250;
@@ -40,32 +40,45 @@ const els = {
   },
 };
 
+const stats = { frames: 0, events: 0, redraws: 0, snapshots: 0, gaps: 0, renderMs: 0, renderMaxMs: 0, partsMs: {} };
+const follow = new GameFollow({
+  wsPath: root.dataset.wsPath,
+  stats,
+  onChange: changeHandle,
+  onStatus: (status) => badgeRender(els.badge, status),
+  onFrame: frameOther,
+});
+
 // Exposed for the browser tests and the burst benchmark, which read charts and state.
 const app = {
   config: {
     slug: root.dataset.slug,
     apiBase: root.dataset.apiBase,
-    wsUrl: socketUrl(root.dataset.wsPath),
     hiddenCloseMs: Number(root.dataset.hiddenCloseMs || 15_000),
   },
-  live: stateCreate("live"),
+  follow,
+  live: follow.state,
+  socket: follow.socket,
   replayState: null,
   replay: null,
   charts: null,
-  socket: null,
   chat: null,
   range: "live",
   history: null,
   paused: false,
-  degraded: false,
-  awaitingResume: false,
-  stats: { frames: 0, events: 0, redraws: 0, snapshots: 0, gaps: 0, renderMs: 0, renderMaxMs: 0, partsMs: {} },
+  stats,
   rafId: 0,
   lastRenderEnd: 0,
   lastRenderMs: 0,
   timers: {},
   get state() {
     return viewState();
+  },
+  get degraded() {
+    return follow.degraded;
+  },
+  get awaitingResume() {
+    return follow.awaitingResume;
   },
 };
 window.webgame = app;
@@ -74,63 +87,21 @@ function viewState() {
   return app.replayState || app.live;
 }
 
-// ---- incoming frames -------------------------------------------------------------------
+// ---- incoming frames (the protocol itself is lib/follow.js's) -----------------------------
 
-function frameHandle(frame) {
-  app.stats.frames += 1;
-  if (frame.type === "snapshot") snapshotHandle(frame);
-  else if (frame.type === "events") eventsHandle(frame);
-  else if (frame.type === "presence") app.live.viewers = frame.viewers;
-  else if (frame.type === "status") degradedSet(frame.live === false);
-  else if (frame.type === "chat") app.chat?.add(frame.message);
+function changeHandle(frame) {
+  // Chat is drawn as it comes, not per animation frame: a message is a single small row.
+  if (frame.type === "snapshot" && Array.isArray(frame.chat)) app.chat?.snapshot(frame.chat);
+  // Presence is drawn by the freshness tick.
+  if (frame.type !== "presence") renderSchedule();
+}
+
+function frameOther(frame) {
+  if (frame.type === "chat") app.chat?.add(frame.message);
   else if (frame.type === "chat_deleted") app.chat?.remove(frame.id);
   else if (frame.type === "error" && !app.chat?.errorFrame(frame)) {
     console.warn("server error frame", frame.code, frame.message);
   }
-}
-
-function snapshotHandle(frame) {
-  app.stats.snapshots += 1;
-  app.awaitingResume = false;
-  snapshotApply(app.live, frame, Date.now());
-  // Chat is drawn as it comes, not per animation frame: a message is a single small row.
-  if (Array.isArray(frame.chat)) app.chat?.snapshot(frame.chat);
-  renderSchedule();
-}
-
-function eventsHandle(frame) {
-  if (frame.resumed) {
-    app.awaitingResume = false;
-    clearTimeout(app.timers.resume);
-  } else if (app.awaitingResume) {
-    return; // the resume answer will cover these
-  }
-  const outcome = eventsFrameApply(app.live, frame, Date.now());
-  if (outcome === "gap") return resumeRequest();
-  if (outcome === "applied") {
-    app.stats.events += frame.events.length;
-    renderSchedule();
-  }
-}
-
-function resumeRequest() {
-  app.stats.gaps += 1;
-  app.awaitingResume = true;
-  app.socket.send({ type: "resume", after_seq: app.live.lastSeq });
-  clearTimeout(app.timers.resume);
-  // No answer: start over with a fresh connection (and its snapshot).
-  app.timers.resume = setTimeout(() => app.awaitingResume && app.socket.reconnectNow(), RESUME_TIMEOUT_MS);
-}
-
-// The server's channel layer is down (or back): the page is still kept current, from the
-// database at every ping, but not pushed to. Told per socket, so a new socket starts not degraded.
-function degradedSet(degraded) {
-  app.degraded = degraded;
-  statusChange(app.socket.status);
-}
-
-function statusChange(status) {
-  badgeRender(els.badge, status === "live" && app.degraded ? "degraded" : status);
 }
 
 // ---- drawing -----------------------------------------------------------------------------
@@ -252,18 +223,9 @@ function init() {
   controlsBind();
   const chatRoot = byId("chat");
   if (chatRoot) app.chat = new ChatPanel(chatRoot, (frame) => app.socket.send(frame));
-  app.socket = new LiveSocket({
-    url: app.config.wsUrl,
-    onFrame: frameHandle,
-    onStatus: statusChange,
-    onOpen: () => {
-      app.awaitingResume = false;
-      app.degraded = false;
-    },
-  });
   setInterval(freshnessTick, FRESHNESS_TICK_MS);
   setInterval(rateTick, 1000);
-  app.socket.start();
+  follow.start();
   if (document.hidden) visibilityHandle();
 }
 
