@@ -1,7 +1,8 @@
 // DOM rendering. Every string that comes from data goes through textContent (never
-// innerHTML), and rows are reused so a busy stream does not churn the DOM.
+// innerHTML), and rows are reused so a busy stream does not churn the DOM. Player names are
+// cut by nameShort, as in the charts, with the full name in the title.
 
-import { formatAgo, formatClock, formatDuration, formatInt, formatRate, formatSigned } from "../lib/format.js";
+import { formatAgo, formatClock, formatDuration, formatInt, formatRate, formatSigned, nameShort } from "../lib/format.js";
 import { playerColor } from "./charts.js";
 
 const BADGE_TEXT = {
@@ -67,7 +68,7 @@ export function tableRender(tbody, leaders) {
       // A different player in this row: swap the name-bound parts only then.
       row.dataset.player = p.player;
       row.cells[1].firstChild.style.backgroundColor = playerColor(p.player);
-      row.cells[1].lastChild.textContent = p.player;
+      row.cells[1].lastChild.textContent = nameShort(p.player);
       row.cells[1].title = p.player;
     }
     setText(row.cells[2], formatInt(p.total));
@@ -102,7 +103,7 @@ export function recentRender(list, recent) {
     const [time, who, pts, kind] = item.children;
     item.dataset.seq = String(e.seq);
     setText(time, formatClock(e.at_ms));
-    setText(who, e.player);
+    setText(who, nameShort(e.player));
     who.title = `${e.player} · seq ${e.seq} · id ${e.id}`;
     setText(pts, formatSigned(e.points));
     setClass(pts, `pts ${e.points < 0 ? "neg" : "pos"}`);
