@@ -115,3 +115,101 @@ def test_staff_page_applies_the_apis_rules_and_stores_nothing(admin_client, game
     assert response.status_code == 200
     assert any(e.startswith(f"{field}:") for e in response.context["form"].non_field_errors())
     assert not ScoreEvent.objects.exists()
+
+
+# ---- the wall screen (TV) and the stream overlays ---------------------------------------------
+
+WALL_PAGES = ["/games/{slug}/tv/", "/games/{slug}/overlay/", "/games/{slug}/overlay/?view=ticker"]
+CONTROLS = ("<button", "<input", "<select", "<textarea", "<a ", "<nav", "site-header")
+
+
+@pytest.mark.parametrize("path", WALL_PAGES)
+def test_wall_pages_have_no_controls_no_chrome_and_no_inline_code(client, game, path):
+    response = client.get(path.format(slug=game.slug))
+    page = response.content.decode()
+    assert response.status_code == 200
+    assert [c for c in CONTROLS if c in page] == []
+    assert "<script>" not in page and "style=" not in page and "onload" not in page
+    assert 'data-ws-path="/ws/games/arena/"' in page
+    assert "frame-ancestors 'none'" in response["Content-Security-Policy"]
+
+
+@pytest.mark.parametrize("path", WALL_PAGES)
+def test_wall_pages_of_a_private_game_follow_the_dashboards_rule(client, private_game, path):
+    url = path.format(slug=private_game.slug)
+    assert client.get(url).status_code == 404
+    assert client.get(url.replace("view=ticker", "view=nope")).status_code == 404  # not a 400: nothing leaks
+    viewer = User.objects.create_user("vera")
+    private_game.viewers.add(viewer)
+    client.force_login(viewer)
+    assert client.get(url).status_code == 200
+
+
+def test_wall_pages_of_an_unknown_game_are_404(client, db):
+    assert client.get("/games/nosuch/tv/").status_code == 404
+    assert client.get("/games/nosuch/overlay/?view=leaderboard").status_code == 404
+
+
+@pytest.mark.parametrize(
+    "query,view,limit,scale,title",
+    [
+        ("", "leaderboard", 10, "1", True),
+        ("view=leaderboard&limit=5", "leaderboard", 5, "1", True),
+        ("view=scoreboard&scale=1.5&title=0", "scoreboard", 10, "1.5", False),
+        ("view=ticker", "ticker", 8, "1", True),
+        ("view=ticker&limit=20&scale=0.5", "ticker", 20, "0.5", True),
+        ("view=leaderboard&utm_source=obs", "leaderboard", 10, "1", True),  # unknown knobs are let be
+    ],
+)
+def test_overlay_knobs_reach_the_page(client, game, query, view, limit, scale, title):
+    response = client.get(f"/games/{game.slug}/overlay/?{query}")
+    page = response.content.decode()
+    assert response.status_code == 200
+    assert f'data-view="{view}"' in page and f'data-scale="{scale}"' in page
+    assert f"overlay--{view}" in page
+    assert ('class="overlay-title"' in page) is title
+    if view != "scoreboard":
+        assert f'data-limit="{limit}"' in page
+    assert ("data-part=" + '"leaderboard"' in page) is (view == "leaderboard")
+
+
+@pytest.mark.parametrize(
+    "query,named",
+    [
+        ("view=nope", "view: 'nope' is not a view; use leaderboard, scoreboard, ticker."),
+        ("view=", "view: '' is not a view"),
+        ("view=Leaderboard", "view: 'Leaderboard' is not a view"),
+        ("view=leaderboard&view=ticker", "view: give it once, not 2 times."),
+        ("limit=0", "limit: '0' is not a whole number from 1 to 20."),
+        ("limit=21", "limit: '21' is not a whole number from 1 to 20."),
+        ("limit=%D9%A3", "limit: '٣' is not a whole number"),  # an Arabic-Indic 3: digits are ASCII
+        ("limit=-1", "limit: '-1'"),
+        ("scale=nan", "scale: 'nan' is not a number from 0.5 to 4"),
+        ("scale=1e1", "scale: '1e1'"),
+        ("scale=4.5", "scale: '4.5'"),
+        ("title=yes", "title: 'yes' is not 0"),
+    ],
+)
+def test_overlay_bad_knobs_are_a_400_page_naming_them_and_the_allowed_values(client, game, query, named):
+    response = client.get(f"/games/{game.slug}/overlay/?{query}")
+    page = response.content.decode()
+    assert response.status_code == 400
+    assert response["Content-Type"].startswith("text/html")
+    assert named.replace("'", "&#x27;") in page
+    for allowed in ("<code>leaderboard</code>", "<code>scoreboard</code>", "<code>ticker</code>"):
+        assert allowed in page
+    assert "<script" not in page
+
+
+def test_overlay_400_escapes_and_shortens_what_it_was_given(client, game):
+    response = client.get(f"/games/{game.slug}/overlay/", {"view": "<b>x</b>" + "y" * 100})
+    page = response.content.decode()
+    assert response.status_code == 400
+    assert "<b>x</b>" not in page and "&lt;b&gt;x&lt;/b&gt;" in page
+    assert "y" * 41 not in page
+
+
+def test_overlay_names_every_bad_knob_at_once(client, game):
+    response = client.get(f"/games/{game.slug}/overlay/?view=nope&limit=99&scale=9")
+    assert response.status_code == 400
+    assert [p.split(":")[0] for p in response.context["problems"]] == ["view", "limit", "scale"]
