@@ -6,6 +6,7 @@ so a few lines beat a dependency.) And the API's JSON answer to a bad Host."""
 
 import logging
 
+from django.conf import settings
 from django.core.exceptions import DisallowedHost
 
 from stats import api
@@ -28,15 +29,37 @@ CSP = "; ".join(
 )
 
 
+# Django's technical error pages (DEBUG only: the 404 page with the URL patterns, the 500 page
+# with the traceback) style themselves with an inline <style> and the 500 page toggles its
+# frames with an inline <script>: under our policy they came out unstyled and half usable.
+# They carry this tag in their <head>. Autoescaping turns the quotes and angle brackets of any
+# data a page shows into entities, so only a template's own markup can hold it as is.
+TECHNICAL_PAGE_MARK = b'<meta name="robots" content="NONE,NOARCHIVE">'
+
+
+def debug_technical_page(response) -> bool:
+    """Whether this is one of Django's technical error pages, which exist only with DEBUG."""
+    if not settings.DEBUG or response.status_code < 400 or response.streaming:
+        return False
+    if not response.get("Content-Type", "").startswith("text/html"):
+        return False
+    return TECHNICAL_PAGE_MARK in response.content[:1024]
+
+
 class ContentSecurityPolicyMiddleware:
     def __init__(self, get_response):
         self.get_response = get_response
 
     def __call__(self, request):
         response = self.get_response(request)
-        # The admin ships inline scripts of its own; everything else gets the strict policy.
-        if not request.path.startswith("/admin/"):
-            response.headers.setdefault("Content-Security-Policy", CSP)
+        # The admin ships inline scripts of its own; everything else gets the strict policy,
+        # except a technical error page in development (DEBUG on, read per request): it is
+        # sent without a policy so that it is readable. Never in production (DEBUG off: these
+        # pages do not exist, and 403/404/500 are our own templates, which need no inline
+        # code), and never for our own pages, whatever their status.
+        if request.path.startswith("/admin/") or debug_technical_page(response):
+            return response
+        response.headers.setdefault("Content-Security-Policy", CSP)
         return response
 
 
