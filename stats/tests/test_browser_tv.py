@@ -1,0 +1,332 @@
+"""The wall screen (/games/<slug>/tv/) in a real browser (Debian's Chromium through Playwright,
+against daphne), at 1920x1080 and 3840x2160: it fits the screen with no scrollbars, has no
+controls, follows the game live (scoreboard, leaderboard, ticker), cuts long names, scales its
+type with the screen, and keeps to the CSP. The helpers here serve the overlay tests too."""
+
+import re
+
+import pytest
+from playwright.sync_api import TimeoutError as PlaywrightTimeout
+
+from stats import services
+from stats.tests.support import event_in
+from stats.tests.test_browser import WAIT_MS, XSS_NAMES, api_post, record_off_loop
+from stats.tests.test_browser_accounts import account_login, user_create
+from stats.tests.test_browser_chat import CSP_WATCH
+
+pytestmark = pytest.mark.browser
+
+FULL_HD = {"width": 1920, "height": 1080}
+UHD = {"width": 3840, "height": 2160}
+LONG_NAME = "TheUnstoppableQuantumSniperFromTheNorthernServers_" + "x" * 13  # 64 characters, the most
+
+# What a wall page shows, read from the page (numbers without their thousands separators).
+WALL_READ = """() => {
+  const num = (el) => el ? Number(el.textContent.replace(/[^0-9-]/g, "")) : null;
+  const text = (el) => el ? el.textContent : null;
+  const rows = (selector, name, value) => Array.from(document.querySelectorAll(selector)).map(
+    (row) => [text(row.querySelector(name)), num(row.querySelector(value))]);
+  const status = document.querySelector(".wall-status");
+  return {
+    leaderboard: rows(".lb-row", ".lb-name", ".lb-total"),
+    ticker: rows(".tk-item", ".tk-who", ".tk-pts"),
+    sides: rows(".sb-side", ".sb-name", ".sb-score"),
+    points: num(document.querySelector('.sb-total [data-field="points"]')),
+    events: num(document.querySelector('.sb-total [data-field="events"]')),
+    status: status && status.dataset.status,
+  };
+}"""
+
+CONTROLS = (
+    "a[href], button, input, select, textarea, [tabindex], [contenteditable], [role=button],"
+    " nav, .site-header, .skip-link"
+)
+
+
+@pytest.fixture
+def wall_open(browser, live):
+    """Opens a wall page in a browser context of its own (a viewport per call), watching the
+    CSP; waits for its first snapshot to be drawn. Closes them all afterwards."""
+    contexts = []
+
+    def open_page(path: str, viewport: dict | None = None, *, wait: bool = True, ws_route=None):
+        context = browser.new_context(base_url=live.url, viewport=viewport or FULL_HD)
+        contexts.append(context)
+        page = context.new_page()
+        page.add_init_script(CSP_WATCH)
+        if ws_route:
+            page.route_web_socket(re.compile(r"/ws/games/"), ws_route)
+        response = page.goto(path)
+        if wait:
+            wall_ready(page)
+        return page, response
+
+    yield open_page
+    for context in contexts:
+        context.close()
+
+
+def wall_ready(page) -> None:
+    page.wait_for_function(
+        "() => window.webgame && window.webgame.stats.snapshots > 0 && window.webgame.stats.redraws > 0",
+        timeout=WAIT_MS,
+    )
+
+
+def wall_read(page) -> dict:
+    return page.evaluate(WALL_READ)
+
+
+def wall_wait(page, **expected) -> dict:
+    """Wait until every part named shows exactly what is expected, e.g. ticker=[["ada", 5]]."""
+    try:
+        page.wait_for_function(
+            f"""(expected) => {{
+              const shown = ({WALL_READ})();
+              return Object.entries(expected).every(([k, v]) => JSON.stringify(shown[k]) === JSON.stringify(v));
+            }}""",
+            arg=expected,
+            timeout=WAIT_MS,
+        )
+    except PlaywrightTimeout:
+        raise AssertionError(f"expected {expected}, the page shows {wall_read(page)}") from None
+    return wall_read(page)
+
+
+def csp_violations(page) -> list:
+    return page.evaluate("() => window.__csp")
+
+
+def scroll_size(page) -> dict:
+    return page.evaluate("""() => {
+      const doc = document.documentElement;
+      return {
+        doc: [doc.scrollWidth, doc.scrollHeight], body: [document.body.scrollWidth, document.body.scrollHeight],
+        client: [doc.clientWidth, doc.clientHeight], viewport: [innerWidth, innerHeight],
+      };
+    }""")
+
+
+def font_px(page, selector: str) -> float:
+    return page.evaluate(
+        "(selector) => parseFloat(getComputedStyle(document.querySelector(selector)).fontSize)", selector
+    )
+
+
+def cut_with_ellipsis(page, selector: str) -> dict:
+    """The first element matching `selector`: its text, title, and whether its text is cut."""
+    return page.evaluate(
+        """(selector) => {
+          const el = document.querySelector(selector);
+          const style = getComputedStyle(el);
+          return {
+            text: el.textContent, title: el.title, overflowing: el.scrollWidth > el.clientWidth,
+            css: [style.textOverflow, style.overflowX, style.whiteSpace],
+          };
+        }""",
+        selector,
+    )
+
+
+def players_post(live, game, key, count: int = 14, *, prefix: str = "p") -> list[dict]:
+    """Events for `count` players (the last one with the longest name allowed), each with
+    its own total, posted in one batch."""
+    events = [{"id": f"{prefix}{i}", "player": f"player{i:02d}", "points": 10 + i} for i in range(count - 1)]
+    events.append({"id": f"{prefix}-long", "player": LONG_NAME, "points": 5})
+    api_post(live, game.slug, key, events)
+    return events
+
+
+@pytest.mark.parametrize("viewport", [FULL_HD, UHD], ids=["1920x1080", "3840x2160"])
+def test_tv_fills_the_screen_exactly_with_no_scrollbars_and_no_controls(wall_open, live, game, api_key, viewport):
+    page, response = wall_open(f"/games/{game.slug}/tv/", viewport)
+    assert response.status == 200
+    players_post(live, game, api_key, count=16)
+    wall_wait(page, events=16)
+    page.wait_for_function("() => document.querySelectorAll('.lb-row').length === 10", timeout=WAIT_MS)
+    size = scroll_size(page)
+    screen = [viewport["width"], viewport["height"]]
+    assert size == {"doc": screen, "body": screen, "client": screen, "viewport": screen}
+    assert page.evaluate(f"() => document.querySelectorAll('{CONTROLS}').length") == 0
+    # Every part is on the screen, none cut by its edge.
+    boxes = page.evaluate("""() => Array.from(document.querySelectorAll(
+        '.tv-head, .scoreboard, .leaderboard, .ticker, .lb-row, .sb-side')).map((el) => {
+      const r = el.getBoundingClientRect();
+      return [el.className, r.left >= 0 && r.top >= 0 && r.right <= innerWidth && r.bottom <= innerHeight];
+    })""")
+    assert [name for name, inside in boxes if not inside] == []
+    assert len(boxes) == 4 + 10 + 3
+    assert csp_violations(page) == []
+
+
+def test_tv_type_scales_with_the_screen(wall_open, live, game, api_key):
+    players_post(live, game, api_key)
+    selectors = [".tv-title", ".sb-total dd", ".sb-name", ".lb-name", ".lb-total", ".tk-who"]
+    sizes = {}
+    for name, viewport in (("hd", FULL_HD), ("uhd", UHD)):
+        page, _ = wall_open(f"/games/{game.slug}/tv/", viewport)
+        wall_wait(page, events=14)
+        sizes[name] = {selector: font_px(page, selector) for selector in selectors}
+    for selector in selectors:
+        assert sizes["uhd"][selector] >= 1.8 * sizes["hd"][selector], (selector, sizes)
+    # Big type: read from across a room even at 1080p.
+    assert min(sizes["hd"].values()) >= 28, sizes["hd"]
+    assert sizes["hd"][".sb-total dd"] >= 80
+
+
+def test_tv_follows_the_game_live(wall_open, live, game, api_key):
+    page, _ = wall_open(f"/games/{game.slug}/tv/")
+    shown = wall_read(page)
+    assert (shown["leaderboard"], shown["ticker"], shown["sides"]) == ([], [], [])
+    assert page.locator(".lb-list .empty").text_content() == "Waiting for the first score…"
+    assert page.locator(".tk-list .empty").text_content() == "Waiting for the first event…"
+    api_post(
+        live,
+        game.slug,
+        api_key,
+        [
+            {"id": "e1", "player": "ada", "points": 30},
+            {"id": "e2", "player": "linus", "points": 12},
+            {"id": "e3", "player": "ada", "points": 5},
+            {"id": "e4", "player": "grace", "points": 20},
+        ],
+    )
+    wall_wait(
+        page,
+        points=67,
+        events=4,
+        sides=[["ada", 35], ["grace", 20], ["linus", 12]],
+        leaderboard=[["ada", 35], ["grace", 20], ["linus", 12]],
+        ticker=[["grace", 20], ["ada", 5], ["linus", 12], ["ada", 30]],
+    )
+    assert page.locator(".tv-meta").text_content() == "3 players"
+    # Through the service (as the admin and the staff page write), a correction among them.
+    record_off_loop(game.pk, [event_in("e5", "linus", 40), event_in("e6", "ada", -3, kind="penalty")])
+    shown = wall_wait(
+        page,
+        points=104,
+        events=6,
+        sides=[["linus", 52], ["ada", 32], ["grace", 20]],
+        leaderboard=[["linus", 52], ["ada", 32], ["grace", 20]],
+    )
+    assert shown["ticker"][:2] == [["ada", -3], ["linus", 40]]
+    newest = page.locator(".tk-item").first
+    assert newest.locator(".tk-kind").text_content() == "penalty"
+    assert "neg" in newest.locator(".tk-pts").get_attribute("class")
+    assert page.locator(".tk-item").nth(1).locator(".tk-kind").is_hidden()  # "score" goes unsaid
+    assert shown["status"] == "live"
+    assert csp_violations(page) == []
+
+
+def test_tv_cuts_long_names_with_an_ellipsis_and_keeps_them_whole_in_title(wall_open, live, game, api_key):
+    page, _ = wall_open(f"/games/{game.slug}/tv/")
+    api_post(
+        live,
+        game.slug,
+        api_key,
+        [{"id": "l1", "player": LONG_NAME, "points": 99}, {"id": "l2", "player": "ada", "points": 1}],
+    )
+    wall_wait(page, leaderboard=[[LONG_NAME, 99], ["ada", 1]])
+    for selector in (".lb-row .lb-name", ".sb-side .sb-name", ".tk-item:nth-child(2) .tk-who"):
+        name = cut_with_ellipsis(page, selector)
+        assert name == {
+            "text": LONG_NAME,
+            "title": LONG_NAME,
+            "overflowing": True,
+            "css": ["ellipsis", "hidden", "nowrap"],
+        }, selector
+    assert scroll_size(page)["doc"] == [1920, 1080]
+
+
+def test_tv_draws_markup_in_names_as_text(wall_open, live, game, api_key):
+    page, _ = wall_open(f"/games/{game.slug}/tv/")
+    api_post(
+        live, game.slug, api_key, [{"id": f"x{i}", "player": n, "points": 10 - i} for i, n in enumerate(XSS_NAMES)]
+    )
+    wall_wait(page, leaderboard=[[n, 10 - i] for i, n in enumerate(XSS_NAMES)])
+    assert page.evaluate("() => document.querySelectorAll('#wall img, #wall svg, #wall script, #wall b').length") == 0
+    assert page.evaluate("() => [window.__xss, window.__csp]") == [None, []]
+
+
+def test_tv_resumes_after_a_lost_events_frame(wall_open, live, game, api_key):
+    """The page follows the stream as the dashboard does: a gap is noticed and resumed."""
+    dropped: list[str] = []
+
+    def drop_first_live_events_frame(ws_route):
+        server = ws_route.connect_to_server()
+
+        def forward(message):
+            if not dropped and '"type":"events"' in message and '"resumed"' not in message:
+                dropped.append(message)
+                return
+            ws_route.send(message)
+
+        server.on_message(forward)
+
+    page, _ = wall_open(f"/games/{game.slug}/tv/", ws_route=drop_first_live_events_frame)
+    api_post(live, game.slug, api_key, [{"id": "g1", "player": "ada", "points": 5}])
+    for _ in range(100):  # wait_for_timeout lets Playwright run the route handler meanwhile
+        if dropped:
+            break
+        page.wait_for_timeout(50)
+    api_post(live, game.slug, api_key, [{"id": "g2", "player": "ada", "points": 7}])
+    wall_wait(page, leaderboard=[["ada", 12]], ticker=[["ada", 7], ["ada", 5]])
+    assert len(dropped) == 1
+    assert page.evaluate("() => [window.webgame.stats.gaps, window.webgame.stats.snapshots]") == [1, 1]
+
+
+def test_tv_shows_a_lost_connection_and_comes_back(wall_open, live, game, api_key):
+    page, _ = wall_open(f"/games/{game.slug}/tv/")
+    status = page.locator(".wall-status")
+    page.locator('.wall-status[data-status="live"]').wait_for(state="attached", timeout=WAIT_MS)
+    assert page.locator(".wall-status-text").bounding_box()["width"] <= 1  # live: only the dot
+    page.context.set_offline(True)
+    page.locator('.wall-status[data-status="offline"]').wait_for(timeout=WAIT_MS)
+    assert status.text_content() == "offline, retrying"
+    assert page.locator(".wall-status-text").bounding_box()["width"] > 20  # said in words
+    api_post(live, game.slug, api_key, [{"id": "o1", "player": "ada", "points": 3}])
+    page.context.set_offline(False)
+    wall_wait(page, status="live", leaderboard=[["ada", 3]])  # the new snapshot has what was missed
+
+
+def test_tv_shows_degraded_while_the_server_says_so(wall_open, game):
+    page, _ = wall_open(f"/games/{game.slug}/tv/")
+    wall_wait(page, status="live")
+    frame = "(frame) => window.webgame.socket.onFrame(frame)"
+    page.evaluate(frame, {"type": "status", "live": False, "reason": "layer_down"})
+    wall_wait(page, status="degraded")
+    assert page.locator(".wall-status").text_content() == "degraded: updating every few seconds"
+    page.evaluate(frame, {"type": "status", "live": True})
+    wall_wait(page, status="live")
+
+
+def test_tv_scoreboard_shows_teams_when_the_snapshot_has_them(wall_open, live, game, api_key):
+    page, _ = wall_open(f"/games/{game.slug}/tv/")
+    api_post(live, game.slug, api_key, [{"id": "t1", "player": "ada", "points": 21}])
+    wall_wait(page, sides=[["ada", 21]])
+    snapshot = page.evaluate("() => fetch('/api/games/arena/snapshot').then((r) => r.json())")
+    snapshot = {**snapshot, "type": "snapshot", "teams": []}
+    teams = [{"team": "Red", "stats": {"points": 12}}, {"team": "Blue", "stats": {"points": 9}}]
+    page.evaluate("(frame) => window.webgame.socket.onFrame(frame)", {**snapshot, "teams": teams})
+    wall_wait(page, sides=[["Red", 12], ["Blue", 9]], leaderboard=[["ada", 21]])
+    # One line, "Red 12 - 9 Blue" (an en dash): left to right, name, score, the dash, score, name.
+    order = page.evaluate("""() => Array.from(document.querySelectorAll('.sb-name, .sb-score'))
+      .sort((a, b) => a.getBoundingClientRect().left - b.getBoundingClientRect().left).map((el) => el.textContent)""")
+    assert order == ["Red", "12", "9", "Blue"]
+    dash = page.evaluate("() => getComputedStyle(document.querySelector('.sb-side:last-child'), '::before').content")
+    assert dash == '"\u2013"'
+    page.evaluate("(frame) => window.webgame.socket.onFrame(frame)", snapshot)  # no teams: players again
+    wall_wait(page, sides=[["ada", 21]])
+
+
+def test_tv_of_a_private_game_is_404_for_an_anonymous_viewer_and_live_for_a_listed_one(wall_open, live, db):
+    secret = services.game_create(slug="secret", name="Hidden Vault", is_public=False)
+    page, response = wall_open("/games/secret/tv/", wait=False)
+    assert response.status == 404
+    vera = user_create("vera")
+    secret.viewers.add(vera)
+    key = services.api_key_create(game=secret, name="test")[1]
+    account_login(page, "vera", next_path="/games/secret/tv/")
+    wall_ready(page)
+    api_post(live, "secret", key, [{"id": "s1", "player": "ada", "points": 4}])
+    wall_wait(page, leaderboard=[["ada", 4]])
