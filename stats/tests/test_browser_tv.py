@@ -305,17 +305,32 @@ def test_tv_scoreboard_shows_teams_when_the_snapshot_has_them(wall_open, live, g
     api_post(live, game.slug, api_key, [{"id": "t1", "player": "ada", "points": 21}])
     wall_wait(page, sides=[["ada", 21]])
     snapshot = page.evaluate("() => fetch('/api/games/arena/snapshot').then((r) => r.json())")
-    snapshot = {**snapshot, "type": "snapshot", "teams": []}
+    snapshot = {**snapshot, "type": "snapshot", "teams": [], "match": None}
+    frame_in = "(frame) => window.webgame.socket.onFrame(frame)"
     teams = [{"team": "Red", "stats": {"points": 12}}, {"team": "Blue", "stats": {"points": 9}}]
-    page.evaluate("(frame) => window.webgame.socket.onFrame(frame)", {**snapshot, "teams": teams})
+    page.evaluate(frame_in, {**snapshot, "teams": teams})
     wall_wait(page, sides=[["Red", 12], ["Blue", 9]], leaderboard=[["ada", 21]])
-    # One line, "Red 12 - 9 Blue" (an en dash): left to right, name, score, the dash, score, name.
+    # One line, "Red 12 - 9 Blue" (an en dash): left to right, name, score, dash, score, name.
     order = page.evaluate("""() => Array.from(document.querySelectorAll('.sb-name, .sb-score'))
       .sort((a, b) => a.getBoundingClientRect().left - b.getBoundingClientRect().left).map((el) => el.textContent)""")
     assert order == ["Red", "12", "9", "Blue"]
     dash = page.evaluate("() => getComputedStyle(document.querySelector('.sb-side:last-child'), '::before').content")
     assert dash == '"\u2013"'
-    page.evaluate("(frame) => window.webgame.socket.onFrame(frame)", snapshot)  # no teams: players again
+    # The teams of the open match, and an events frame's absolute totals of the teams that changed.
+    match = {"id": "m-1", "name": "Final", "status": "live", "teams": [*teams, {"team": "Green", "stats": {}}]}
+    page.evaluate(frame_in, {**snapshot, "match": match})
+    wall_wait(page, sides=[["Red", 12], ["Blue", 9], ["Green", 0]])
+    event = {**snapshot["recent"][-1], "id": "t2", "seq": 2, "points": 1}
+    events = {
+        "type": "events",
+        "events": [event],
+        "players": [{"player": "ada", "total": 22, "events": 2}],
+        "game": {**snapshot["game"], "last_seq": 2, "events": 2, "points": 22},
+        "teams": [{"match": "m-1", "team": "Blue", "stats": {"points": 15}}],
+    }
+    page.evaluate(frame_in, events)
+    wall_wait(page, sides=[["Red", 12], ["Blue", 15], ["Green", 0]], leaderboard=[["ada", 22]])
+    page.evaluate(frame_in, snapshot)  # no teams: the players again
     wall_wait(page, sides=[["ada", 21]])
 
 

@@ -7,7 +7,8 @@
 // (degraded: caught up at each ping), until `live: true` on the same socket.
 //
 // The page hears of it through callbacks, and does its own drawing:
-//   onChange(frame)  the state changed: after a snapshot, an applied events frame, a presence
+//   onChange(frame)  the state changed: after a snapshot, an applied events frame, a presence,
+//                    a match frame
 //   onStatus(status) the connection: socket.js's status, or "degraded" while live but degraded
 //   onFrame(frame)   every other frame (chat, chat_deleted, error, pong, ...)
 
@@ -21,7 +22,7 @@ const noop = () => {};
 export class GameFollow {
   constructor({ wsPath, onChange = noop, onStatus = noop, onFrame = noop, stats = null }) {
     this.state = stateCreate("live");
-    // Snapshot parts state.js does not keep (yet): `teams` and `match` when the server sends them.
+    // What state.js does not keep (yet): the open match and its teams, when the server sends them.
     this.extras = { teams: null, match: null };
     this.degraded = false;
     this.awaitingResume = false;
@@ -62,6 +63,7 @@ export class GameFollow {
       this.state.viewers = frame.viewers;
       this.onChange(frame);
     } else if (frame.type === "status") this.degradedSet(frame.live === false);
+    else if (frame.type === "match") this.matchHandle(frame);
     else this.onFrame(frame);
   }
 
@@ -69,7 +71,15 @@ export class GameFollow {
     this.stats.snapshots += 1;
     this.awaitingResume = false;
     snapshotApply(this.state, frame, Date.now());
-    this.extras = { teams: frame.teams ?? null, match: frame.match ?? null };
+    // Teams: the snapshot's own `teams` when it has some, or else its open match's.
+    const teams = Array.isArray(frame.teams) && frame.teams.length > 0 ? frame.teams : frame.match?.teams;
+    this.extras = { match: frame.match ?? null, teams: teams ?? null };
+    this.onChange(frame);
+  }
+
+  // A match started or ended (not in seq order: the next snapshot has it too).
+  matchHandle(frame) {
+    this.extras = { match: frame.match ?? null, teams: frame.match?.teams ?? null };
     this.onChange(frame);
   }
 
@@ -83,8 +93,7 @@ export class GameFollow {
     const outcome = eventsFrameApply(this.state, frame, Date.now());
     if (outcome === "gap") return this.resumeRequest();
     if (outcome !== "applied") return;
-    if (frame.teams !== undefined) this.extras.teams = frame.teams;
-    if (frame.match !== undefined) this.extras.match = frame.match;
+    if (Array.isArray(frame.teams)) this.extras.teams = teamsMerge(this.extras.teams, frame.teams);
     this.stats.events += frame.events.length;
     this.onChange(frame);
   }
@@ -103,4 +112,16 @@ export class GameFollow {
     this.degraded = degraded;
     this.onStatus(this.status);
   }
+}
+
+// An events frame's `teams` holds the absolute totals of the teams whose stats changed: set
+// them (never add) on a copy of what is known, by team.
+export function teamsMerge(known, changed) {
+  const teams = (Array.isArray(known) ? known : []).map((t) => ({ ...t, stats: { ...t.stats } }));
+  for (const update of changed) {
+    const team = teams.find((t) => t.team === update.team);
+    if (team) Object.assign(team.stats, update.stats);
+    else teams.push({ team: update.team, stats: { ...update.stats } });
+  }
+  return teams;
 }
