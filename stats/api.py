@@ -13,8 +13,9 @@ from pydantic import ValidationError
 
 from stats import ratelimit, selectors, services
 from stats.chat import selectors as chat_selectors
-from stats.models import ApiKey, Game
+from stats.models import ApiKey, Game, Match
 from stats.schemas import MAX_SEQ, EventBatchIn, EventIn, errors_describe
+from stats.scoring.record import EventsRefused
 from stats.wire import game_wire
 
 # One answer for a game that does not exist and for one the caller may not use (private, or
@@ -83,7 +84,7 @@ def _reader_key(request) -> ApiKey | None:
     return key
 
 
-def _game_for_reader(request, slug: str) -> Game:
+def game_for_reader(request, slug: str) -> Game:
     """A game the caller may read: visible to its session user, or its own bearer key's."""
     key = _reader_key(request)
     if key is not None and key.game.slug == slug:
@@ -98,7 +99,8 @@ def _reject_constant(name: str):
     raise ValueError(f"{name} is not allowed in JSON")
 
 
-def _parse_events(request) -> list[EventIn]:
+def json_object(request) -> dict:
+    """The body as a JSON object, or a clear 4xx."""
     try:
         body = request.body
     except RequestDataTooBig:
@@ -110,7 +112,12 @@ def _parse_events(request) -> list[EventIn]:
     except RecursionError:  # nesting deeper than the parser's stack: refuse, never crash
         raise ApiError(400, "bad_json", "body is nested too deeply") from None
     if not isinstance(data, dict):
-        raise ApiError(400, "bad_shape", 'body must be an event object or {"events": [...]}')
+        raise ApiError(400, "bad_shape", "body must be a JSON object")
+    return data
+
+
+def _parse_events(request) -> list[EventIn]:
+    data = json_object(request)
     if "events" in data and isinstance(data["events"], list) and len(data["events"]) > settings.WEBGAME_MAX_BATCH:
         raise ApiError(413, "batch_too_large", f"at most {settings.WEBGAME_MAX_BATCH} events per batch")
     try:
@@ -121,8 +128,8 @@ def _parse_events(request) -> list[EventIn]:
         raise ApiError(422, "invalid", "some fields are invalid", errors_describe(exc)) from None
 
 
-@api_view("POST")
-def events_post(request, slug: str):
+def writer_key(request, slug: str) -> ApiKey:
+    """The game server's key for this game, within its rate limit, or a clear 4xx."""
     key = _bearer_key(request)
     if key is None:
         raise ApiError(401, "unauthorized", "send 'Authorization: Bearer <api key>'")
@@ -130,9 +137,14 @@ def events_post(request, slug: str):
         raise ApiError(404, "not_found", GAME_NOT_FOUND)
     retry_after = ratelimit.api_key_retry_after(key_prefix=key.prefix)
     if retry_after is not None:
-        response = error_response(429, "rate_limited", f"too many requests for this key; retry in {retry_after}s")
-        response["Retry-After"] = str(retry_after)
-        return response
+        message = f"too many requests for this key; retry in {retry_after}s"
+        raise ApiError(429, "rate_limited", message, headers={"Retry-After": str(retry_after)})
+    return key
+
+
+@api_view("POST")
+def events_post(request, slug: str):
+    key = writer_key(request, slug)
     events = _parse_events(request)
     try:
         result = services.score_events_record(game_id=key.game_id, events=events)
@@ -140,6 +152,8 @@ def events_post(request, slug: str):
         raise ApiError(404, "not_found", GAME_NOT_FOUND) from None
     except services.EventConflict as exc:
         raise ApiError(422, "id_conflict", str(exc), [{"field": "id", "message": i} for i in exc.ids]) from None
+    except EventsRefused as exc:
+        raise ApiError(exc.status, exc.code, exc.message, exc.details) from None
     return JsonResponse(
         {"accepted": result.accepted, "duplicates": result.duplicates, "last_seq": result.last_seq}, status=202
     )
@@ -147,11 +161,11 @@ def events_post(request, slug: str):
 
 @api_view("GET")
 def snapshot_get(request, slug: str):
-    game = _game_for_reader(request, slug)
+    game = game_for_reader(request, slug)
     return JsonResponse(selectors.game_snapshot_shared(game_id=game.pk))
 
 
-def _int_param(request, name: str, default: int, low: int, high: int) -> int:
+def int_param(request, name: str, default: int, low: int, high: int) -> int:
     raw = request.GET.get(name)
     if raw is None:
         return default
@@ -166,26 +180,38 @@ def _int_param(request, name: str, default: int, low: int, high: int) -> int:
 
 @api_view("GET")
 def events_get(request, slug: str):
-    game = _game_for_reader(request, slug)
-    after_seq = _int_param(request, "after_seq", 0, 0, MAX_SEQ)
-    limit = _int_param(request, "limit", 500, 1, settings.WEBGAME_MAX_BATCH)
-    return JsonResponse(selectors.game_events_page(game_id=game.pk, after_seq=after_seq, limit=limit))
+    game = game_for_reader(request, slug)
+    after_seq = int_param(request, "after_seq", 0, 0, MAX_SEQ)
+    limit = int_param(request, "limit", 500, 1, settings.WEBGAME_MAX_BATCH)
+    match = match_param(request, game)
+    return JsonResponse(selectors.game_events_page(game_id=game.pk, after_seq=after_seq, limit=limit, match=match))
+
+
+def match_param(request, game: Game) -> Match | None:
+    """The `match` query parameter: a match of this game, or None when not given."""
+    match_id = request.GET.get("match")
+    if match_id is None:
+        return None
+    match = Match.objects.filter(game=game, match_id=match_id).first()
+    if match is None:
+        raise ApiError(404, "not_found", f"no match {match_id[:64]!r} in this game")
+    return match
 
 
 @api_view("GET")
 def history_get(request, slug: str):
-    game = _game_for_reader(request, slug)
+    game = game_for_reader(request, slug)
     range_ = request.GET.get("range", "5m")
     if range_ not in selectors.HISTORY_RANGES:
         raise ApiError(400, "bad_param", f"range must be one of {', '.join(selectors.HISTORY_RANGES)}")
-    return JsonResponse(selectors.game_history(game_id=game.pk, range=range_))
+    return JsonResponse(selectors.game_history(game_id=game.pk, range=range_, match=match_param(request, game)))
 
 
 @api_view("GET")
 def chat_get(request, slug: str):
-    game = _game_for_reader(request, slug)
-    before = _int_param(request, "before", 0, 1, chat_selectors.CHAT_ID_MAX) if "before" in request.GET else None
-    limit = _int_param(request, "limit", chat_selectors.CHAT_RECENT_DEFAULT, 1, chat_selectors.CHAT_PAGE_MAX)
+    game = game_for_reader(request, slug)
+    before = int_param(request, "before", 0, 1, chat_selectors.CHAT_ID_MAX) if "before" in request.GET else None
+    limit = int_param(request, "limit", chat_selectors.CHAT_RECENT_DEFAULT, 1, chat_selectors.CHAT_PAGE_MAX)
     return JsonResponse(chat_selectors.chat_page(game_id=game.pk, before=before, limit=limit))
 
 

@@ -8,6 +8,7 @@ for RETURNING; see stats.checks) both take. Everything else keeps using the ORM.
 All of them run inside the caller's transaction, which holds the game's row lock.
 """
 
+import json
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
@@ -16,9 +17,12 @@ from django.db import connection
 
 from stats.models import Game, Player, ScoreEvent
 
-_GAME_FIELDS = ("id", "slug", "name", "is_public", "last_seq", "event_count", "points_total")
+_GAME_FIELDS = ("id", "slug", "name", "is_public", "last_seq", "event_count", "points_total", "open_match_id")
 _PLAYER_FIELDS = ("id", "game_id", "name", "total", "event_count")
-_EVENT_COLUMNS = ("game_id", "event_id", "seq", "player_id", "points", "kind", "at", "received_at", "corrects_id")
+_EVENT_COLUMNS = (
+    "game_id", "event_id", "seq", "player_id", "points", "kind", "at", "received_at", "corrects_id",
+    "stats", "team", "match_id",
+)  # fmt: skip
 # From this many rows, PostgreSQL gets them by COPY: one huge INSERT spent most of a
 # 1,000-event POST on building and quoting its text (profiled).
 COPY_MIN_ROWS = 50
@@ -38,6 +42,9 @@ class LogRow:
     at: datetime
     received_at: datetime
     corrects_id: int | None = None
+    stats: dict[str, int] | None = None
+    team: str = ""
+    match_id: int | None = None
 
 
 def _table(model) -> str:
@@ -121,9 +128,10 @@ def players_add(*, game: Game, deltas: dict[str, tuple[int, int]]) -> dict[str, 
 
 
 def _row_values(row: LogRow, adapt) -> list:
+    stats = json.dumps(row.stats, separators=(",", ":")) if row.stats else None
     return [
         row.game_id, row.event_id, row.seq, row.player_id, row.points, row.kind,
-        adapt(row.at), adapt(row.received_at), row.corrects_id,
+        adapt(row.at), adapt(row.received_at), row.corrects_id, stats, row.team, row.match_id,
     ]  # fmt: skip
 
 
@@ -132,7 +140,9 @@ def events_insert(*, rows: list[LogRow]) -> None:
     if connection.vendor == "postgresql" and len(rows) >= COPY_MIN_ROWS:
         return _events_copy(rows)
     adapt = connection.ops.adapt_datetimefield_value
-    marks = "(" + ", ".join(["%s"] * len(_EVENT_COLUMNS)) + ")"
+    # PostgreSQL's jsonb takes the JSON text only with a cast (COPY needs none).
+    json_mark = "%s::jsonb" if connection.vendor == "postgresql" else "%s"
+    marks = "(" + ", ".join(json_mark if c == "stats" else "%s" for c in _EVENT_COLUMNS) + ")"
     insert = f"INSERT INTO {_table(ScoreEvent)} ({', '.join(_EVENT_COLUMNS)}) VALUES "
     with connection.cursor() as cursor:
         for chunk in _chunks(rows, len(_EVENT_COLUMNS)):

@@ -18,6 +18,9 @@ class Game(models.Model):
     last_seq = models.BigIntegerField(default=0)
     event_count = models.BigIntegerField(default=0)
     points_total = models.BigIntegerField(default=0)
+    # The live match that events naming none fall into (the one started last), kept on the
+    # row the write path locks anyway, so a batch finds it without a query.
+    open_match = models.ForeignKey("stats.Match", null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
@@ -57,6 +60,13 @@ class ScoreEvent(models.Model):
     received_at = models.DateTimeField(default=timezone.now)
     corrects = models.ForeignKey(
         "self", null=True, blank=True, on_delete=models.CASCADE, related_name="corrections", db_index=False
+    )
+    # Game stats (stats.scoring): the event's values of the game's declared stats, its team and
+    # its match. Empty for a points-only event, which is the cheap, common case.
+    stats = models.JSONField(null=True, blank=True)
+    team = models.CharField(max_length=32, blank=True, default="")
+    match = models.ForeignKey(
+        "stats.Match", null=True, blank=True, on_delete=models.SET_NULL, related_name="+", db_index=False
     )
 
     class Meta:
@@ -116,3 +126,4 @@ class RollupCursor(models.Model):
 
 
 from stats.chat.models import ChatMessage, ChatMute  # noqa: E402,F401
+from stats.scoring.models import Match, MatchPlayer, Stat, StatTotal  # noqa: E402,F401

@@ -19,12 +19,17 @@ from pydantic import (
     StrictBool,
     StrictInt,
     StrictStr,
+    model_validator,
 )
 
 MAX_POINTS = 10**9
 # The highest seq a client may name (replay's after_seq, resume): past bigint the database fails.
 MAX_SEQ = 2**62
 NAME_MAX = 64
+TEAM_MAX = 32
+MAX_EVENT_STATS = 32
+# Stat values are summed into bigint totals: a bound that a billion events cannot overflow.
+MAX_STAT_VALUE = 10**9
 # Kinds only the server writes: a correction is appended by the admin, linked to its event.
 RESERVED_KINDS = frozenset({"correction"})
 # Control, format (zero-width, bidi), surrogate, private-use and unassigned characters, and
@@ -114,8 +119,19 @@ Points = Annotated[StrictInt, Field(ge=-MAX_POINTS, le=MAX_POINTS)]
 At = Annotated[AwareDatetime, BeforeValidator(_at_text), AfterValidator(_at_in_utc)]
 
 
+def _stats_not_points(value: dict | None) -> dict | None:
+    if value and "points" in value:
+        raise ValueError('"points" is the event\'s own field, not one of its stats')
+    return value or None
+
+
+StatName = Annotated[str, Field(pattern=r"^[a-z][a-z0-9_]{0,31}$")]
+StatValue = Annotated[StrictInt, Field(ge=-MAX_STAT_VALUE, le=MAX_STAT_VALUE)]
+TeamName = Annotated[str, Field(min_length=1, max_length=TEAM_MAX), AfterValidator(_clean_name)]
+
+
 class EventIn(BaseModel):
-    """One score event as a game server posts it."""
+    """One event as a game server posts it: points, and the game's declared stats."""
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
@@ -124,6 +140,21 @@ class EventIn(BaseModel):
     points: Points
     kind: Kind = "score"
     at: At | None = None
+    stats: Annotated[
+        dict[StatName, StatValue] | None,
+        Field(max_length=MAX_EVENT_STATS, description="values of the game's declared stats, by name"),
+        AfterValidator(_stats_not_points),
+    ] = None
+    team: TeamName | None = None
+    match: Annotated[EventId | None, Field(description="the match's id; default: the game's open match")] = None
+
+    @model_validator(mode="before")
+    @classmethod
+    def _points_default_with_stats(cls, data):
+        # An event of stats alone scores no points; one with neither is missing its points.
+        if isinstance(data, dict) and "points" not in data and data.get("stats"):
+            return {**data, "points": 0}
+        return data
 
 
 class EventBatchIn(BaseModel):

@@ -15,7 +15,8 @@ from django.db.models import Count, Q, QuerySet
 from django.db.models.functions import TruncSecond
 from django.utils import timezone
 
-from stats.models import ApiKey, Game, Player, Rollup, RollupCursor, ScoreEvent
+from stats.models import ApiKey, Game, Match, Player, Rollup, RollupCursor, ScoreEvent
+from stats.scoring import selectors as scoring
 from stats.services import api_key_hash
 from stats.wire import event_wire, game_wire, player_wire, ts_ms
 
@@ -132,7 +133,7 @@ def game_snapshot(*, game_id: int) -> dict:
         leaders = list(Player.objects.filter(game=game).order_by("-total", "name")[:LEADERBOARD_SIZE])
         recent = list(
             ScoreEvent.objects.filter(game=game)
-            .select_related("player")
+            .select_related("player", "match")
             .order_by("-seq")[: settings.WEBGAME_RECENT_EVENTS]
         )
         return {
@@ -140,12 +141,22 @@ def game_snapshot(*, game_id: int) -> dict:
             "seq": game.last_seq,
             "game": game_wire(game),
             "players": Player.objects.filter(game=game).count(),
-            "leaderboard": [player_wire(p) for p in leaders],
+            "leaderboard": _players_wire(game=game, players=leaders),
             "recent": [event_wire(e) for e in reversed(recent)],
             "series": _series(game=game, leaders=leaders),
             "rate": _rate(game=game),
             "server_ms": ts_ms(timezone.now()),
+            "stats": scoring.stats_declared(game_id=game.pk),
+            "match": scoring.match_open_wire(game=game),
         }
+
+
+def _players_wire(*, game: Game, players: list[Player]) -> list[dict]:
+    """Players with their declared stats and their team in the open match."""
+    names = [p.name for p in players]
+    stats = scoring.player_stats_get(game_id=game.pk, names=names)
+    teams = scoring.roster_get(match_pk=game.open_match_id, names=names)
+    return [player_wire(p, stats.get(p.name), teams.get(p.name, "")) for p in players]
 
 
 # The last snapshot built per game in this process, with the identity of the game it shows
@@ -202,6 +213,7 @@ class EventsRun:
     players: list[dict]
     game: dict
     last_seq: int
+    teams: list[dict]
 
 
 def game_events_after(*, game_id: int, after_seq: int, limit: int) -> EventsRun | None:
@@ -211,23 +223,30 @@ def game_events_after(*, game_id: int, after_seq: int, limit: int) -> EventsRun 
         game = Game.objects.get(pk=game_id)
         if game.last_seq - after_seq > limit:
             return None
-        events = list(ScoreEvent.objects.filter(game=game, seq__gt=after_seq).select_related("player").order_by("seq"))
+        events = list(
+            ScoreEvent.objects.filter(game=game, seq__gt=after_seq).select_related("player", "match").order_by("seq")
+        )
         players = {e.player.pk: e.player for e in events}
+        matches = {e.match.pk: e.match.match_id for e in events if e.match is not None}
+        teams = scoring.team_totals_get(game_id=game.pk, match_pks=matches)
         return EventsRun(
             events=[event_wire(e) for e in events],
-            players=[player_wire(p) for p in players.values()],
+            players=_players_wire(game=game, players=list(players.values())),
             game=game_wire(game),
             last_seq=game.last_seq,
+            teams=[{"match": matches[pk], **team} for pk, by_match in teams.items() for team in by_match],
         )
 
 
-def game_events_page(*, game_id: int, after_seq: int, limit: int) -> dict:
-    """One page of the log for the replay API (plain reads: the log never changes)."""
-    events = list(
-        ScoreEvent.objects.filter(game_id=game_id, seq__gt=after_seq)
-        .select_related("player")
-        .order_by("seq")[: limit + 1]
-    )
+def game_events_page(*, game_id: int, after_seq: int, limit: int, match: Match | None = None) -> dict:
+    """One page of the log for the replay API (plain reads: the log never changes). With a
+    match, only its events, read within the seq range it was live in."""
+    events = ScoreEvent.objects.filter(game_id=game_id, seq__gt=after_seq)
+    if match is not None:
+        events = events.filter(match=match, seq__gte=match.first_seq)
+        if match.last_seq is not None:
+            events = events.filter(seq__lte=match.last_seq)
+    events = list(events.select_related("player", "match").order_by("seq")[: limit + 1])
     more = len(events) > limit
     events = events[:limit]
     return {
@@ -239,6 +258,8 @@ def game_events_page(*, game_id: int, after_seq: int, limit: int) -> dict:
 
 def _history_since(*, game: Game, range: str):
     now = timezone.now()
+    if range == "match" and game.open_match_id is not None:
+        return Match.objects.values_list("started_at", flat=True).get(pk=game.open_match_id)
     if range == "5m":
         return now - timedelta(minutes=5)
     if range == "today":
@@ -258,23 +279,28 @@ def _buckets_merge(rows: list[tuple], width: int) -> list[list[int]]:
     return list(merged.values())
 
 
-def game_history(*, game_id: int, range: str) -> dict:
+def game_history(*, game_id: int, range: str, match: Match | None = None) -> dict:
     """Events and points per bucket over a range, read from the per-minute rollups (never
-    the raw log). Buckets are one minute wide unless the range needs wider ones."""
+    the raw log). Buckets are one minute wide unless the range needs wider ones. "match" is
+    the open match (before any, the game since its first event), or the `match` given."""
     if range not in HISTORY_RANGES:
         raise ValueError(f"range must be one of {', '.join(HISTORY_RANGES)}")
     game = Game.objects.get(pk=game_id)
-    since = _history_since(game=game, range=range).replace(second=0, microsecond=0)
+    since = match.started_at if match is not None else _history_since(game=game, range=range)
+    since = since.replace(second=0, microsecond=0)
+    until = match.ended_at if match is not None and match.ended_at else timezone.now()
     rows = list(
-        Rollup.objects.filter(game=game, minute__gte=since).order_by("minute").values_list("minute", "events", "points")
+        Rollup.objects.filter(game=game, minute__gte=since, minute__lte=until)
+        .order_by("minute")
+        .values_list("minute", "events", "points")
     )
-    span_minutes = max(1, int((timezone.now() - since).total_seconds() // 60) + 1)
+    span_minutes = max(1, int((until - since).total_seconds() // 60) + 1)
     width = -(-span_minutes // HISTORY_MAX_BUCKETS)
     cursor = RollupCursor.objects.filter(game=game).values_list("seq", flat=True).first() or 0
     return {
         "range": range,
         "from_ms": ts_ms(since),
-        "to_ms": ts_ms(timezone.now()),
+        "to_ms": ts_ms(until),
         "bucket_ms": width * 60_000,
         "buckets": _buckets_merge(rows, width),
         "rolled_up_seq": cursor,

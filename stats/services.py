@@ -15,6 +15,7 @@ from django.utils import timezone
 from stats import eventlog
 from stats.models import ApiKey, Game, Player, Rollup, RollupCursor, ScoreEvent
 from stats.schemas import EventIn
+from stats.scoring import record
 from stats.signals import score_events_recorded
 
 
@@ -56,7 +57,11 @@ def api_key_create(*, game: Game, name: str = "") -> tuple[ApiKey, str]:
 
 
 def _same_content(stored: ScoreEvent, new: EventIn) -> bool:
-    same = (stored.player.name, stored.points, stored.kind) == (new.player, new.points, new.kind)
+    """A retry may leave out what the server filled in (at, team, match), not change it."""
+    own = (stored.player.name, stored.points, stored.kind, stored.stats or None)
+    same = own == (new.player, new.points, new.kind, new.stats)
+    same = same and (new.team is None or new.team == stored.team)
+    same = same and (new.match is None or (stored.match is not None and new.match == stored.match.match_id))
     return same and (new.at is None or new.at == stored.at)
 
 
@@ -83,7 +88,9 @@ def _stored_ids_checked(*, game_id: int, events: list[EventIn]) -> set[str]:
     stored_ids = eventlog.event_ids_stored(game_id=game_id, ids=[e.id for e in events])
     if not stored_ids:
         return stored_ids  # the usual case: no model instances, no join
-    found = ScoreEvent.objects.filter(game_id=game_id, event_id__in=stored_ids).select_related("player").order_by()
+    found = (
+        ScoreEvent.objects.filter(game_id=game_id, event_id__in=stored_ids).select_related("player", "match").order_by()
+    )
     stored = {e.event_id: e for e in found}
     conflicts = [e.id for e in events if e.id in stored and not _same_content(stored[e.id], e)]
     if conflicts:
@@ -101,23 +108,35 @@ def _player_deltas(events: list[EventIn]) -> dict[str, tuple[int, int]]:
 
 
 def _rows_build(
-    *, game: Game, events: list[EventIn], players: dict[str, Player], corrects: ScoreEvent | None
+    *, game: Game, events: list[EventIn], players: dict[str, Player], corrects: ScoreEvent | None, plan: record.Plan
 ) -> list[eventlog.LogRow]:
     """The new log rows, numbered from the game's next seq (the caller holds its lock)."""
     now = timezone.now()
     corrects_id = corrects.pk if corrects is not None else None
     return [
         eventlog.LogRow(
-            game.pk, e.id, game.last_seq + i, players[e.player].pk, e.points, e.kind, e.at or now, now, corrects_id
+            game.pk,
+            e.id,
+            game.last_seq + i,
+            players[e.player].pk,
+            e.points,
+            e.kind,
+            e.at or now,
+            now,
+            corrects_id,
+            e.stats,
+            team,
+            match_pk,
         )
-        for i, e in enumerate(events, start=1)
+        for i, (e, team, match_pk) in enumerate(zip(events, plan.teams, plan.match_pks, strict=True), start=1)
     ]
 
 
 def score_events_record(*, game_id: int, events: Sequence[EventIn], corrects: ScoreEvent | None = None) -> RecordResult:
     """Store new events exactly once under (game, id); all or nothing.
 
-    Raises EventConflict when an id is reused with other content (nothing is stored).
+    Raises EventConflict when an id is reused with other content, and record.EventsRefused
+    when an event names an unknown stat or match, or an ended match (nothing is stored).
     """
     unique = _batch_dedupe(events)
     with transaction.atomic():
@@ -128,14 +147,19 @@ def score_events_record(*, game_id: int, events: Sequence[EventIn], corrects: Sc
         fresh = [e for e in unique if e.id not in stored_ids]
         if not fresh:
             return RecordResult(accepted=0, duplicates=len(events), last_seq=game.last_seq)
+        plan = record.plan_make(game=game, events=fresh)
         players = eventlog.players_add(game=game, deltas=_player_deltas(fresh))
-        rows = _rows_build(game=game, events=fresh, players=players, corrects=corrects)
+        record.roster_save(events=fresh, plan=plan, players=players)
+        rows = _rows_build(game=game, events=fresh, players=players, corrects=corrects, plan=plan)
         eventlog.events_insert(rows=rows)
+        scored = record.totals_keep(game=game, events=fresh, plan=plan, ats=[r.at for r in rows])
         game.last_seq += len(rows)
         game.event_count += len(rows)
         game.points_total += sum(e.points for e in fresh)
         eventlog.game_counters_save(game=game)
-        score_events_recorded.send(sender=ScoreEvent, game=game, events=rows, players=list(players.values()))
+        score_events_recorded.send(
+            sender=ScoreEvent, game=game, events=rows, players=list(players.values()), scored=scored
+        )
     return RecordResult(accepted=len(rows), duplicates=len(events) - len(rows), last_seq=game.last_seq, events=rows)
 
 

@@ -3,5 +3,6 @@
 from django.dispatch import Signal
 
 # Sent by services.score_events_record inside the writing transaction, with
-# game=<Game>, events=[<eventlog.LogRow>, ...] (in seq order) and players=[<Player>, ...].
+# game=<Game>, events=[<eventlog.LogRow>, ...] (in seq order), players=[<Player>, ...] and
+# scored=<stats.scoring.record.Scored> (the stat totals the events changed).
 score_events_recorded = Signal()

@@ -140,7 +140,9 @@ class GameConsumer(ChatHandlers, JsonFrameConsumer):
         self.sent_seq = run.last_seq
         events_json = frames.json_compact(run.events)
         await self.send(
-            text_data=frames.events_text(events_json=events_json, players=run.players, game=run.game, resumed=True)
+            text_data=frames.events_text(
+                events_json=events_json, players=run.players, game=run.game, teams=run.teams, resumed=True
+            )
         )
 
     async def send_resume(self, after_seq: int) -> None:

@@ -37,7 +37,7 @@ def frame_merge(messages: list[dict]) -> str:
     """One events frame for several contiguous messages (one message: its own text)."""
     if len(messages) == 1:
         return messages[0]["text"]
-    return frames.events_merge([(m["events"], m["players"], m["game"]) for m in messages])
+    return frames.events_merge([(m["events"], m["players"], m["game"], m.get("teams")) for m in messages])
 
 
 class Fanout:

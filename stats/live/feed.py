@@ -170,5 +170,5 @@ class Feed:
             return None  # too much to replay (viewers get snapshots), or nothing after all
         seqs = (run.events[0]["seq"], run.events[-1]["seq"])
         return publish.events_message(
-            events_json=frames.json_compact(run.events), players=run.players, game=run.game, seqs=seqs
+            events_json=frames.json_compact(run.events), players=run.players, game=run.game, seqs=seqs, teams=run.teams
         )

@@ -48,23 +48,40 @@ class OutFrame:
 # Builders --------------------------------------------------------------------------------
 
 
-def events_text(*, events_json: str, players: list[dict], game: dict, resumed: bool = False) -> str:
+def events_text(
+    *, events_json: str, players: list[dict], game: dict, teams: list[dict] | None = None, resumed: bool = False
+) -> str:
     """An `events` frame from its events already encoded as a JSON array (`events_json`)."""
-    tail = ',"resumed":true' if resumed else ""
+    tail = f',"teams":{json_compact(teams)}' if teams else ""
+    tail += ',"resumed":true' if resumed else ""
     players_json, game_json = json_compact(players), json_compact(game)
     return f'{{"type":"events","events":{events_json},"players":{players_json},"game":{game_json}{tail}}}'
 
 
-def events_merge(runs: list[tuple[str, list[dict], dict]]) -> str:
-    """One `events` frame for contiguous runs of (events_json, players, game): the events
-    joined, each player's totals as of its last run, the game as of the last run."""
+def _stats_union(kept: dict | None, new: dict) -> dict:
+    """`new` over `kept`, their `stats` joined: a run carries only the stats it changed."""
+    if kept is None or "stats" not in kept:
+        return new
+    return {**kept, **new, "stats": {**kept["stats"], **new.get("stats", {})}}
+
+
+def events_merge(runs: list[tuple[str, list[dict], dict, list[dict]]]) -> str:
+    """One `events` frame for contiguous runs of (events_json, players, game, teams): the
+    events joined, each player's and team's totals as of its last run, the game as of the last."""
     if len(runs) == 1:
-        return events_text(events_json=runs[0][0], players=runs[0][1], game=runs[0][2])
+        return events_text(events_json=runs[0][0], players=runs[0][1], game=runs[0][2], teams=runs[0][3])
     players: dict[str, dict] = {}
-    for _, run_players, _ in runs:
-        players.update((p["player"], p) for p in run_players)
+    teams: dict[tuple, dict] = {}
+    for _, run_players, _, run_teams in runs:
+        for p in run_players:
+            players[p["player"]] = _stats_union(players.get(p["player"]), p)
+        for t in run_teams or ():
+            key = (t["match"], t["team"])
+            teams[key] = _stats_union(teams.get(key), t)
     events_json = "[" + ",".join(run[0][1:-1] for run in runs if run[0] != "[]") + "]"
-    return events_text(events_json=events_json, players=list(players.values()), game=runs[-1][2])
+    return events_text(
+        events_json=events_json, players=list(players.values()), game=runs[-1][2], teams=list(teams.values())
+    )
 
 
 def error(code: str, message: str, **extra) -> dict:
@@ -82,6 +99,10 @@ def status(*, live: bool) -> dict:
 
 def pong(seq: int | None = None) -> dict:
     return {"type": "pong"} if seq is None else {"type": "pong", "seq": seq}
+
+
+def match_frame(match: dict) -> dict:
+    return {"type": "match", "match": match}
 
 
 def presence_text(viewers: int) -> str:
@@ -117,12 +138,56 @@ class EventWire(_Frame):
     at: str
     at_ms: int
     received_ms: int
+    stats: dict[str, int] | None = None
+    team: str | None = None
+    match: str | None = None
 
 
 class PlayerWire(_Frame):
     player: str
-    total: int
+    total: int = Field(description="all-time points")
     events: int = Field(ge=0)
+    stats: dict[str, int] | None = Field(
+        default=None, description="all-time values of declared stats; in `events` frames, only those that changed"
+    )
+    team: str | None = Field(default=None, description="the player's team in the game's open match")
+
+
+class TeamWire(_Frame):
+    """A team's totals in one match (in `events` frames: only the stats that changed)."""
+
+    match: str
+    team: str
+    stats: dict[str, int]
+
+
+class StatWire(_Frame):
+    """A stat the game declares; `points` always comes first. A derived stat is the ratio
+    numerator / max(denominator, 1), computed by the reader."""
+
+    name: str
+    label: str
+    format: Literal["integer", "duration_ms", "percent"]
+    order: Literal["desc", "asc"]
+    op: Literal["incr", "best", "set"] | None
+    numerator: str | None = None
+    denominator: str | None = None
+
+
+class MatchTeamWire(_Frame):
+    team: str
+    stats: dict[str, int]
+
+
+class MatchWire(_Frame):
+    id: str
+    name: str
+    status: Literal["live", "finished"]
+    started_ms: int
+    ended_ms: int | None
+    first_seq: int = Field(ge=1)
+    last_seq: int | None = Field(ge=0, description="the last seq while it was live (null while live)")
+    teams: list[MatchTeamWire]
 
 
 class SeriesWire(_Frame):
@@ -151,6 +216,8 @@ class Snapshot(_Frame):
     viewers: int | None
     server_ms: int
     chat: list[ChatWire] | None = Field(default=None, description="the last 50 messages, oldest first")
+    stats: list[StatWire] = Field(description="the game's stats, points first")
+    match: MatchWire | None = Field(description="the game's open match, with its teams' totals")
 
 
 class Events(_Frame):
@@ -160,6 +227,7 @@ class Events(_Frame):
     events: list[EventWire]
     players: list[PlayerWire]
     game: GameWire
+    teams: list[TeamWire] | None = Field(default=None, description="match totals of the teams these events touched")
     resumed: Literal[True] | None = None
 
 
@@ -208,6 +276,13 @@ class ChatDeleted(_Frame):
     id: int = Field(ge=1)
 
 
+class MatchFrame(_Frame):
+    """A match of the game started or ended."""
+
+    type: Literal["match"]
+    match: MatchWire
+
+
 class Games(_Frame):
     type: Literal["games"]
     games: list[GameWire]
@@ -218,7 +293,10 @@ class LobbyGame(_Frame):
     game: GameWire
 
 
-FRAMES = (Snapshot, Events, ConnectionEstablished, Presence, Pong, Status, Error, Chat, ChatDeleted, Games, LobbyGame)
+FRAMES = (
+    Snapshot, Events, ConnectionEstablished, Presence, Pong, Status, Error, Chat, ChatDeleted, MatchFrame, Games,
+    LobbyGame,
+)  # fmt: skip
 _any_frame = TypeAdapter(Annotated[Union[FRAMES], Field(discriminator="type")])  # noqa: UP007 - a tuple of classes
 
 

@@ -27,6 +27,8 @@ from django.db import transaction
 from stats.eventlog import LogRow
 from stats.live import frames
 from stats.models import Game, Player
+from stats.scoring.record import Scored
+from stats.scoring.wire import match_wire
 from stats.wire import event_wire, game_wire, player_wire
 
 logger = logging.getLogger(__name__)
@@ -62,7 +64,7 @@ class _Outage:
 outage = _Outage()
 
 
-def events_publish_on_commit(*, game: Game, events: list[LogRow], players: list[Player]) -> None:
+def events_publish_on_commit(*, game: Game, events: list[LogRow], players: list[Player], scored: Scored) -> None:
     """Push these events to the game's viewers once (and only if) the transaction commits.
 
     Encoded after the commit: the game's row lock is released by then, so the next writer
@@ -71,7 +73,7 @@ def events_publish_on_commit(*, game: Game, events: list[LogRow], players: list[
 
     # A named function, not a partial: robust=True logs failures by the callback's __qualname__.
     def send_committed() -> None:
-        messages_send(game_events_messages(game=game, events=events, players=players))
+        messages_send(game_events_messages(game=game, events=events, players=players, scored=scored))
 
     transaction.on_commit(send_committed, robust=True)
 
@@ -86,31 +88,51 @@ def chat_publish_on_commit(*, game: Game, frame: dict) -> None:
     transaction.on_commit(send_committed, robust=True)
 
 
-def game_events_messages(*, game: Game, events: list[LogRow], players: list[Player]) -> list[tuple[str, dict]]:
+def match_publish_on_commit(*, game: Game, match, teams: list[dict]) -> None:
+    """Tell the game's viewers a match started or ended, after commit. Not in seq order: a
+    viewer that misses it sees the match in its next snapshot."""
+    text = frames.json_compact(frames.match_frame(match_wire(match, teams)))
+
+    def send_committed() -> None:
+        messages_send([(game_group(game.slug), {"type": "game.match", "text": text})])
+
+    transaction.on_commit(send_committed, robust=True)
+
+
+def game_events_messages(
+    *, game: Game, events: list[LogRow], players: list[Player], scored: Scored
+) -> list[tuple[str, dict]]:
     """The (group, message) pairs announcing new events, built from what the service wrote."""
     names = {p.pk: p.name for p in players}
-    events_json = frames.json_compact([event_wire(e, names[e.player_id]) for e in events])
+    teams = {names[e.player_id]: e.team for e in events if e.match_id == game.open_match_id}
+    events_json = frames.json_compact(
+        [event_wire(e, names[e.player_id], scored.matches.get(e.match_id)) for e in events]
+    )
     wire = game_wire(game)
     message = events_message(
         events_json=events_json,
-        players=[player_wire(p) for p in players],
+        players=[player_wire(p, scored.players.get(p.name), teams.get(p.name, "")) for p in players],
         game=wire,
         seqs=(events[0].seq, events[-1].seq),
+        teams=scored.teams,
     )
     lobby = {"type": "lobby.game", "slug": game.slug, "is_public": game.is_public, "text": frames.lobby_game_text(wire)}
     return [(game_group(game.slug), message), (LOBBY_GROUP, lobby)]
 
 
-def events_message(*, events_json: str, players: list[dict], game: dict, seqs: tuple[int, int]) -> dict:
+def events_message(
+    *, events_json: str, players: list[dict], game: dict, seqs: tuple[int, int], teams: list[dict] | None = None
+) -> dict:
     """A game group's message for a run of events (`seqs`: the first and last seq)."""
     return {
         "type": "game.events",
         "first_seq": seqs[0],
         "last_seq": seqs[1],
-        "text": frames.events_text(events_json=events_json, players=players, game=game),
+        "text": frames.events_text(events_json=events_json, players=players, game=game, teams=teams),
         "events": events_json,
         "players": players,
         "game": game,
+        "teams": teams or [],
     }
 
 

@@ -39,8 +39,8 @@ def test_events_frames_from_publish_merge_and_replay_are_one_shape():
     replay = frames.events_text(events_json="[]", players=[], game=GAME, resumed=True)
     second = {**EVENT, "seq": 4, "id": "f"}
     merged = frames.events_merge([
-        (json.dumps([EVENT]), [{"player": "ada", "total": 6, "events": 3}], GAME),
-        (json.dumps([second]), [{"player": "ada", "total": 8, "events": 4}], {**GAME, "last_seq": 4}),
+        (json.dumps([EVENT]), [{"player": "ada", "total": 6, "events": 3}], GAME, []),
+        (json.dumps([second]), [{"player": "ada", "total": 8, "events": 4}], {**GAME, "last_seq": 4}, []),
     ])  # fmt: skip
     for text in (one, replay, merged):
         frames.frame_validate(json.loads(text))
@@ -49,6 +49,20 @@ def test_events_frames_from_publish_merge_and_replay_are_one_shape():
     assert merged["players"] == [{"player": "ada", "total": 8, "events": 4}]  # the last run's totals
     assert merged["game"]["last_seq"] == 4 and "resumed" not in merged
     assert json.loads(replay)["resumed"] is True
+
+
+def test_a_merge_joins_the_stats_each_run_changed():
+    """A run carries only the stats it changed; the merged frame carries all of them."""
+    red = {"match": "m1", "team": "red"}
+    ada = {"player": "ada", "total": 6, "team": "red"}
+    first = (json.dumps([EVENT]), [{**ada, "events": 3, "stats": {"kills": 2}}], GAME, [{**red, "stats": {"kills": 2}}])
+    later = {**GAME, "last_seq": 4}
+    second = (json.dumps([{**EVENT, "seq": 4, "id": "f"}]), [{**ada, "events": 4, "stats": {"deaths": 1}}], later, [])
+    third = ("[]", [], later, [{**red, "stats": {"deaths": 1}}])
+    merged = json.loads(frames.events_merge([first, second, third]))
+    frames.frame_validate(merged)
+    assert merged["players"] == [{**ada, "events": 4, "stats": {"kills": 2, "deaths": 1}}]
+    assert merged["teams"] == [{**red, "stats": {"kills": 2, "deaths": 1}}]
 
 
 @pytest.mark.parametrize(

@@ -1,0 +1,145 @@
+"""Leaderboards per stat, period or match, for players or teams (Nakama's "around the owner"
+included). Read from kept totals with a handful of indexed queries; a derived stat reads its
+two stats' totals and ranks their ratios here. Ties share a rank (1, 2, 2, 4)."""
+
+from dataclasses import dataclass
+
+from django.db.models import F, QuerySet
+
+from stats.models import Game, Player
+from stats.scoring import periods
+from stats.scoring.models import Match, Stat, StatTotal
+from stats.scoring.wire import POINTS, ratio, stat_wire
+
+LIMIT_MAX = 100
+
+
+class LeaderboardError(Exception):
+    """A query that names something the game does not have (the message says what)."""
+
+
+@dataclass(frozen=True, slots=True)
+class Query:
+    stat: str = "points"
+    period: str = "all"
+    match_id: str | None = None
+    around: str | None = None
+    limit: int = 10
+    entity: str = "player"  # or "team"
+
+
+def _stat_get(*, game: Game, name: str) -> Stat | None:
+    if name == "points":
+        return None
+    stat = Stat.objects.filter(game=game, name=name).first()
+    if stat is None:
+        known = ", ".join(["points", *Stat.objects.filter(game=game).values_list("name", flat=True)])
+        raise LeaderboardError(f"stat: no stat {name!r} in this game (declared: {known})")
+    return stat
+
+
+def _period_key(*, game: Game, query: Query) -> str:
+    if query.match_id is None:
+        return periods.period_key(query.period)
+    if query.period != periods.ALL:
+        raise LeaderboardError("period: give a match or a period, not both")
+    match = Match.objects.filter(game=game, match_id=query.match_id).only("pk").first()
+    if match is None:
+        raise LeaderboardError(f"match: no match {query.match_id!r} in this game")
+    return periods.match_key(match.pk)
+
+
+class _Rows:
+    """(owner, value) rows in rank order, from a queryset or (derived stats) a list."""
+
+    def __init__(self, *, qs: QuerySet | None = None, items: list | None = None, desc: bool = True) -> None:
+        self.qs, self.items, self.desc = qs, items, desc
+
+    def _better(self, value) -> QuerySet:
+        return self.qs.filter(value__gt=value) if self.desc else self.qs.filter(value__lt=value)
+
+    def count(self) -> int:
+        return self.qs.count() if self.items is None else len(self.items)
+
+    def value_of(self, owner: str):
+        if self.items is None:
+            return self.qs.filter(owner=owner).values_list("value", flat=True).first()
+        return next((v for o, v in self.items if o == owner), None)
+
+    def better_count(self, value) -> int:
+        if self.items is None:
+            return self._better(value).count()
+        return sum(1 for _, v in self.items if (v > value if self.desc else v < value))
+
+    def position(self, owner: str, value) -> int:
+        """0-based place in rank order (ties by name)."""
+        if self.items is None:
+            return self.better_count(value) + self.qs.filter(value=value, owner__lt=owner).count()
+        return next(i for i, (o, _) in enumerate(self.items) if o == owner)
+
+    def window(self, start: int, limit: int) -> list:
+        source = self.qs.values_list("owner", "value") if self.items is None else self.items
+        return list(source[start : start + limit])
+
+
+def _rows(*, game: Game, stat: Stat | None, key: str, kind: str) -> _Rows:
+    desc = stat is None or stat.order == Stat.Order.DESC
+    if stat is not None and stat.derived:
+        return _Rows(items=_ratios(game=game, stat=stat, key=key, kind=kind), desc=desc)
+    if stat is None and key == periods.ALL and kind == StatTotal.PLAYER:
+        qs = Player.objects.filter(game=game).annotate(owner=F("name"), value=F("total"))
+    else:
+        qs = StatTotal.objects.filter(game=game, period=key, kind=kind, stat=stat.name if stat else "points")
+    return _Rows(qs=qs.order_by("-value" if desc else "value", "owner"), desc=desc)
+
+
+def _ratios(*, game: Game, stat: Stat, key: str, kind: str) -> list[tuple[str, float]]:
+    rows = StatTotal.objects.filter(game=game, period=key, kind=kind, stat__in=[stat.numerator, stat.denominator])
+    parts: dict[str, dict[str, int]] = {}
+    for owner, name, value in rows.values_list("owner", "stat", "value"):
+        parts.setdefault(owner, {})[name] = value
+    items = [(o, ratio(p.get(stat.numerator, 0), p.get(stat.denominator, 0))) for o, p in parts.items()]
+    sign = -1 if stat.order == Stat.Order.DESC else 1
+    return sorted(items, key=lambda item: (sign * item[1], item[0]))
+
+
+def _start(*, rows: _Rows, query: Query) -> int:
+    if query.around is None:
+        return 0
+    value = rows.value_of(query.around)
+    if value is None:
+        raise LeaderboardError(f"around: {query.around!r} has no value for this stat here")
+    return max(0, rows.position(query.around, value) - query.limit // 2)
+
+
+def _ranked(*, rows: _Rows, window: list, start: int, entity: str) -> list[dict]:
+    """Competition ranks: a row's rank is 1 + the rows strictly better than it, so the first
+    row asks the database, and each later one is its place unless it ties the row before."""
+    entries, rank = [], 0
+    for i, (owner, value) in enumerate(window):
+        if i == 0:
+            rank = rows.better_count(value) + 1
+        elif value != window[i - 1][1]:
+            rank = start + i + 1
+        entries.append({"rank": rank, entity: owner, "value": value})
+    return entries
+
+
+def leaderboard_read(*, game: Game, query: Query) -> dict:
+    if not 1 <= query.limit <= LIMIT_MAX:
+        raise LeaderboardError(f"limit: must be from 1 to {LIMIT_MAX}")
+    stat = _stat_get(game=game, name=query.stat)
+    key = _period_key(game=game, query=query)
+    kind = StatTotal.TEAM if query.entity == "team" else StatTotal.PLAYER
+    rows = _rows(game=game, stat=stat, key=key, kind=kind)
+    start = _start(rows=rows, query=query)
+    window = rows.window(start, query.limit)
+    return {
+        "stat": POINTS if stat is None else stat_wire(stat),
+        "period": query.period,
+        "match": query.match_id,
+        "entity": query.entity,
+        "around": query.around,
+        "total": rows.count(),
+        "entries": _ranked(rows=rows, window=window, start=start, entity=query.entity),
+    }

@@ -1,0 +1,129 @@
+"""The stats part of recording a batch (called by stats.services.score_events_record, under
+the game's row lock): check the stats and matches the events name, find each event's team,
+and keep the totals. Raises before anything is written, so a batch stays all or nothing."""
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+from stats.models import Game, Player
+from stats.schemas import EventIn
+from stats.scoring import periods, totals
+from stats.scoring.models import Match, MatchPlayer, Stat, StatTotal
+
+
+class EventsRefused(Exception):
+    """The batch names a stat or a match it may not: nothing is stored."""
+
+    def __init__(self, status: int, code: str, message: str, details: list[dict] | None = None):
+        super().__init__(message)
+        self.status, self.code, self.message, self.details = status, code, message, details
+
+
+@dataclass(slots=True)
+class Plan:
+    """Per fresh event (in seq order): its match's pk and its team; the merge of each stat."""
+
+    match_pks: list[int | None]
+    teams: list[str]
+    merges: dict[str, str]
+    matches: dict[int, str] = field(default_factory=dict)  # pk -> the match's id
+
+
+@dataclass(slots=True)
+class Scored:
+    """What the totals became, for the frames: players' all-time stats, teams' match stats."""
+
+    players: dict[str, dict[str, int]] = field(default_factory=dict)
+    teams: list[dict] = field(default_factory=list)
+    matches: dict[int, str] = field(default_factory=dict)  # pk -> the match's id
+
+
+def _merges(*, game: Game, events: Sequence[EventIn]) -> dict[str, str]:
+    merges = {"points": "add"}
+    named = {name for e in events if e.stats for name in e.stats}
+    if not named:
+        return merges  # points alone: no query
+    declared = {s.name: s for s in Stat.objects.filter(game=game, numerator="")}
+    unknown = sorted(named - declared.keys())
+    if unknown:
+        known = ", ".join(sorted(declared)) or "none"
+        details = [{"field": f"stats.{n}", "message": f"not a stat of this game (declared: {known})"} for n in unknown]
+        raise EventsRefused(422, "unknown_stat", f"unknown stat: {', '.join(unknown)}", details)
+    merges.update((n, totals.merge_of(op=declared[n].op, order=declared[n].order)) for n in named)
+    return merges
+
+
+def _matches(*, game: Game, events: Sequence[EventIn]) -> tuple[list[int | None], dict[int, str]]:
+    named = {e.match for e in events if e.match}
+    found = {m.match_id: m for m in Match.objects.filter(game=game, match_id__in=named)} if named else {}
+    unknown = sorted(named - found.keys())
+    if unknown:
+        raise EventsRefused(422, "unknown_match", f"no such match in this game: {', '.join(unknown)}")
+    ended = sorted(m.match_id for m in found.values() if m.status == Match.Status.FINISHED)
+    if ended:
+        raise EventsRefused(409, "match_ended", f"match ended, its events are closed: {', '.join(ended)}")
+    by_pk = {m.pk: m.match_id for m in found.values()}
+    if game.open_match_id is not None and any(not e.match for e in events):
+        by_pk.setdefault(
+            game.open_match_id, Match.objects.values_list("match_id", flat=True).get(pk=game.open_match_id)
+        )
+    pks = [found[e.match].pk if e.match else game.open_match_id for e in events]
+    return pks, by_pk
+
+
+def _teams(*, events: Sequence[EventIn], match_pks: list[int | None]) -> list[str]:
+    """The event's own team, else the player's team in its match (the roster), else none."""
+    missing = {(pk, e.player) for e, pk in zip(events, match_pks, strict=True) if pk and not e.team}
+    roster = {}
+    if missing:
+        rows = MatchPlayer.objects.filter(
+            match_id__in={pk for pk, _ in missing}, player__name__in={name for _, name in missing}
+        ).values_list("match_id", "player__name", "team")
+        roster = {(pk, name): team for pk, name, team in rows}
+    teams, latest = [], {}
+    for e, pk in zip(events, match_pks, strict=True):
+        team = e.team or latest.get((pk, e.player)) or roster.get((pk, e.player), "")
+        if e.team and pk:
+            latest[(pk, e.player)] = e.team  # later events of the batch follow a team change
+        teams.append(team)
+    return teams
+
+
+def plan_make(*, game: Game, events: Sequence[EventIn]) -> Plan:
+    merges = _merges(game=game, events=events)
+    match_pks, matches = _matches(game=game, events=events)
+    return Plan(match_pks=match_pks, teams=_teams(events=events, match_pks=match_pks), merges=merges, matches=matches)
+
+
+def roster_save(*, events: Sequence[EventIn], plan: Plan, players: dict[str, Player]) -> None:
+    named = {(pk, e.player): e.team for e, pk in zip(events, plan.match_pks, strict=True) if pk and e.team}
+    if not named:
+        return
+    MatchPlayer.objects.bulk_create(
+        [MatchPlayer(match_id=pk, player=players[name], team=team) for (pk, name), team in sorted(named.items())],
+        update_conflicts=True,
+        unique_fields=["match", "player"],
+        update_fields=["team"],
+    )
+
+
+def totals_keep(*, game: Game, events: Sequence[EventIn], plan: Plan, ats: list) -> Scored:
+    folds = [
+        totals.Fold(e.player, team, pk, at, {"points": e.points, **e.stats} if e.stats else {"points": e.points})
+        for e, team, pk, at in zip(events, plan.teams, plan.match_pks, ats, strict=True)
+    ]
+    written = totals.totals_write(game_id=game.pk, deltas=totals.deltas_fold(folds, plan.merges))
+    return _scored(written, plan)
+
+
+def _scored(written: list[tuple], plan: Plan) -> Scored:
+    scored = Scored(matches=plan.matches)
+    teams: dict[tuple[str, str], dict[str, int]] = {}
+    match_ids = {periods.match_key(pk): match_id for pk, match_id in plan.matches.items()}
+    for period, kind, owner, stat, value in written:
+        if period == periods.ALL and kind == StatTotal.PLAYER:
+            scored.players.setdefault(owner, {})[stat] = value
+        elif kind == StatTotal.TEAM and period in match_ids:
+            teams.setdefault((match_ids[period], owner), {})[stat] = value
+    scored.teams = [{"match": m, "team": t, "stats": s} for (m, t), s in sorted(teams.items())]
+    return scored
