@@ -1,24 +1,112 @@
-"""A fake match for demo games: a fixed roster scoring at random, so a new user sees motion."""
+"""The demo match: two teams trading kills in the demo games, one match after another, so a
+new user sees motion (and every kind of stat) at once.
 
+`events_simulate` is pure: a burst fully determined by its seed. `demo_match_current` keeps
+the match lifecycle (which match is open, when it ends, which starts next), through the
+scoring services like any game server."""
+
+import hashlib
 import random
+import re
+from datetime import datetime, timedelta
 
+from django.conf import settings
+from django.utils import timezone
+
+from stats.models import Game
 from stats.schemas import EventIn
+from stats.scoring import services as scoring
+from stats.scoring.models import Match, Stat
 
+TEAMS = {"Red": ["ada", "barbara", "dennis", "ken"], "Blue": ["grace", "linus", "margaret", "alan"]}
+TEAM_OF = {player: team for team, players in TEAMS.items() for player in players}
+FOES = {team: [p for other, players in TEAMS.items() if other != team for p in players] for team in TEAMS}
+# Some players are better than others, so the leaderboard has a shape; the teams are close.
 ROSTER = ["ada", "grace", "linus", "margaret", "alan", "barbara", "dennis", "ken"]
-KINDS = ["score", "bonus", "penalty"]
-KIND_WEIGHTS = [0.8, 0.15, 0.05]
-# Some players are better than others, so the leaderboard has a shape.
-PLAYER_WEIGHTS = [1.0 / (i + 1) for i in range(len(ROSTER))]
+SKILL = [1.0 / (i + 1) for i in range(len(ROSTER))]
+KILL_POINTS, ASSIST_POINTS = 100, 50
+ASSIST_CHANCE = 0.4
+# A kill is mostly one victim; now and then a double or a triple.
+VICTIMS, VICTIM_WEIGHTS = [1, 2, 3], [0.8, 0.15, 0.05]
+
+# The demo games' stats (points are built in). Deaths: lower is better.
+DEMO_STATS = [
+    {"name": "kills", "label": "Kills"},
+    {"name": "deaths", "label": "Deaths", "order": Stat.Order.ASC},
+    {"name": "assists", "label": "Assists"},
+    {"name": "best_streak", "label": "Best streak", "op": Stat.Op.BEST},
+    {"name": "kd", "label": "K/D", "numerator": "kills", "denominator": "deaths"},
+]
+MATCH_ID = re.compile(r"demo-([1-9][0-9]{0,17})")
 
 
-def events_simulate(*, seed: str, max_count: int = 5) -> list[EventIn]:
-    """A burst of events, fully determined by `seed`: a retried task re-posts the very same
-    events (same ids, same content), which the service recognises as duplicates."""
+def events_simulate(*, seed: str, max_plays: int = 3) -> list[EventIn]:
+    """A burst of 1 to `max_plays` plays, fully determined by `seed`: a retried task re-posts
+    the very same events (same ids, same content), which the service recognises as duplicates.
+
+    A play is a kill: the killer's "kill" event is followed at once by the victim's "death"
+    (a player of the other team), then perhaps a teammate's "assist". Every event names its
+    team and carries its stats. `best_streak` is the killer's kills without dying in the burst.
+    Events name no match: they fall into the game's open match, so a retry that comes after
+    the match changed is still the same content."""
     rng = random.Random(seed)
-    events = []
-    for i in range(rng.randint(1, max_count)):
-        kind = rng.choices(KINDS, KIND_WEIGHTS)[0]
-        points = {"score": rng.randint(1, 10), "bonus": rng.randint(10, 30), "penalty": -rng.randint(5, 15)}[kind]
-        player = rng.choices(ROSTER, PLAYER_WEIGHTS)[0]
-        events.append(EventIn(id=f"sim-{seed}-{i}"[:64], player=player, points=points, kind=kind))
+    prefix = f"sim-{seed}" if len(seed) <= 48 else f"sim-{hashlib.sha256(seed.encode()).hexdigest()[:40]}"
+    events: list[EventIn] = []
+    streaks: dict[str, int] = {}
+
+    def add(player: str, kind: str, points: int, stats: dict[str, int]) -> None:
+        event_id = f"{prefix}-{len(events)}"
+        events.append(EventIn(id=event_id, player=player, team=TEAM_OF[player], kind=kind, points=points, stats=stats))
+
+    for _ in range(rng.randint(1, max_plays)):
+        killer = rng.choices(ROSTER, SKILL)[0]
+        team = TEAM_OF[killer]
+        for victim in rng.sample(FOES[team], rng.choices(VICTIMS, VICTIM_WEIGHTS)[0]):
+            streaks[killer] = streaks.get(killer, 0) + 1
+            streaks[victim] = 0
+            add(killer, "kill", KILL_POINTS, {"kills": 1, "best_streak": streaks[killer]})
+            add(victim, "death", 0, {"deaths": 1})
+        if rng.random() < ASSIST_CHANCE:
+            mate = rng.choice([p for p in TEAMS[team] if p != killer])
+            add(mate, "assist", ASSIST_POINTS, {"assists": 1})
     return events
+
+
+def demo_stats_declare(*, game: Game) -> list[tuple[Stat, bool]]:
+    """Declare the demo stats in `game` (idempotent). Raises ScoringConflict if one of the
+    names exists with another definition."""
+    return [scoring.stat_declare(game=game, **stat) for stat in DEMO_STATS]
+
+
+def demo_match_current(*, game_id: int, now: datetime | None = None) -> Match:
+    """The match a demo game plays now. Its open match while it is younger than
+    WEBGAME_DEMO_MATCH_SECONDS; past that, or with none open, every live match of the game
+    that old is ended and the next one, "demo-<n>", is started (with the demo stats declared).
+
+    Ids follow the ended match's number (or the last demo match's), so two runs that decide
+    together (a retried or an overlapping task) start the same match: the service answers
+    the second start with the match the first made."""
+    now = now or timezone.now()
+    cutoff = now - timedelta(seconds=settings.WEBGAME_DEMO_MATCH_SECONDS)
+    game = Game.objects.select_related("open_match").get(pk=game_id)
+    current = game.open_match
+    if current is not None and current.started_at > cutoff:
+        return current
+    stale = Match.objects.filter(game_id=game_id, status=Match.Status.LIVE, started_at__lte=cutoff)
+    for match_id in stale.values_list("match_id", flat=True):
+        scoring.match_end(game_id=game_id, match_id=match_id)
+    number = _number(current.match_id if current is not None else None) or _last_number(game_id=game_id)
+    demo_stats_declare(game=game)
+    match, _ = scoring.match_start(game_id=game_id, match_id=f"demo-{number + 1}", name=f"Match {number + 1}")
+    return match
+
+
+def _number(match_id: str | None) -> int:
+    found = MATCH_ID.fullmatch(match_id or "")
+    return int(found[1]) if found else 0
+
+
+def _last_number(*, game_id: int) -> int:
+    """The number of the demo match started last (0 for none)."""
+    ids = Match.objects.filter(game_id=game_id, match_id__startswith="demo-").order_by("-pk")
+    return next((n for n in map(_number, ids.values_list("match_id", flat=True)[:20]) if n), 0)

@@ -7,7 +7,7 @@ from django.db.models import F, Q
 
 from stats import services
 from stats.models import Game
-from stats.simulator import events_simulate
+from stats.simulator import demo_match_current, events_simulate
 
 RETRY = {
     "autoretry_for": (OperationalError,),
@@ -20,10 +20,13 @@ RETRY = {
 
 @shared_task(bind=True, **RETRY)
 def demo_simulate(self) -> int:
-    """Play a burst of fake events in each demo game, through the same service and broadcast
-    path as the API. Ids derive from the task id, so a retry never double-counts."""
+    """Play a burst of fake events in each demo game's current match (ending it after
+    WEBGAME_DEMO_MATCH_SECONDS and starting the next), through the same services and
+    broadcast path as the API. Ids derive from the task id, so a retry never double-counts,
+    and match ids from the match number, so it never starts a second match."""
     recorded = 0
     for game in Game.objects.filter(slug__in=settings.WEBGAME_DEMO_GAMES):
+        demo_match_current(game_id=game.pk)
         events = events_simulate(seed=f"{self.request.id}-{game.pk}")
         recorded += services.score_events_record(game_id=game.pk, events=events).accepted
     return recorded

@@ -159,6 +159,8 @@ SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https") if env.bool("BEHIN
 WEBGAME_MAX_BATCH = 1000
 DATA_UPLOAD_MAX_MEMORY_SIZE = env.int("MAX_BODY_BYTES", default=1024 * 1024)
 WEBGAME_DEMO_GAMES = env.list("DEMO_GAMES", default=["demo"])
+# Seconds a demo match lasts: the simulator then ends it and starts the next.
+WEBGAME_DEMO_MATCH_SECONDS = env.int("DEMO_MATCH_SECONDS", default=90)
 WEBGAME_RECENT_EVENTS = 50
 WEBGAME_RESUME_MAX = 500
 # Requests per API key per window, counted in Redis across processes (fails open without it).

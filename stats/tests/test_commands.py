@@ -9,6 +9,9 @@ from django.core.management import CommandError, call_command
 from django.db import connection
 
 from stats.models import Game
+from stats.scoring import services as scoring
+from stats.scoring.models import Match, Stat
+from stats.simulator import DEMO_STATS
 from stats.tests.support import ROOT, database_url
 
 
@@ -83,3 +86,113 @@ def test_manage_py_create_api_key_prints_a_usable_key_last(transactional_db, cli
     raw = done.stdout.rstrip("\n").split("\n")[-1]
     response = client.get("/api/games/cli/snapshot", HTTP_AUTHORIZATION=f"Bearer {raw}")
     assert (response.status_code, response.json()["game"]["slug"]) == (200, "cli")
+
+
+def test_demo_setup_declares_the_demo_stats_once(db, settings):
+    settings.WEBGAME_DEMO_GAMES = ["demo"]
+    assert "declared kills, deaths, assists, best_streak, kd" in run("demo_setup")[0]
+    assert "stats already declared" in run("demo_setup")[0]
+    stats = {s.name: s for s in Stat.objects.filter(game__slug="demo")}
+    assert list(stats) == [s["name"] for s in DEMO_STATS]
+    assert (stats["deaths"].op, stats["deaths"].order) == ("incr", "asc")
+    assert (stats["best_streak"].op, stats["best_streak"].order) == ("best", "desc")
+    assert (stats["kd"].numerator, stats["kd"].denominator) == ("kills", "deaths")
+
+
+def test_demo_setup_names_a_conflicting_stat(game, settings):
+    settings.WEBGAME_DEMO_GAMES = [game.slug]
+    scoring.stat_declare(game=game, name="kills", op="best")
+    with pytest.raises(CommandError, match="'kills' exists with another definition"):
+        run("demo_setup")
+
+
+# game_stats
+
+
+def test_game_stats_lists_points_alone_for_a_new_game(game):
+    lines = run("game_stats", game.slug)
+    assert lines[0].startswith("Stats of game 'arena'")
+    assert lines[1].split() == ["points", "Points", "integer", "desc", "incr", "built", "in"]
+    assert lines[2:] == ["No open match."]
+
+
+def test_game_stats_add_declares_then_lists(game):
+    lines = run("game_stats", game.slug, "--add", "kills", "--op", "incr", "--order", "desc", "--label", "Kills")
+    assert lines[0] == "Declared stat 'kills'."
+    assert lines[3].split() == ["kills", "Kills", "integer", "desc", "incr"]
+    run("game_stats", game.slug, "--add", "deaths", "--order", "asc")
+    run("game_stats", game.slug, "--add", "lap_ms", "--op", "best", "--order", "asc", "--format", "duration_ms")
+    lines = run("game_stats", game.slug, "--add", "kd", "--ratio", "kills/deaths", "--label", "K/D")
+    assert lines[0] == "Declared stat 'kd'."
+    rows = [line.split() for line in lines[2:-1]]
+    assert rows == [
+        ["points", "Points", "integer", "desc", "incr", "built", "in"],
+        ["kills", "Kills", "integer", "desc", "incr"],
+        ["deaths", "Deaths", "integer", "asc", "incr"],
+        ["lap_ms", "Lap", "ms", "duration_ms", "asc", "best"],
+        ["kd", "K/D", "integer", "desc", "kills/deaths"],
+    ]
+
+
+def test_game_stats_add_again_is_a_no_op(game):
+    run("game_stats", game.slug, "--add", "kills")
+    assert run("game_stats", game.slug, "--add", "kills")[0] == "Already declared: stat 'kills'."
+
+
+def test_game_stats_add_with_another_definition_is_a_conflict(game):
+    run("game_stats", game.slug, "--add", "kills")
+    with pytest.raises(CommandError, match="'kills' exists with another definition"):
+        run("game_stats", game.slug, "--add", "kills", "--op", "best")
+    assert Stat.objects.get(game=game, name="kills").op == "incr"
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["--add", "Kills"], "name: A lowercase letter"),
+        (["--add", "points"], "points is built in"),
+        (["--add", "kd", "--ratio", "kills/deaths"], "numerator: must be a declared stat"),
+        (["--add", "kd", "--ratio", "kills"], "two stat names as A/B"),
+        (["--add", "kd", "--ratio", "a/b/c"], "two stat names as A/B"),
+        (["--add", "kd", "--ratio", "kills/deaths", "--op", "best"], "a ratio has no --op"),
+        (["--add", "kills", "--op", "sum"], "invalid choice: 'sum'"),
+        (["--add", "kills", "--format", "float"], "invalid choice: 'float'"),
+        (["--add", "kills", "--order", "up"], "invalid choice: 'up'"),
+        (["--op", "incr"], "--op: only with --add"),
+        (["--name", "Final"], "--name: only with --start-match"),
+        (["--add", "kills", "--end-match", "m1"], "not allowed with argument"),
+        (["--start-match", "bad id"], "bad match id"),
+        (["--start-match", "m1", "--name", "x" * 101], "at most 100"),
+        (["--end-match", "nosuch"], "no match 'nosuch' in game 'arena'"),
+    ],
+)
+def test_game_stats_refuses_bad_values_clearly(game, args, message):
+    with pytest.raises(CommandError, match=message.replace("(", r"\(")):
+        run("game_stats", game.slug, *args)
+    assert not Stat.objects.filter(game=game).exists() and not Match.objects.filter(game=game).exists()
+
+
+def test_game_stats_for_an_unknown_game_fails(db):
+    with pytest.raises(CommandError, match="no game 'nosuch'"):
+        run("game_stats", "nosuch")
+
+
+def test_game_stats_starts_lists_and_ends_matches(game):
+    assert run("game_stats", game.slug, "--start-match", "final", "--name", "Final") == [
+        "Started match 'final' (Final)."
+    ]
+    assert run("game_stats", game.slug, "--start-match", "final", "--name", "Final") == [
+        "Found (live) match 'final' (Final)."
+    ]
+    assert run("game_stats", game.slug)[-1] == "Open match: 'final' 'Final'."
+    with pytest.raises(CommandError, match="'final' exists with another name"):
+        run("game_stats", game.slug, "--start-match", "final", "--name", "Other")
+    assert run("game_stats", game.slug, "--end-match", "final") == ["Match 'final' ended (no events)."]
+    assert run("game_stats", game.slug, "--end-match", "final") == ["Match 'final' had already ended (no events)."]
+    assert run("game_stats", game.slug)[-1] == "No open match."
+
+
+def test_game_stats_start_match_without_an_id_makes_one(game):
+    (line,) = run("game_stats", game.slug, "--start-match")
+    match = Match.objects.get(game=game)
+    assert line == f"Started match {match.match_id!r}." and match.status == "live"

@@ -1,6 +1,7 @@
 import asyncio
 import threading
 import time
+from datetime import timedelta
 
 import pytest
 from asgiref.sync import sync_to_async
@@ -8,7 +9,11 @@ from celery.signals import task_postrun
 from channels.layers import get_channel_layer
 
 from stats import services
-from stats.models import Rollup, RollupCursor, ScoreEvent
+from stats.models import Game, Rollup, RollupCursor, ScoreEvent
+from stats.scoring import selectors as scoring_selectors
+from stats.scoring import services as scoring
+from stats.scoring.models import Match, Stat, StatTotal
+from stats.simulator import DEMO_STATS, demo_match_current
 from stats.tasks import demo_simulate, rollups_compute
 from stats.tests.support import event_in
 
@@ -73,6 +78,8 @@ async def test_demo_simulate_broadcasts_through_the_same_path(celery_worker, fin
     await layer.group_add("game.arena", channel)
     demo_simulate.apply_async(task_id="burst-4")
     message = await asyncio.wait_for(layer.receive(channel), 30)
+    assert message["type"] == "game.match"  # the first run starts the demo match
+    message = await asyncio.wait_for(layer.receive(channel), 30)
     assert (message["type"], message["first_seq"]) == ("game.events", 1)
     recorded = await sync_to_async(finished.wait)("burst-4")
     assert message["last_seq"] == recorded
@@ -104,3 +111,110 @@ def wait_for(condition, timeout: float = 30) -> None:
     while not condition():
         assert time.monotonic() < deadline, "condition not met in time"
         time.sleep(0.05)
+
+
+# The demo match lifecycle. demo_match_current takes a clock; the task runs eagerly (apply)
+# with a real task id, as a retry would.
+
+
+@pytest.fixture
+def arena(db, settings):
+    settings.WEBGAME_DEMO_GAMES = ["arena"]
+    settings.WEBGAME_DEMO_MATCH_SECONDS = 90
+    return services.game_create(slug="arena", name="Arena")
+
+
+def open_match(game: Game) -> Match | None:
+    return Game.objects.select_related("open_match").get(pk=game.pk).open_match
+
+
+def matches(game: Game) -> dict[str, str]:
+    return dict(Match.objects.filter(game=game).values_list("match_id", "status"))
+
+
+def totals(game: Game) -> list[tuple]:
+    return sorted(StatTotal.objects.filter(game=game).values_list("period", "kind", "owner", "stat", "value"))
+
+
+def test_the_first_run_starts_demo_1_with_the_demo_stats_declared(arena):
+    match = demo_match_current(game_id=arena.pk)
+    assert (match.match_id, match.name, match.status) == ("demo-1", "Match 1", "live")
+    assert open_match(arena) == match
+    assert list(Stat.objects.filter(game=arena).values_list("name", flat=True)) == [s["name"] for s in DEMO_STATS]
+
+
+def test_a_match_lasts_its_seconds_then_it_ends_and_the_next_starts(arena):
+    first = demo_match_current(game_id=arena.pk)
+    assert demo_match_current(game_id=arena.pk, now=first.started_at + timedelta(seconds=89.9)) == first
+    assert matches(arena) == {"demo-1": "live"}
+    second = demo_match_current(game_id=arena.pk, now=first.started_at + timedelta(seconds=90))
+    assert (second.match_id, second.name) == ("demo-2", "Match 2")
+    assert matches(arena) == {"demo-1": "finished", "demo-2": "live"}
+    assert open_match(arena) == second
+    first.refresh_from_db()
+    assert first.ended_at is not None
+
+
+def test_after_a_stop_between_the_end_and_the_start_the_next_number_starts(arena):
+    demo_match_current(game_id=arena.pk)
+    scoring.match_end(game_id=arena.pk, match_id="demo-1")  # as if the run died right after
+    assert open_match(arena) is None
+    assert demo_match_current(game_id=arena.pk).match_id == "demo-2"
+    assert matches(arena) == {"demo-1": "finished", "demo-2": "live"}
+
+
+def test_a_match_started_by_hand_is_played_then_ended_like_a_demo_one(arena):
+    demo_match_current(game_id=arena.pk)
+    final, _ = scoring.match_start(game_id=arena.pk, match_id="final", name="Final")
+    assert demo_match_current(game_id=arena.pk) == final
+    after = demo_match_current(game_id=arena.pk, now=final.started_at + timedelta(seconds=90))
+    assert after.match_id == "demo-2"  # numbered after the last demo match
+    assert matches(arena) == {"demo-1": "finished", "final": "finished", "demo-2": "live"}
+
+
+def test_demo_simulate_plays_in_the_open_match_and_a_retry_changes_nothing(arena):
+    recorded = demo_simulate.apply(task_id="run-1").get()
+    match = open_match(arena)
+    assert match.match_id == "demo-1"
+    events = list(ScoreEvent.objects.filter(game=arena))
+    assert len(events) == recorded >= 2
+    assert all(e.match_id == match.pk and e.team in {"Red", "Blue"} and e.stats for e in events)
+    kept = totals(arena)
+    assert demo_simulate.apply(task_id="run-1").get() == 0
+    assert matches(arena) == {"demo-1": "live"}
+    assert ScoreEvent.objects.filter(game=arena).count() == recorded
+    assert totals(arena) == kept
+
+
+def test_a_retry_after_its_match_ended_is_still_only_duplicates(arena, settings):
+    settings.WEBGAME_DEMO_MATCH_SECONDS = 0  # every run ends the open match and starts the next
+    recorded = demo_simulate.apply(task_id="run-1").get()
+    kept = totals(arena)
+    assert demo_simulate.apply(task_id="run-1").get() == 0  # no conflict: events name no match
+    assert ScoreEvent.objects.filter(game=arena).count() == recorded
+    assert matches(arena) == {"demo-1": "finished", "demo-2": "live"}
+    assert totals(arena) == kept
+    assert set(ScoreEvent.objects.filter(game=arena).values_list("match__match_id", flat=True)) == {"demo-1"}
+
+
+def test_with_zero_seconds_each_run_plays_its_own_match(arena, settings):
+    settings.WEBGAME_DEMO_MATCH_SECONDS = 0
+    for n in range(3):
+        demo_simulate.apply(task_id=f"run-{n}").get()
+    assert matches(arena) == {"demo-1": "finished", "demo-2": "finished", "demo-3": "live"}
+    for n in range(3):
+        played = ScoreEvent.objects.filter(game=arena, event_id__startswith=f"sim-run-{n}-")
+        assert set(played.values_list("match__match_id", flat=True)) == {f"demo-{n + 1}"}
+
+
+def test_each_teams_kills_are_the_other_teams_deaths(arena):
+    for n in range(8):
+        demo_simulate.apply(task_id=f"run-{n}").get()
+    match = open_match(arena)
+    assert matches(arena) == {"demo-1": "live"}
+    teams = scoring_selectors.team_totals_get(game_id=arena.pk, match_pks=[match.pk])[match.pk]
+    by_team = {t["team"]: t["stats"] for t in teams}
+    assert set(by_team) <= {"Red", "Blue"}
+    assert sum(s.get("kills", 0) for s in by_team.values()) > 0
+    for team, other in [("Red", "Blue"), ("Blue", "Red")]:
+        assert by_team.get(team, {}).get("kills", 0) == by_team.get(other, {}).get("deaths", 0)
