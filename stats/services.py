@@ -149,7 +149,7 @@ def score_events_record(*, game_id: int, events: Sequence[EventIn], corrects: Sc
             return RecordResult(accepted=0, duplicates=len(events), last_seq=game.last_seq)
         plan = record.plan_make(game=game, events=fresh)
         players = eventlog.players_add(game=game, deltas=_player_deltas(fresh))
-        record.roster_save(events=fresh, plan=plan, players=players)
+        record.teams_settle(events=fresh, plan=plan, players=players)
         rows = _rows_build(game=game, events=fresh, players=players, corrects=corrects, plan=plan)
         eventlog.events_insert(rows=rows)
         scored = record.totals_keep(game=game, events=fresh, plan=plan, ats=[r.at for r in rows])

@@ -10,17 +10,30 @@ def ts_ms(value: datetime) -> int:
     return int(value.timestamp() * 1000)
 
 
-def event_wire(event: ScoreEvent, player_name: str | None = None, match_id: str | None = None) -> dict:
+class TimesMemo(dict):
+    """A batch's times, each converted once: its events share one received_at and mostly one
+    `at` (the ones that gave none). Per-event conversions were a fifth of a publish."""
+
+    def __missing__(self, value: datetime) -> tuple[str, int]:
+        converted = self[value] = (value.isoformat(), ts_ms(value))
+        return converted
+
+
+def event_wire(
+    event: ScoreEvent, player_name: str | None = None, match_id: str | None = None, times: TimesMemo | None = None
+) -> dict:
     """`match_id`: the match's public id when `event` is a LogRow (which has only its pk)."""
+    times = TimesMemo() if times is None else times
+    at, at_ms = times[event.at]
     wire = {
         "id": event.event_id,
         "seq": event.seq,
         "player": player_name if player_name is not None else event.player.name,
         "points": event.points,
         "kind": event.kind,
-        "at": event.at.isoformat(),
-        "at_ms": ts_ms(event.at),
-        "received_ms": ts_ms(event.received_at),
+        "at": at,
+        "at_ms": at_ms,
+        "received_ms": times[event.received_at][1],
     }
     # Game stats only where the event has them: a points-only event's frame stays as it was.
     if event.stats:

@@ -29,7 +29,7 @@ from stats.live import frames
 from stats.models import Game, Player
 from stats.scoring.record import Scored
 from stats.scoring.wire import match_wire
-from stats.wire import event_wire, game_wire, player_wire
+from stats.wire import TimesMemo, event_wire, game_wire, player_wire
 
 logger = logging.getLogger(__name__)
 LOBBY_GROUP = "lobby"
@@ -105,8 +105,9 @@ def game_events_messages(
     """The (group, message) pairs announcing new events, built from what the service wrote."""
     names = {p.pk: p.name for p in players}
     teams = {names[e.player_id]: e.team for e in events if e.match_id == game.open_match_id}
+    times = TimesMemo()
     events_json = frames.json_compact(
-        [event_wire(e, names[e.player_id], scored.matches.get(e.match_id)) for e in events]
+        [event_wire(e, names[e.player_id], scored.matches.get(e.match_id), times) for e in events]
     )
     wire = game_wire(game)
     message = events_message(

@@ -53,6 +53,20 @@ def _merges(*, game: Game, events: Sequence[EventIn]) -> dict[str, str]:
     return merges
 
 
+# A match's pk never changes its id: known ids are kept (bounded) rather than read per batch.
+_MATCH_IDS_MAX = 4096
+_match_ids: dict[int, str] = {}
+
+
+def _match_id_of(pk: int) -> str:
+    match_id = _match_ids.get(pk)
+    if match_id is None:
+        if len(_match_ids) >= _MATCH_IDS_MAX:
+            _match_ids.clear()
+        match_id = _match_ids[pk] = Match.objects.values_list("match_id", flat=True).get(pk=pk)
+    return match_id
+
+
 def _matches(*, game: Game, events: Sequence[EventIn]) -> tuple[list[int | None], dict[int, str]]:
     named = {e.match for e in events if e.match}
     found = {m.match_id: m for m in Match.objects.filter(game=game, match_id__in=named)} if named else {}
@@ -64,52 +78,52 @@ def _matches(*, game: Game, events: Sequence[EventIn]) -> tuple[list[int | None]
         raise EventsRefused(409, "match_ended", f"match ended, its events are closed: {', '.join(ended)}")
     by_pk = {m.pk: m.match_id for m in found.values()}
     if game.open_match_id is not None and any(not e.match for e in events):
-        by_pk.setdefault(
-            game.open_match_id, Match.objects.values_list("match_id", flat=True).get(pk=game.open_match_id)
-        )
+        by_pk.setdefault(game.open_match_id, _match_id_of(game.open_match_id))
     pks = [found[e.match].pk if e.match else game.open_match_id for e in events]
     return pks, by_pk
 
 
-def _teams(*, events: Sequence[EventIn], match_pks: list[int | None]) -> list[str]:
-    """The event's own team, else the player's team in its match (the roster), else none."""
-    missing = {(pk, e.player) for e, pk in zip(events, match_pks, strict=True) if pk and not e.team}
-    roster = {}
-    if missing:
-        rows = MatchPlayer.objects.filter(
-            match_id__in={pk for pk, _ in missing}, player__name__in={name for _, name in missing}
-        ).values_list("match_id", "player__name", "team")
-        roster = {(pk, name): team for pk, name, team in rows}
-    teams, latest = [], {}
-    for e, pk in zip(events, match_pks, strict=True):
-        team = e.team or latest.get((pk, e.player)) or roster.get((pk, e.player), "")
-        if e.team and pk:
-            latest[(pk, e.player)] = e.team  # later events of the batch follow a team change
-        teams.append(team)
-    return teams
+def _roster(*, plan: Plan, players: dict[str, Player]) -> dict[tuple[int, str], str]:
+    """The kept team of each (match, player) the batch touches, in one query by ids."""
+    match_pks = {pk for pk in plan.match_pks if pk}
+    if not match_pks:
+        return {}
+    names = {p.pk: name for name, p in players.items()}
+    rows = MatchPlayer.objects.filter(match_id__in=match_pks, player_id__in=names).values_list(
+        "match_id", "player_id", "team"
+    )
+    return {(pk, names[player_id]): team for pk, player_id, team in rows}
 
 
 def plan_make(*, game: Game, events: Sequence[EventIn]) -> Plan:
+    """Check the batch's stats and matches (raises EventsRefused); before anything is written."""
     merges = _merges(game=game, events=events)
     match_pks, matches = _matches(game=game, events=events)
-    return Plan(match_pks=match_pks, teams=_teams(events=events, match_pks=match_pks), merges=merges, matches=matches)
+    return Plan(match_pks=match_pks, teams=[], merges=merges, matches=matches)
 
 
-def roster_save(*, events: Sequence[EventIn], plan: Plan, players: dict[str, Player]) -> None:
-    named = {(pk, e.player): e.team for e, pk in zip(events, plan.match_pks, strict=True) if pk and e.team}
-    if not named:
-        return
-    MatchPlayer.objects.bulk_create(
-        [MatchPlayer(match_id=pk, player=players[name], team=team) for (pk, name), team in sorted(named.items())],
-        update_conflicts=True,
-        unique_fields=["match", "player"],
-        update_fields=["team"],
-    )
+def teams_settle(*, events: Sequence[EventIn], plan: Plan, players: dict[str, Player]) -> None:
+    """Each event's team (its own, else its player's latest in its match, else none) into
+    `plan.teams`; the roster keeps the teams that changed."""
+    roster = _roster(plan=plan, players=players)
+    latest = dict(roster)
+    for e, pk in zip(events, plan.match_pks, strict=True):
+        if e.team and pk:
+            latest[(pk, e.player)] = e.team  # later events of the batch follow a team change
+        plan.teams.append(e.team or latest.get((pk, e.player), ""))
+    changed = {key: team for key, team in latest.items() if roster.get(key) != team}
+    if changed:
+        MatchPlayer.objects.bulk_create(
+            [MatchPlayer(match_id=pk, player=players[name], team=team) for (pk, name), team in sorted(changed.items())],
+            update_conflicts=True,
+            unique_fields=["match", "player"],
+            update_fields=["team"],
+        )
 
 
 def totals_keep(*, game: Game, events: Sequence[EventIn], plan: Plan, ats: list) -> Scored:
     folds = [
-        totals.Fold(e.player, team, pk, at, {"points": e.points, **e.stats} if e.stats else {"points": e.points})
+        totals.Fold(e.player, team, pk, at, e.points, e.stats)
         for e, team, pk, at in zip(events, plan.teams, plan.match_pks, ats, strict=True)
     ]
     written = totals.totals_write(game_id=game.pk, deltas=totals.deltas_fold(folds, plan.merges))

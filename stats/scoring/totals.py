@@ -49,21 +49,25 @@ class Fold:
     team: str
     match_pk: int | None
     at: datetime
-    values: dict[str, int]  # points and the declared stats it carries
+    points: int
+    stats: dict[str, int] | None  # the declared stats it carries
 
 
 def _grouped(events: Iterable[Fold], merges: dict[str, str]) -> dict[tuple, dict[str, int]]:
     groups: dict[tuple, dict[str, int]] = {}
     dates: dict[object, tuple[str, str]] = {}
+    mergers = {stat: _MERGE_PY[merge] for stat, merge in merges.items()}
     for e in events:
-        day = e.at.date()  # the cache key only; calendar_keys applies the time zone
-        keys = dates.get(day)
+        keys = dates.get(e.at)  # the batch's events mostly share one time (its receipt)
         if keys is None:
-            keys = dates[day] = periods.calendar_keys(e.at)
-        group = groups.setdefault((e.player, e.team, e.match_pk, keys), {})
-        for stat, value in e.values.items():
+            keys = dates[e.at] = periods.calendar_keys(e.at)
+        group = groups.get((e.player, e.team, e.match_pk, keys))
+        if group is None:
+            group = groups[(e.player, e.team, e.match_pk, keys)] = {"points": 0}
+        group["points"] += e.points
+        for stat, value in (e.stats or {}).items():
             kept = group.get(stat)
-            group[stat] = value if kept is None else _MERGE_PY[merges[stat]](kept, value)
+            group[stat] = value if kept is None else mergers[stat](kept, value)
     return groups
 
 
@@ -71,15 +75,17 @@ def deltas_fold(events: Iterable[Fold], merges: dict[str, str]) -> dict[str, dic
     """{merge: {(period, kind, owner, stat): value}} for a batch, in seq order."""
     out: dict[str, dict[tuple, int]] = {merge: {} for merge in _MERGE_SQL}
     for (player, team, match_pk, (day, week)), values in _grouped(events, merges).items():
-        spans = [day, week] if match_pk is None else [day, week, periods.match_key(match_pk)]
-        owners = [(PLAYER, player)] if not team else [(PLAYER, player), (TEAM, team)]
+        match = [periods.match_key(match_pk)] if match_pk is not None else []
+        # All-time points of a player are Player.total already; a team's totals are per match.
+        points_spans, stat_spans = [day, week, *match], [periods.ALL, day, week, *match]
         for stat, value in values.items():
             rows = out[merges[stat]]
             merge = _MERGE_PY[merges[stat]]
-            for kind, owner in owners:
-                # All-time points of a player are Player.total already.
-                stat_spans = spans if (stat == "points" and kind == PLAYER) else [periods.ALL, *spans]
-                for span in stat_spans:
+            owned = [(PLAYER, player, points_spans if stat == "points" else stat_spans)]
+            if team and match:
+                owned.append((TEAM, team, match))
+            for kind, owner, spans in owned:
+                for span in spans:
                     key = (span, kind, owner, stat)
                     kept = rows.get(key)
                     rows[key] = value if kept is None else merge(kept, value)
@@ -90,39 +96,48 @@ def _table() -> str:
     return connection.ops.quote_name(StatTotal._meta.db_table)
 
 
-def _upsert_sql(merge: str, values_sql: str) -> str:
+def _upsert_sql(merge: str, values_sql: str, returning: bool) -> str:
+    tail = " RETURNING period, kind, owner, stat, value" if returning else ""
     return (
         f"INSERT INTO {_table()} AS s (game_id, period, kind, owner, stat, value) {values_sql}"
         " ON CONFLICT (game_id, period, kind, stat, owner)"
-        f" DO UPDATE SET value = {_MERGE_SQL[merge]} RETURNING period, kind, owner, stat, value"
+        f" DO UPDATE SET value = {_MERGE_SQL[merge]}{tail}"
     )
 
 
+def _upsert(cursor, *, game_id: int, merge: str, rows: dict[tuple, int], keys: list, returning: bool) -> list:
+    if not keys:
+        return []
+    if connection.vendor == "postgresql":  # arrays: one statement whatever the size
+        values = "SELECT %s, * FROM unnest(%s::varchar[], %s::varchar[], %s::varchar[], %s::varchar[], %s::bigint[])"
+        columns = [list(col) for col in zip(*keys, strict=True)]
+        cursor.execute(_upsert_sql(merge, values, returning), [game_id, *columns, [rows[k] for k in keys]])
+        return cursor.fetchall() if returning else []
+    written = []
+    limit = max(1, (connection.features.max_query_params or 999) // 6)
+    for start in range(0, len(keys), limit):
+        chunk = keys[start : start + limit]
+        marks = ", ".join(["(%s, %s, %s, %s, %s, %s)"] * len(chunk))
+        params = [v for k in chunk for v in (game_id, *k, rows[k])]
+        cursor.execute(_upsert_sql(merge, f"VALUES {marks}", returning), params)
+        written += cursor.fetchall() if returning else []
+    return written
+
+
+def _wanted(key: tuple) -> bool:
+    """What the frames show: players' all-time stats, teams' match totals."""
+    return key[1] == TEAM or key[0] == periods.ALL
+
+
 def totals_write(*, game_id: int, deltas: dict[str, dict[tuple, int]]) -> list[tuple]:
-    """Apply folded deltas; returns the new (period, kind, owner, stat, value) of every row
-    touched. Keys are sorted so concurrent writers take row locks in one order."""
+    """Apply folded deltas; returns the new (period, kind, owner, stat, value) of the rows the
+    frames show (see _wanted). Keys are sorted so concurrent writers lock rows in one order."""
     written: list[tuple] = []
     with connection.cursor() as cursor:
         for merge, rows in deltas.items():
-            if not rows:
-                continue
             keys = sorted(rows)
-            if connection.vendor == "postgresql":
-                cursor.execute(
-                    _upsert_sql(
-                        merge,
-                        "SELECT %s, * FROM unnest(%s::varchar[], %s::varchar[], %s::varchar[], %s::varchar[],"
-                        " %s::bigint[])",
-                    ),
-                    [game_id, *(list(col) for col in zip(*keys, strict=True)), [rows[k] for k in keys]],
-                )
-                written += cursor.fetchall()
-                continue
-            limit = max(1, (connection.features.max_query_params or 999) // 6)
-            for start in range(0, len(keys), limit):
-                chunk = keys[start : start + limit]
-                marks = ", ".join(["(%s, %s, %s, %s, %s, %s)"] * len(chunk))
-                params = [v for k in chunk for v in (game_id, *k, rows[k])]
-                cursor.execute(_upsert_sql(merge, f"VALUES {marks}"), params)
-                written += cursor.fetchall()
+            wanted = [k for k in keys if _wanted(k)]
+            rest = [k for k in keys if not _wanted(k)] if wanted else keys
+            written += _upsert(cursor, game_id=game_id, merge=merge, rows=rows, keys=wanted, returning=True)
+            _upsert(cursor, game_id=game_id, merge=merge, rows=rows, keys=rest, returning=False)
     return written

@@ -26,7 +26,13 @@ def scored(game):
     scoring.stat_declare(game=game, name="deaths")
     scoring.stat_declare(game=game, name="lap_ms", order="asc", op="best", format="duration_ms")
     scoring.stat_declare(game=game, name="kd", numerator="kills", denominator="deaths")
-    rows = [("ada", 10, 2, 61_000), ("bob", 7, 0, 59_000), ("cy", 7, 7, 59_000), ("dee", 3, 1, 70_000), ("eve", 1, 4, 0)]
+    rows = [
+        ("ada", 10, 2, 61_000),
+        ("bob", 7, 0, 59_000),
+        ("cy", 7, 7, 59_000),
+        ("dee", 3, 1, 70_000),
+        ("eve", 1, 4, 0),
+    ]
     events = []
     for name, kills, deaths, lap in rows:
         stats = {"kills": kills, "deaths": deaths} | ({"lap_ms": lap} if lap else {})
