@@ -6,6 +6,7 @@ from pydantic.json_schema import models_json_schema
 from stats.chat.selectors import CHAT_ID_MAX, CHAT_PAGE_MAX, CHAT_RECENT_DEFAULT
 from stats.models import SLUG_VALIDATOR
 from stats.schemas import MAX_SEQ, EventBatchIn, EventIn
+from stats.scoring import openapi as scoring_openapi
 
 ERROR = {
     "type": "object",
@@ -63,7 +64,7 @@ def openapi_document() -> dict:
     _, defs = models_json_schema(
         [(EventIn, "validation"), (EventBatchIn, "validation")], ref_template="#/components/schemas/{model}"
     )
-    schemas = {**defs["$defs"], "Error": ERROR, "ChatMessage": CHAT_MESSAGE}
+    schemas = {**defs["$defs"], "Error": ERROR, "ChatMessage": CHAT_MESSAGE, **scoring_openapi.schemas()}
     slug = {
         "name": "slug",
         "in": "path",
@@ -130,6 +131,12 @@ def openapi_document() -> dict:
                             "schema": {"type": "integer", "minimum": 0, "maximum": MAX_SEQ},
                         },
                         {"name": "limit", "in": "query", "schema": {"type": "integer", "minimum": 1, "maximum": 1000}},
+                        {
+                            "name": "match",
+                            "in": "query",
+                            "description": "only this match's events",
+                            "schema": {"type": "string"},
+                        },
                     ],
                     "responses": {"200": _json("events", {"type": "object"}), **_errors(400, 404)},
                 },
@@ -159,6 +166,23 @@ def openapi_document() -> dict:
                     "responses": {"200": _json("chat messages", CHAT_PAGE), **_errors(400, 404, 429)},
                 }
             },
+            "/api/games/{slug}/history": {
+                "get": {
+                    "summary": "Events and points per bucket over a range, from the per-minute rollups",
+                    "parameters": [
+                        slug,
+                        {"name": "range", "in": "query", "schema": {"enum": ["5m", "match", "today"]}},
+                        {
+                            "name": "match",
+                            "in": "query",
+                            "description": "a match's id (range match)",
+                            "schema": {"type": "string"},
+                        },
+                    ],
+                    "responses": {"200": _json("history", {"type": "object"}), **_errors(400, 404, 429)},
+                }
+            },
+            **scoring_openapi.paths(slug=slug, json=_json, errors=_errors),
             "/api/games/{slug}/snapshot": {
                 "get": {
                     "summary": "Leaderboard, recent events and chart series, with the seq they reflect",

@@ -114,3 +114,14 @@ def test_a_finished_match_is_replayed_from_its_own_events(client, game, base, ap
     assert [e["id"] for e in page["events"]] == ["in0", "in1", "in2"]
     assert client.get(f"{base}/history?range=match&match=m1").status_code == 200
     assert error_code(client.get(f"{base}/events?match=nope")) == "not_found"
+
+
+def test_openapi_documents_every_stats_endpoint_and_field(client):
+    doc = client.get("/api/openapi.json").json()
+    for path in ("stats", "matches", "matches/{match_id}/end", "leaderboard"):
+        assert f"/api/games/{{slug}}/{path}" in doc["paths"]
+    event = doc["components"]["schemas"]["EventIn"]["properties"]
+    assert {"stats", "team", "match"} <= set(event)
+    params = {p["name"] for p in doc["paths"]["/api/games/{slug}/leaderboard"]["get"]["parameters"]}
+    assert params == {"slug", "stat", "period", "match", "around", "limit", "entity"}
+    assert {"StatIn", "MatchIn", "StatWire", "MatchWire", "Leaderboard"} <= set(doc["components"]["schemas"])
