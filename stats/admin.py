@@ -11,7 +11,10 @@ from stats import services
 from stats.chat import services as chat_services
 from stats.chat.models import ChatMessage, ChatMute
 from stats.models import ApiKey, Game, Player, ScoreEvent
-from stats.schemas import EventIn, errors_describe
+from stats.schemas import MAX_STAT_VALUE, EventIn, errors_describe
+from stats.scoring import admin as scoring_admin  # noqa: F401 - registers the stats and matches admin
+from stats.scoring.models import Stat
+from stats.scoring.record import EventsRefused
 
 
 @admin.register(Game)
@@ -50,6 +53,8 @@ class ApiKeyAdmin(admin.ModelAdmin):
 
 class ScoreEventForm(forms.ModelForm):
     player_name = forms.CharField(label="Player", max_length=64)
+    stats = forms.JSONField(required=False, help_text='The game\'s stats, e.g. {"kills": 1, "deaths": 0}.')
+    team = forms.CharField(max_length=32, required=False)
     event_id = forms.CharField(label="Id", max_length=64, required=False, help_text="Leave blank for a new id.")
 
     class Meta:
@@ -73,14 +78,27 @@ class ScoreEventForm(forms.ModelForm):
                 points=data["points"],
                 kind=data.get("kind") or "score",
                 at=data.get("at"),
+                stats=data.get("stats") or None,
+                team=data.get("team") or None,
             )
         except ValidationError as exc:
             raise forms.ValidationError([f"{e['field']}: {e['message']}" for e in errors_describe(exc)]) from None
+        stats_check(game=data["game"], stats=data["new_event"].stats)
         return data
+
+
+def stats_check(*, game, stats: dict | None) -> None:
+    """The form's answer to a stat the game does not declare (the service would refuse it)."""
+    declared = set(Stat.objects.filter(game=game, numerator="").values_list("name", flat=True))
+    unknown = sorted(set(stats or ()) - declared)
+    if unknown:
+        known = ", ".join(sorted(declared)) or "none"
+        raise forms.ValidationError(f"Not a stat of this game: {', '.join(unknown)} (declared: {known}).")
 
 
 class CorrectionForm(forms.ModelForm):
     points = forms.IntegerField(label="Points (corrected)", min_value=-(10**9), max_value=10**9)
+    stats = forms.JSONField(label="Stats (corrected)", required=False, help_text="The event's stats as they should be.")
 
     class Meta:
         model = ScoreEvent
@@ -90,6 +108,16 @@ class CorrectionForm(forms.ModelForm):
         super().__init__(*args, **kwargs)
         if self.instance.pk:
             self.initial["points"] = services.score_event_effective_points(event=self.instance)
+            self.initial["stats"] = services.score_event_effective_stats(event=self.instance) or None
+
+    def clean_stats(self):
+        stats = self.cleaned_data.get("stats") or {}
+        if not isinstance(stats, dict) or not all(
+            isinstance(k, str) and type(v) is int and abs(v) <= MAX_STAT_VALUE for k, v in stats.items()
+        ):
+            raise forms.ValidationError(f"An object of stat names to whole numbers (at most {MAX_STAT_VALUE}).")
+        stats_check(game=self.instance.game, stats=stats)
+        return stats
 
 
 @admin.register(ScoreEvent)
@@ -106,18 +134,24 @@ class ScoreEventAdmin(admin.ModelAdmin):
 
     def get_fields(self, request, obj=None):
         if obj is None:
-            return ["game", "player_name", "points", "kind", "at", "event_id"]
-        return ["game", "event_id", "seq", "player", "kind", "at", "points"]
+            return ["game", "player_name", "points", "stats", "team", "kind", "at", "event_id"]
+        return ["game", "event_id", "seq", "player", "team", "match", "kind", "at", "points", "stats"]
 
     def get_readonly_fields(self, request, obj=None):
-        return ["game", "event_id", "seq", "player", "kind", "at"] if obj is not None else []
+        return ["game", "event_id", "seq", "player", "team", "match", "kind", "at"] if obj is not None else []
 
     def has_delete_permission(self, request, obj=None):
         return False  # the log is append-only: correct the points instead
 
     def save_model(self, request, obj, form, change):
         if change:
-            correction = services.score_event_correct(event_pk=obj.pk, points=form.cleaned_data["points"])
+            try:
+                correction = services.score_event_correct(
+                    event_pk=obj.pk, points=form.cleaned_data["points"], stats=form.cleaned_data["stats"]
+                )
+            except EventsRefused as exc:
+                messages.error(request, f"Not corrected: {exc.message}")
+                return
             if correction is not None:
                 messages.info(request, f"Correction of {correction.points:+d} recorded as seq {correction.seq}.")
             obj.refresh_from_db()

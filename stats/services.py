@@ -16,6 +16,7 @@ from stats import eventlog
 from stats.models import ApiKey, Game, Player, Rollup, RollupCursor, ScoreEvent
 from stats.schemas import EventIn
 from stats.scoring import record
+from stats.scoring.models import Stat
 from stats.signals import score_events_recorded
 
 
@@ -147,7 +148,8 @@ def score_events_record(*, game_id: int, events: Sequence[EventIn], corrects: Sc
         fresh = [e for e in unique if e.id not in stored_ids]
         if not fresh:
             return RecordResult(accepted=0, duplicates=len(events), last_seq=game.last_seq)
-        plan = record.plan_make(game=game, events=fresh)
+        # A correction may land in an ended match: it fixes what was played there.
+        plan = record.plan_make(game=game, events=fresh, ended_ok=corrects is not None)
         players = eventlog.players_add(game=game, deltas=_player_deltas(fresh))
         record.teams_settle(events=fresh, plan=plan, players=players)
         rows = _rows_build(game=game, events=fresh, players=players, corrects=corrects, plan=plan)
@@ -168,23 +170,54 @@ def score_event_effective_points(*, event: ScoreEvent) -> int:
     return event.points + corrections
 
 
-def score_event_correct(*, event_pk: int, points: int) -> eventlog.LogRow | None:
-    """Set an event's effective points by appending a correction (the log stays append-only,
-    so a replay from seq 0 still adds up). Returns the correction, or None if nothing changed."""
+def score_event_effective_stats(*, event: ScoreEvent) -> dict[str, int]:
+    """The event's stats with its corrections applied: summed for incr stats, the last value
+    given for best and set ones."""
+    ops = dict(Stat.objects.filter(game_id=event.game_id).values_list("name", "op"))
+    effective = dict(event.stats or {})
+    for fix in event.corrections.order_by("seq").values_list("stats", flat=True):
+        for name, value in (fix or {}).items():
+            effective[name] = effective.get(name, 0) + value if ops.get(name) == Stat.Op.INCR else value
+    return effective
+
+
+def _stat_corrections(*, event: ScoreEvent, stats: dict[str, int] | None) -> dict[str, int]:
+    if not stats:
+        return {}
+    ops = dict(Stat.objects.filter(game_id=event.game_id).values_list("name", "op"))
+    effective = score_event_effective_stats(event=event)
+    fixes = {}
+    for name, value in stats.items():
+        if value == effective.get(name, 0 if ops.get(name) == Stat.Op.INCR else None):
+            continue
+        fixes[name] = value - effective.get(name, 0) if ops.get(name) == Stat.Op.INCR else value
+    return fixes
+
+
+def score_event_correct(*, event_pk: int, points: int, stats: dict[str, int] | None = None) -> eventlog.LogRow | None:
+    """Set an event's effective points (and stats) by appending a correction (the log stays
+    append-only, so a replay from seq 0 still adds up). Returns the correction, or None if
+    nothing changed. An incr stat's correction is the change; a best or set stat's is the new
+    value, kept by the stat's operator (so a correction can raise a best, not lower it).
+    Raises record.EventsRefused for a stat the game does not declare."""
     with transaction.atomic():
-        event = ScoreEvent.objects.select_related("player").get(pk=event_pk)
+        event = ScoreEvent.objects.select_related("player", "match").get(pk=event_pk)
         # Lock the game first: two concurrent corrections must not both read the same
         # effective points (and pick the same correction number).
         Game.objects.select_for_update().only("pk").get(pk=event.game_id)
         delta = points - score_event_effective_points(event=event)
-        if delta == 0:
+        fixes = _stat_corrections(event=event, stats=stats)
+        if delta == 0 and not fixes:
             return None
         number = event.corrections.count() + 1
         # model_construct: "~" ids are refused from clients, so server-made ids can never
-        # collide with theirs; the values come from the database, not from input.
+        # collide with theirs; the values come from the database (or the admin's form, checked
+        # against the game's stats by the record service), and the team and match are the
+        # corrected event's, so the fix lands in the same totals.
         correction = EventIn.model_construct(
-            id=f"~fix:{event.pk}:{number}", player=event.player.name, points=delta, kind="correction", at=None
-        )
+            id=f"~fix:{event.pk}:{number}", player=event.player.name, points=delta, kind="correction", at=None,
+            stats=fixes or None, team=event.team or None, match=event.match.match_id if event.match else None,
+        )  # fmt: skip
         result = score_events_record(game_id=event.game_id, events=[correction], corrects=event)
     return result.events[0]
 

@@ -67,14 +67,14 @@ def _match_id_of(pk: int) -> str:
     return match_id
 
 
-def _matches(*, game: Game, events: Sequence[EventIn]) -> tuple[list[int | None], dict[int, str]]:
+def _matches(*, game: Game, events: Sequence[EventIn], ended_ok: bool) -> tuple[list[int | None], dict[int, str]]:
     named = {e.match for e in events if e.match}
     found = {m.match_id: m for m in Match.objects.filter(game=game, match_id__in=named)} if named else {}
     unknown = sorted(named - found.keys())
     if unknown:
         raise EventsRefused(422, "unknown_match", f"no such match in this game: {', '.join(unknown)}")
     ended = sorted(m.match_id for m in found.values() if m.status == Match.Status.FINISHED)
-    if ended:
+    if ended and not ended_ok:
         raise EventsRefused(409, "match_ended", f"match ended, its events are closed: {', '.join(ended)}")
     by_pk = {m.pk: m.match_id for m in found.values()}
     if game.open_match_id is not None and any(not e.match for e in events):
@@ -95,10 +95,10 @@ def _roster(*, plan: Plan, players: dict[str, Player]) -> dict[tuple[int, str], 
     return {(pk, names[player_id]): team for pk, player_id, team in rows}
 
 
-def plan_make(*, game: Game, events: Sequence[EventIn]) -> Plan:
+def plan_make(*, game: Game, events: Sequence[EventIn], ended_ok: bool = False) -> Plan:
     """Check the batch's stats and matches (raises EventsRefused); before anything is written."""
     merges = _merges(game=game, events=events)
-    match_pks, matches = _matches(game=game, events=events)
+    match_pks, matches = _matches(game=game, events=events, ended_ok=ended_ok)
     return Plan(match_pks=match_pks, teams=[], merges=merges, matches=matches)
 
 

@@ -1,0 +1,90 @@
+"""Admin for stats and matches. Declaring a stat and starting or ending a match go through
+stats.scoring.services, as the API's do, so the open match and the live pages follow."""
+
+from django import forms
+from django.contrib import admin, messages
+from django.core.exceptions import ValidationError
+
+from stats.scoring import services
+from stats.scoring.models import Match, Stat
+
+
+class StatForm(forms.ModelForm):
+    class Meta:
+        model = Stat
+        fields = ["game", "name", "label", "format", "order", "op", "numerator", "denominator"]
+        help_texts = {"numerator": "For a ratio of two stats (e.g. kills / deaths); leave blank otherwise."}
+
+
+@admin.register(Stat)
+class StatAdmin(admin.ModelAdmin):
+    form = StatForm
+    list_display = ["name", "game", "label", "format", "order", "op", "numerator", "denominator"]
+    list_filter = ["game"]
+
+    def get_readonly_fields(self, request, obj=None):
+        # What totals were kept by cannot change under them: only how the stat is shown can.
+        return ["game", "name", "order", "op", "numerator", "denominator"] if obj is not None else []
+
+    def save_model(self, request, obj, form, change):
+        if change:
+            return super().save_model(request, obj, form, change)
+        data = {f: form.cleaned_data[f] for f in ("name", "label", "format", "order", "op", "numerator", "denominator")}
+        try:
+            stat, _ = services.stat_declare(game=form.cleaned_data["game"], **data)
+        except (ValidationError, services.ScoringConflict) as exc:
+            messages.error(request, f"Not declared: {exc}")
+            return
+        obj.pk = stat.pk
+        obj._state.adding = False
+
+    def has_delete_permission(self, request, obj=None):
+        return False  # events and totals name it
+
+
+class MatchForm(forms.ModelForm):
+    match_id = forms.RegexField(
+        label="Id", regex=r"^[A-Za-z0-9._:\-]{1,64}$", required=False, help_text="Leave blank for a new id."
+    )
+
+    class Meta:
+        model = Match
+        fields = ["game", "match_id", "name"]
+
+
+@admin.register(Match)
+class MatchAdmin(admin.ModelAdmin):
+    form = MatchForm
+    list_display = ["match_id", "game", "name", "status", "started_at", "ended_at", "first_seq", "last_seq"]
+    list_filter = ["game", "status"]
+    search_fields = ["match_id", "name"]
+    actions = ["end_matches"]
+
+    def get_fields(self, request, obj=None):
+        if obj is None:
+            return ["game", "match_id", "name"]
+        return ["game", "match_id", "name", "status", "started_at", "ended_at", "first_seq", "last_seq"]
+
+    def get_readonly_fields(self, request, obj=None):
+        return self.get_fields(request, obj) if obj is not None else []
+
+    def save_model(self, request, obj, form, change):
+        data = form.cleaned_data
+        try:
+            match, _ = services.match_start(
+                game_id=data["game"].pk, match_id=data["match_id"] or None, name=data["name"]
+            )
+        except services.ScoringConflict as exc:
+            messages.error(request, f"Not started: {exc}")
+            return
+        obj.pk = match.pk
+        obj._state.adding = False
+
+    @admin.action(description="End the selected matches")
+    def end_matches(self, request, queryset):
+        for match in queryset.filter(status=Match.Status.LIVE):
+            services.match_end(game_id=match.game_id, match_id=match.match_id)
+        messages.success(request, "Ended.")
+
+    def has_delete_permission(self, request, obj=None):
+        return False  # the log names it
