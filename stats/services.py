@@ -251,3 +251,18 @@ def rollups_compute(*, game_id: int, batch: int = 50_000) -> int:
         cursor.seq = last
         cursor.save(update_fields=["seq"])
     return folded
+
+
+def score_event_batches_record(*, game_id: int, batches: Sequence[Sequence[EventIn]]) -> list:
+    """Group commit: several senders' batches in one transaction, each in a savepoint of its
+    own, so a refused batch stores nothing and leaves the others stored. Returns, per batch,
+    its RecordResult or the EventConflict / EventsRefused that refused it; anything else (the
+    database failing) raises, and then nothing of the group is stored."""
+    outcomes: list = []
+    with transaction.atomic():
+        for batch in batches:
+            try:
+                outcomes.append(score_events_record(game_id=game_id, events=batch))  # a savepoint
+            except (EventConflict, record.EventsRefused) as exc:
+                outcomes.append(exc)
+    return outcomes

@@ -157,6 +157,13 @@ SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https") if env.bool("BEHIN
 
 # A batch POST holds at most MAX_BATCH events; the body cap keeps a request bounded.
 WEBGAME_MAX_BATCH = 1000
+# Group commit (stats.ingest.committer): frames of one game arriving within this tick share a
+# transaction (a busy game batches itself while the previous group is written); a group holds
+# at most this many events.
+WEBGAME_GROUP_COMMIT_TICK_MS = env.int("GROUP_COMMIT_TICK_MS", default=1)
+WEBGAME_GROUP_COMMIT_MAX_EVENTS = env.int("GROUP_COMMIT_MAX_EVENTS", default=5000)
+# Frames an ingest socket may have waiting for their answers before it is read no further.
+WEBGAME_INGEST_MAX_IN_FLIGHT = env.int("INGEST_MAX_IN_FLIGHT", default=256)
 DATA_UPLOAD_MAX_MEMORY_SIZE = env.int("MAX_BODY_BYTES", default=1024 * 1024)
 WEBGAME_DEMO_GAMES = env.list("DEMO_GAMES", default=["demo"])
 # Seconds a demo match lasts: the simulator then ends it and starts the next.

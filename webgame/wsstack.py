@@ -32,6 +32,7 @@ from django.utils.functional import LazyObject
 from django.utils.http import is_same_domain
 
 DEFAULT_PORTS = {"http": 80, "https": 443}
+INGEST_PREFIX = "/ws/ingest/"
 Origin = tuple[str, str, int]  # scheme, host, port
 
 
@@ -137,6 +138,12 @@ class WebsocketAuthMiddleware:
     async def __call__(self, scope, receive, send):
         if scope["type"] != "websocket":
             raise ValueError(f"WebsocketAuthMiddleware got a {scope['type']!r} connection")
+        if scope.get("path", "").startswith(INGEST_PREFIX):
+            # Game servers send no Origin, and authenticate with their key (stats.ingest): a
+            # browser's socket (it always sends an Origin) has no business here.
+            if origin_header(scope) is not None:
+                return await handshake_refuse(scope, receive, send)
+            return await self.inner(scope, receive, send)
         if not origin_allowed(scope):
             return await handshake_refuse(scope, receive, send)
         # Rebinding `scope` lets the outer copy go: only this copy stays for the socket's life.

@@ -3,6 +3,8 @@
 from pydantic import BaseModel
 
 LOBBY_SERVER = ("ConnectionEstablished", "Games", "LobbyGame", "Pong", "Error", "Status")
+INGEST_SERVER = ("Ack", "Error", "Pong")
+NOT_ON_GAME = ("Games", "LobbyGame", "Ack")
 CLIENT_FRAMES = {
     "Ping": {"type": "object", "required": ["type"], "properties": {"type": {"const": "ping"}}},
     "ChatSend": {
@@ -19,6 +21,16 @@ CLIENT_FRAMES = {
         "type": "object",
         "required": ["type", "user", "muted"],
         "properties": {"type": {"const": "chat_mute"}, "user": {"type": "string"}, "muted": {"type": "boolean"}},
+    },
+    "IngestEvents": {
+        "type": "object",
+        "description": "ingest socket: events as in the HTTP API's EventIn (see /api/openapi.json)",
+        "required": ["type", "ref", "events"],
+        "properties": {
+            "type": {"const": "events"},
+            "ref": {"type": "integer", "minimum": 0},
+            "events": {"type": "array", "minItems": 1, "maxItems": 1000, "items": {"type": "object"}},
+        },
     },
     "Resume": {
         "type": "object",
@@ -43,7 +55,7 @@ def _messages(names) -> dict:
 
 def document(models: tuple[type[BaseModel], ...]) -> dict:
     names = [m.__name__ for m in models]
-    game_server = [n for n in names if n not in ("Games", "LobbyGame")]
+    game_server = [n for n in names if n not in NOT_ON_GAME]
     game_client = ["Ping", "Resume", "ChatSend", "ChatDelete", "ChatMute"]
     messages = {n: {"name": n, "payload": {"$ref": f"#/components/schemas/{n}"}} for n in [*names, *CLIENT_FRAMES]}
     return {
@@ -60,6 +72,11 @@ def document(models: tuple[type[BaseModel], ...]) -> dict:
                 "messages": _messages([*game_server, *game_client]),
             },
             "lobby": {"address": "/ws/lobby/", "messages": _messages([*LOBBY_SERVER, "Ping"])},
+            "ingest": {
+                "address": "/ws/ingest/{slug}/",
+                "parameters": {"slug": {"description": "the game's slug; Authorization: Bearer <its API key>"}},
+                "messages": _messages([*INGEST_SERVER, "IngestEvents"]),
+            },
         },
         "operations": {
             "gameReceive": {
@@ -76,6 +93,16 @@ def document(models: tuple[type[BaseModel], ...]) -> dict:
                 "action": "send",
                 "channel": {"$ref": "#/channels/lobby"},
                 "messages": [{"$ref": f"#/channels/lobby/messages/{n}"} for n in LOBBY_SERVER],
+            },
+            "ingestReceive": {
+                "action": "send",
+                "channel": {"$ref": "#/channels/ingest"},
+                "messages": [{"$ref": f"#/channels/ingest/messages/{n}"} for n in INGEST_SERVER],
+            },
+            "ingestSend": {
+                "action": "receive",
+                "channel": {"$ref": "#/channels/ingest"},
+                "messages": [{"$ref": "#/channels/ingest/messages/IngestEvents"}],
             },
         },
         "components": {"messages": messages, "schemas": _schemas(models)},

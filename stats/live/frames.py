@@ -260,6 +260,18 @@ class Error(_Frame):
     code: str
     message: str
     details: list | None = None
+    ref: int | None = Field(default=None, description="ingest socket: the refused frame's ref (null if it had none)")
+    retry_after: int | None = Field(default=None, description="ingest socket, rate_limited: seconds to wait")
+
+
+class Ack(_Frame):
+    """Ingest socket: a frame's events are committed (answers come in the order sent)."""
+
+    type: Literal["ack"]
+    ref: int = Field(ge=0)
+    accepted: int = Field(ge=0)
+    duplicates: int = Field(ge=0)
+    last_seq: int = Field(ge=0)
 
 
 class Chat(_Frame):
@@ -295,7 +307,7 @@ class LobbyGame(_Frame):
 
 FRAMES = (
     Snapshot, Events, ConnectionEstablished, Presence, Pong, Status, Error, Chat, ChatDeleted, MatchFrame, Games,
-    LobbyGame,
+    LobbyGame, Ack,
 )  # fmt: skip
 _any_frame = TypeAdapter(Annotated[Union[FRAMES], Field(discriminator="type")])  # noqa: UP007 - a tuple of classes
 

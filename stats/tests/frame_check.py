@@ -9,7 +9,7 @@ import pytest
 
 from stats.live.frames import frame_validate
 
-SOCKET_PATHS = ("/ws/games/", "/ws/lobby/")
+SOCKET_PATHS = ("/ws/games/", "/ws/lobby/", "/ws/ingest/")
 
 
 def _checked(path: str | None, data):
