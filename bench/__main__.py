@@ -118,7 +118,18 @@ def summary_print(results: dict) -> None:
         title = "Chat never delays the stats (the same load, without and with 20 chat messages/s)"
         print(report.table(title, results["chat"], ["chat_sent_per_s", *FANOUT_COLUMNS]))
     if results.get("ingest"):
-        cols = ["database", "server", "batch", "events", "events_per_s", "events_per_cpu_s", "post_p50_ms", "errors"]
+        cols = [
+            "database",
+            "server",
+            "grouped",
+            "conc",
+            "batch",
+            "events",
+            "events_per_s",
+            "events_per_cpu_s",
+            "post_p50_ms",
+            "errors",
+        ]
         print(report.table("Ingest", results["ingest"], cols))
     if results.get("reads"):
         cols = ["clients", "reads_ok", "reads_per_s", "cpu_ms_per_read", "p50_ms", "refused"]

@@ -1,11 +1,12 @@
 """Ingest: events/s into SQLite and PostgreSQL, batched POSTs against one event per request."""
 
 import asyncio
+import json
 import shutil
 import subprocess
 import time
 
-from bench.load import Poster
+from bench.load import Poster, event_make
 from bench.servers import cpu_seconds
 
 PG_URL = "postgres://postgres@127.0.0.1:5432"
@@ -44,6 +45,24 @@ async def ingest_run(port: int, slug: str, key: str, pids: list[int], batch: int
     }
 
 
+def ingest_steps(st, args, label: str, url: str, key: str) -> list[dict]:
+    """One web process per setting: group commit of HTTP POSTs off (the baseline: each POST
+    commits alone, as before), then on (the default), with the ingest socket."""
+    rows = []
+    for grouped in (False, True):
+        web = st.web(args.app_server, name=f"ingest-{label}-{int(grouped)}", DATABASE_URL=url,
+                     GROUP_COMMIT_HTTP=str(grouped).lower())  # fmt: skip
+        steps = [(1, 16)] if not grouped else [(1, 4), (1, 16), (args.batch, 2)]
+        for batch, conc in steps:
+            row = asyncio.run(ingest_run(web.port, "ingest", key, web.pids, batch, args.ingest_seconds, conc))
+            rows.append({"database": label, "server": args.app_server, "grouped": grouped, "conc": conc, **row})
+        if grouped:
+            row = asyncio.run(socket_run(web.port, "ingest", key, web.pids, args.ingest_seconds, inflight=256))
+            rows.append({"database": label, "server": args.app_server, "grouped": True, "conc": 1, **row})
+        st.stop(web)
+    return rows
+
+
 def ingest_bench(st, args) -> list[dict]:
     databases = [("sqlite", f"sqlite:///{st.tmp}/ingest.sqlite3")]
     if pg_available():
@@ -56,14 +75,53 @@ def ingest_bench(st, args) -> list[dict]:
             pg_database(url.rsplit("/", 1)[1], create=True)
         try:
             keys = st.games_create(["ingest"], DATABASE_URL=url)
-            web = st.web(args.app_server, name=f"ingest-{label}", DATABASE_URL=url)
-            for batch, conc in ((1, 4), (args.batch, 2)):
-                row = asyncio.run(
-                    ingest_run(web.port, "ingest", keys["ingest"], web.pids, batch, args.ingest_seconds, conc)
-                )
-                rows.append({"database": label, "server": args.app_server, **row})
-            st.stop(web)
+            rows += ingest_steps(st, args, label, url, keys["ingest"])
         finally:
             if label == "postgresql":
                 pg_database(url.rsplit("/", 1)[1], create=False)
     return rows
+
+
+async def socket_run(port: int, slug: str, key: str, pids: list[int], seconds: float, inflight: int) -> dict:
+    """Single events over one ingest socket, one per frame, up to `inflight` frames unanswered."""
+    import websockets
+
+    url = f"ws://127.0.0.1:{port}/ws/ingest/{slug}/"
+    counts = {"acked": 0, "errors": 0, "sent": 0, "answered": 0}
+    cpu0, t0 = cpu_seconds(pids), time.monotonic()
+    async with websockets.connect(url, additional_headers={"Authorization": f"Bearer {key}"}) as ws:
+        window = asyncio.Semaphore(inflight)
+        finished = asyncio.Event()
+        sending = True
+
+        async def reader() -> None:
+            async for text in ws:
+                answer = json.loads(text)
+                counts["acked"] += answer["accepted"] if answer["type"] == "ack" else 0
+                counts["errors"] += answer["type"] == "error"
+                counts["answered"] += 1
+                window.release()
+                if not sending and counts["answered"] == counts["sent"]:
+                    return finished.set()
+
+        reading = asyncio.create_task(reader())
+        while time.monotonic() - t0 < seconds:
+            await window.acquire()
+            event = event_make(counts["sent"])
+            await ws.send(json.dumps({"type": "events", "ref": counts["sent"], "events": [event]}))
+            counts["sent"] += 1
+        sending = False
+        if counts["answered"] < counts["sent"]:
+            async with asyncio.timeout(60):
+                await finished.wait()
+        reading.cancel()
+    wall, cpu = time.monotonic() - t0, cpu_seconds(pids) - cpu0
+    return {
+        "batch": "1 (socket)",
+        "events": counts["acked"],
+        "errors": counts["errors"],
+        "events_per_s": round(counts["acked"] / wall, 0),
+        "server_cpu_s": round(cpu, 2),
+        "events_per_cpu_s": round(counts["acked"] / cpu, 0) if cpu else None,
+        "post_p50_ms": None,
+    }

@@ -13,6 +13,7 @@ from pydantic import ValidationError
 
 from stats import ratelimit, selectors, services
 from stats.chat import selectors as chat_selectors
+from stats.ingest.committer import events_record_grouped
 from stats.models import ApiKey, Game, Match
 from stats.schemas import MAX_SEQ, EventBatchIn, EventIn, errors_describe
 from stats.scoring.record import EventsRefused
@@ -147,7 +148,8 @@ def events_post(request, slug: str):
     key = writer_key(request, slug)
     events = _parse_events(request)
     try:
-        result = services.score_events_record(game_id=key.game_id, events=events)
+        # Group commit with the other POSTs and ingest frames of this game (stats.ingest).
+        result = events_record_grouped(game_id=key.game_id, events=events)
     except Game.DoesNotExist:  # deleted since its key was cached
         raise ApiError(404, "not_found", GAME_NOT_FOUND) from None
     except services.EventConflict as exc:

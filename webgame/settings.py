@@ -162,6 +162,8 @@ WEBGAME_MAX_BATCH = 1000
 # at most this many events.
 WEBGAME_GROUP_COMMIT_TICK_MS = env.int("GROUP_COMMIT_TICK_MS", default=1)
 WEBGAME_GROUP_COMMIT_MAX_EVENTS = env.int("GROUP_COMMIT_MAX_EVENTS", default=5000)
+# HTTP POSTs join the groups too (off: each POST commits alone, as before; the benchmark's baseline).
+WEBGAME_GROUP_COMMIT_HTTP = env.bool("GROUP_COMMIT_HTTP", default=True)
 # Frames an ingest socket may have waiting for their answers before it is read no further.
 WEBGAME_INGEST_MAX_IN_FLIGHT = env.int("INGEST_MAX_IN_FLIGHT", default=256)
 DATA_UPLOAD_MAX_MEMORY_SIZE = env.int("MAX_BODY_BYTES", default=1024 * 1024)

@@ -17,6 +17,7 @@ from channels.db import database_sync_to_async
 from django.conf import settings
 
 from stats import services
+from stats.live import publish
 from stats.schemas import EventIn
 
 logger = logging.getLogger(__name__)
@@ -71,6 +72,20 @@ class Committer:
 # thread that keeps its database connection.
 _batches_record = database_sync_to_async(services.score_event_batches_record, thread_sensitive=False)
 _committers: dict[int, Committer] = {}
+
+
+def events_record_grouped(*, game_id: int, events: Sequence[EventIn]) -> services.RecordResult:
+    """Record from sync code (an HTTP POST's thread) through the game's committer, so that
+    POSTs and socket frames arriving together share a commit. Outside a web server (a shell,
+    Celery, the test client) there is no server loop to group on: recorded directly."""
+    loop = publish.server_loop()
+    if loop is None or not settings.WEBGAME_GROUP_COMMIT_HTTP:
+        return services.score_events_record(game_id=game_id, events=events)
+
+    async def submitted() -> services.RecordResult:
+        return await committer_for(game_id).submit(events)
+
+    return asyncio.run_coroutine_threadsafe(submitted(), loop).result()
 
 
 def committer_for(game_id: int) -> Committer:

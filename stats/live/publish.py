@@ -147,6 +147,12 @@ def server_loop_register(loop: asyncio.AbstractEventLoop) -> None:
     _server_loop = loop
 
 
+def server_loop() -> asyncio.AbstractEventLoop | None:
+    """The web server's running event loop, if this process serves (see server_loop_register)."""
+    loop = _server_loop
+    return loop if loop is not None and loop.is_running() else None
+
+
 def messages_send(messages: list[tuple[str, dict]]) -> None:
     """Push from sync code. In a web process the push is handed to the server's loop and
     this returns at once (the publish was ~13% of a web process's samples at 1,000 viewers x

@@ -68,3 +68,53 @@ def test_a_group_holds_at_most_the_setting_of_events(game, settings):
         return [len(g) for g in (writer._group_take(), writer._group_take(), writer._group_take())]
 
     assert asyncio.run(take()) == [2, 1, 1]  # 2+1, then 1 (5 would pass 3), then the 5 alone
+
+
+@pytest.mark.django_db(transaction=True)
+def test_http_posts_on_a_server_loop_share_the_committers_groups(game, monkeypatch):
+    """A POST's thread hands its events to the server loop's committer and waits for its own
+    result; several threads at once are one group."""
+    import threading
+
+    from stats.live import publish
+
+    groups: list[int] = []
+    record = committer._batches_record
+
+    async def recording(*, game_id, batches):
+        if not groups:  # the first write waits until every post is queued behind it
+            async with asyncio.timeout(20):
+                while len(batches) + len(committer.committer_for(game_id).pending) < 4:
+                    await asyncio.sleep(0.01)
+        groups.append(len(batches))
+        return await record(game_id=game_id, batches=batches)
+
+    monkeypatch.setattr(committer, "_batches_record", recording)
+    loop = asyncio.new_event_loop()
+    runner = threading.Thread(target=loop.run_forever, daemon=True)
+    runner.start()
+    monkeypatch.setattr(publish, "_server_loop", loop)
+    try:
+        results: dict[int, object] = {}
+
+        def post(n: int) -> None:
+            results[n] = committer.events_record_grouped(game_id=game.pk, events=[event_in(f"h{n}")])
+
+        # However the threads are scheduled, the posts that queue while a group is written
+        # are the next group: two groups at most.
+        threads = [threading.Thread(target=post, args=(n,)) for n in range(4)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join(timeout=20)
+        assert sorted(r.last_seq for r in results.values()) == [1, 2, 3, 4]
+        assert sum(groups) == 4 and len(groups) <= 2
+    finally:
+
+        async def drained() -> None:  # the pushes the commits handed to the loop
+            await asyncio.gather(*(t for t in asyncio.all_tasks() if t is not asyncio.current_task()))
+
+        asyncio.run_coroutine_threadsafe(drained(), loop).result(timeout=20)
+        loop.call_soon_threadsafe(loop.stop)
+        runner.join(timeout=5)
+        loop.close()
