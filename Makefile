@@ -37,6 +37,7 @@ REDIS_PORT ?= 6390
 # honcho (and the settings) also read REDIS_URL from .env, so make must see it there too.
 REDIS_URL_SET := $(strip $(or $(REDIS_URL),$(shell sed -n 's/^REDIS_URL=//p' .env 2>/dev/null | tail -n 1)))
 run: setup
+	d=$${PROMETHEUS_MULTIPROC_DIR:-.run/prometheus}; mkdir -p "$$d" && rm -f "$$d"/*.db
 ifeq ($(REDIS_URL_SET),)
 	REDIS_URL=redis://127.0.0.1:$(REDIS_PORT)/0 honcho start
 else

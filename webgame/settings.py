@@ -185,9 +185,19 @@ WEBGAME_WS_MAX_BACKLOG = env.int("WS_MAX_BACKLOG", default=512 * 1024)
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
-    "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s: %(message)s"}},
+    "formatters": {
+        "plain": {"format": "%(asctime)s %(levelname)s %(name)s: %(message)s"},
+        # LOG_FORMAT=json: one JSON object per line (stats.ops.logformat); default: plain text.
+        "json": {"()": "stats.ops.logformat.JsonFormatter"},
+    },
     "filters": {"redis_outage": {"()": "stats.logfilters.RedisOutageFilter"}},
-    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain", "filters": ["redis_outage"]}},
+    "handlers": {
+        "console": {
+            "class": "logging.StreamHandler",
+            "formatter": "json" if env("LOG_FORMAT", default="text").strip().lower() == "json" else "plain",
+            "filters": ["redis_outage"],
+        }
+    },
     "root": {"handlers": ["console"], "level": env("LOG_LEVEL", default="INFO")},
     "loggers": {"django.channels.server": {"level": "WARNING"}},
 }
@@ -245,3 +255,20 @@ WEBGAME_CHAT_RATE_WINDOW = env.int("CHAT_RATE_WINDOW", default=10)
 # Characters a chat message may hold, counted after NFC normalisation. At most 500, the
 # column's size: a larger value is read as 500.
 CHAT_MAX_CHARS = env.int("CHAT_MAX_CHARS", default=500)
+
+# --- Metrics and health (issue #14; stats.ops, docs/deploy.md "Monitoring") ---
+# /metrics answers a request carrying `Authorization: Bearer <METRICS_TOKEN>` (unset: no token
+# opens it), or one from an address in METRICS_ALLOWED_NETWORKS (CIDR list; empty: none).
+# Anything else gets a 403. The metrics are this process's, or the machine's web and worker
+# processes' when PROMETHEUS_MULTIPROC_DIR is set (read from the environment by
+# prometheus_client itself: the Procfile sets it for `make run`).
+METRICS_TOKEN = env("METRICS_TOKEN", default="")
+METRICS_ALLOWED_NETWORKS = [n for n in env.list("METRICS_ALLOWED_NETWORKS", default=["127.0.0.1/32", "::1/128"]) if n]
+try:
+    import ipaddress as _ipaddress
+
+    [_ipaddress.ip_network(n, strict=False) for n in METRICS_ALLOWED_NETWORKS]
+except ValueError as _exc:
+    raise ImproperlyConfigured(f"METRICS_ALLOWED_NETWORKS: {_exc}") from None
+# Request latency by route (outermost: it times the whole middleware chain).
+MIDDLEWARE = ["stats.ops.middleware.RequestMetricsMiddleware", *MIDDLEWARE]

@@ -3,6 +3,8 @@ from django.http import HttpResponsePermanentRedirect
 from django.templatetags.static import static
 from django.urls import include, path
 
+from stats.ops import views as ops
+
 
 def favicon(request):
     """Browsers ask for /favicon.ico wherever a page names no icon (the admin's, the API's JSON,
@@ -12,6 +14,10 @@ def favicon(request):
 
 urlpatterns = [
     path("favicon.ico", favicon),
+    # Monitoring (docs/deploy.md): Prometheus metrics, liveness and readiness probes.
+    path("metrics", ops.metrics_view, name="metrics"),
+    path("healthz", ops.healthz, name="healthz"),
+    path("readyz", ops.readyz, name="readyz"),
     path("admin/", admin.site.urls),
     path("accounts/", include("stats.accounts.urls")),
     path("", include("stats.urls")),
