@@ -66,37 +66,36 @@ def _same_content(stored: ScoreEvent, new: EventIn) -> bool:
     return same and (new.at is None or new.at == stored.at)
 
 
-def _batch_dedupe(events: Sequence[EventIn]) -> list[EventIn]:
+def same_repeat(seen: EventIn, event: EventIn) -> bool:
+    """The same rule as against a stored event: a repeat may omit "at", not change it."""
+    same = seen.model_dump(exclude={"at"}) == event.model_dump(exclude={"at"})
+    return same and (event.at is None or event.at == seen.at)
+
+
+def batch_dedupe(events: Sequence[EventIn]) -> list[EventIn]:
     """Drop repeats of an id inside one batch; a repeat with other content is a conflict."""
     first: dict[str, EventIn] = {}
     conflicts = []
     for event in events:
         seen = first.setdefault(event.id, event)
-        if seen is event:
-            continue
-        # The same rule as against a stored event: a repeat may omit "at", not change it.
-        same = seen.model_dump(exclude={"at"}) == event.model_dump(exclude={"at"})
-        if not (same and (event.at is None or event.at == seen.at)):
+        if seen is not event and not same_repeat(seen, event):
             conflicts.append(event.id)
     if conflicts:
         raise EventConflict(conflicts)
     return list(first.values())
 
 
-def _stored_ids_checked(*, game_id: int, events: list[EventIn]) -> set[str]:
-    """The ids among `events` that are stored already (retries); raises EventConflict if
-    one of them was stored with other content."""
-    stored_ids = eventlog.event_ids_stored(game_id=game_id, ids=[e.id for e in events])
+def stored_events_get(*, game_id: int, ids: list[str]) -> dict[str, ScoreEvent]:
+    """The events among `ids` that the log holds already (retries), by id."""
+    stored_ids = eventlog.event_ids_stored(game_id=game_id, ids=ids)
     if not stored_ids:
-        return stored_ids  # the usual case: no model instances, no join
-    found = (
-        ScoreEvent.objects.filter(game_id=game_id, event_id__in=stored_ids).select_related("player", "match").order_by()
-    )
-    stored = {e.event_id: e for e in found}
-    conflicts = [e.id for e in events if e.id in stored and not _same_content(stored[e.id], e)]
-    if conflicts:
-        raise EventConflict(conflicts)
-    return stored_ids
+        return {}  # the usual case: no model instances, no join
+    found = ScoreEvent.objects.filter(game_id=game_id, event_id__in=stored_ids).select_related("player", "match")
+    return {e.event_id: e for e in found.order_by()}
+
+
+def stored_conflicts(stored: dict[str, ScoreEvent], events: Sequence[EventIn]) -> list[str]:
+    return [e.id for e in events if e.id in stored and not _same_content(stored[e.id], e)]
 
 
 def _player_deltas(events: list[EventIn]) -> dict[str, tuple[int, int]]:
@@ -139,30 +138,39 @@ def score_events_record(*, game_id: int, events: Sequence[EventIn], corrects: Sc
     Raises EventConflict when an id is reused with other content, and record.EventsRefused
     when an event names an unknown stat or match, or an ended match (nothing is stored).
     """
-    unique = _batch_dedupe(events)
+    unique = batch_dedupe(events)
     with transaction.atomic():
         # The row lock serialises writers of one game: seq stays gap-free and unique, and two
         # concurrent posts of the same id cannot both pass the existence check.
         game = eventlog.game_lock(game_id=game_id)
-        stored_ids = _stored_ids_checked(game_id=game_id, events=unique)
-        fresh = [e for e in unique if e.id not in stored_ids]
+        stored = stored_events_get(game_id=game_id, ids=[e.id for e in unique])
+        if conflicts := stored_conflicts(stored, unique):
+            raise EventConflict(conflicts)
+        fresh = [e for e in unique if e.id not in stored]
         if not fresh:
             return RecordResult(accepted=0, duplicates=len(events), last_seq=game.last_seq)
         # A correction may land in an ended match: it fixes what was played there.
         plan = record.plan_make(game=game, events=fresh, ended_ok=corrects is not None)
-        players = eventlog.players_add(game=game, deltas=_player_deltas(fresh))
-        record.teams_settle(events=fresh, plan=plan, players=players)
-        rows = _rows_build(game=game, events=fresh, players=players, corrects=corrects, plan=plan)
-        eventlog.events_insert(rows=rows)
-        scored = record.totals_keep(game=game, events=fresh, plan=plan, ats=[r.at for r in rows])
-        game.last_seq += len(rows)
-        game.event_count += len(rows)
-        game.points_total += sum(e.points for e in fresh)
-        eventlog.game_counters_save(game=game)
-        score_events_recorded.send(
-            sender=ScoreEvent, game=game, events=rows, players=list(players.values()), scored=scored
-        )
+        rows = fresh_write(game=game, fresh=fresh, plan=plan, corrects=corrects)
     return RecordResult(accepted=len(rows), duplicates=len(events) - len(rows), last_seq=game.last_seq, events=rows)
+
+
+def fresh_write(
+    *, game: Game, fresh: list[EventIn], plan: record.Plan, corrects: ScoreEvent | None = None
+) -> list[eventlog.LogRow]:
+    """Append events known to be new, keep every total, and announce them after commit. The
+    caller holds the game's row lock (eventlog.game_lock) in its transaction."""
+    players = eventlog.players_add(game=game, deltas=_player_deltas(fresh))
+    record.teams_settle(events=fresh, plan=plan, players=players)
+    rows = _rows_build(game=game, events=fresh, players=players, corrects=corrects, plan=plan)
+    eventlog.events_insert(rows=rows)
+    scored = record.totals_keep(game=game, events=fresh, plan=plan, ats=[r.at for r in rows])
+    game.last_seq += len(rows)
+    game.event_count += len(rows)
+    game.points_total += sum(e.points for e in fresh)
+    eventlog.game_counters_save(game=game)
+    score_events_recorded.send(sender=ScoreEvent, game=game, events=rows, players=list(players.values()), scored=scored)
+    return rows
 
 
 def score_event_effective_points(*, event: ScoreEvent) -> int:
@@ -251,18 +259,3 @@ def rollups_compute(*, game_id: int, batch: int = 50_000) -> int:
         cursor.seq = last
         cursor.save(update_fields=["seq"])
     return folded
-
-
-def score_event_batches_record(*, game_id: int, batches: Sequence[Sequence[EventIn]]) -> list:
-    """Group commit: several senders' batches in one transaction, each in a savepoint of its
-    own, so a refused batch stores nothing and leaves the others stored. Returns, per batch,
-    its RecordResult or the EventConflict / EventsRefused that refused it; anything else (the
-    database failing) raises, and then nothing of the group is stored."""
-    outcomes: list = []
-    with transaction.atomic():
-        for batch in batches:
-            try:
-                outcomes.append(score_events_record(game_id=game_id, events=batch))  # a savepoint
-            except (EventConflict, record.EventsRefused) as exc:
-                outcomes.append(exc)
-    return outcomes

@@ -1,12 +1,11 @@
 """Group commit: the event frames of one game that arrive within a tick, from any number of
-sockets of this process, are written in one transaction (services.score_event_batches_record),
+sockets of this process, are written in one transaction (stats.ingest.group),
 and each sender is answered after that commit with its own counts.
 
 One writer per game and process: while a group is being written, the next one gathers, so a
 busy game batches itself with no tick at all; the tick only lets a quiet game's near-
-simultaneous frames meet. Every other guarantee is the write service's: gap-free seqs,
-exactly once by id, and a refused frame stores nothing and spoils none of its neighbours
-(each frame is a savepoint).
+simultaneous frames meet. Every other guarantee stays (stats.ingest.group): gap-free seqs,
+exactly once by id, and a refused frame stores nothing and spoils none of its neighbours.
 """
 
 import asyncio
@@ -17,6 +16,7 @@ from channels.db import database_sync_to_async
 from django.conf import settings
 
 from stats import services
+from stats.ingest import group
 from stats.live import publish
 from stats.schemas import EventIn
 
@@ -70,7 +70,7 @@ class Committer:
 
 # Not thread-sensitive: group writes of several games may run side by side, each on a pooled
 # thread that keeps its database connection.
-_batches_record = database_sync_to_async(services.score_event_batches_record, thread_sensitive=False)
+_batches_record = database_sync_to_async(group.score_event_batches_record, thread_sensitive=False)
 _committers: dict[int, Committer] = {}
 
 

@@ -1,5 +1,5 @@
 """Group commit (stats.ingest.committer and services.score_event_batches_record): frames that
-arrive together are one transaction, each a savepoint, each sender answered with its own."""
+arrive together are one transaction and one run of the log, each sender answered with its own."""
 
 import asyncio
 
@@ -8,19 +8,36 @@ from asgiref.sync import sync_to_async
 from django.db import DatabaseError
 
 from stats import services
-from stats.ingest import committer
+from stats.ingest import committer, group
 from stats.models import ScoreEvent
 from stats.tests.support import event_in
 
 
-def test_batches_are_savepoints_a_refused_one_stores_nothing_and_spoils_none(game):
-    outcomes = services.score_event_batches_record(
+def test_a_refused_batch_stores_nothing_and_spoils_none_of_its_group(game):
+    outcomes = group.score_event_batches_record(
         game_id=game.pk,
         batches=[[event_in("a")], [event_in("b"), event_in("bad", stats={"nope": 1})], [event_in("c"), event_in("a")]],
     )
     assert [type(o).__name__ for o in outcomes] == ["RecordResult", "EventsRefused", "RecordResult"]
     assert (outcomes[0].last_seq, outcomes[2].accepted, outcomes[2].duplicates, outcomes[2].last_seq) == (1, 1, 1, 2)
     assert list(ScoreEvent.objects.order_by("seq").values_list("event_id", "seq")) == [("a", 1), ("c", 2)]
+
+
+def test_a_repeat_of_an_earlier_frame_of_the_group_is_a_duplicate_or_a_conflict(game):
+    outcomes = group.score_event_batches_record(
+        game_id=game.pk,
+        batches=[
+            [event_in("a"), event_in("b")],
+            [event_in("b")],
+            [event_in("a", points=5), event_in("c")],
+            [event_in("d")],
+        ],
+    )
+    assert isinstance(outcomes[2], services.EventConflict) and outcomes[2].ids == ["a"]
+    first, repeat, _, last = outcomes
+    assert (first.accepted, first.last_seq, repeat.accepted, repeat.duplicates, repeat.last_seq) == (2, 2, 0, 1, 2)
+    assert (last.accepted, last.last_seq, [r.seq for r in last.events]) == (1, 3, [3])
+    assert list(ScoreEvent.objects.order_by("seq").values_list("event_id", flat=True)) == ["a", "b", "d"]
 
 
 @pytest.mark.django_db(transaction=True)
@@ -79,17 +96,25 @@ def test_http_posts_on_a_server_loop_share_the_committers_groups(game, monkeypat
     from stats.live import publish
 
     groups: list[int] = []
-    record = committer._batches_record
+    record, submit = committer._batches_record, committer.Committer.submit
+    submitted: list[int] = []
+    all_in = asyncio.Event()  # set on the server loop (submit runs there)
+
+    def counting_submit(self, events):
+        submitted.append(len(events))
+        if len(submitted) == 4:
+            all_in.set()
+        return submit(self, events)
 
     async def recording(*, game_id, batches):
         if not groups:  # the first write waits until every post is queued behind it
             async with asyncio.timeout(20):
-                while len(batches) + len(committer.committer_for(game_id).pending) < 4:
-                    await asyncio.sleep(0.01)
+                await all_in.wait()
         groups.append(len(batches))
         return await record(game_id=game_id, batches=batches)
 
     monkeypatch.setattr(committer, "_batches_record", recording)
+    monkeypatch.setattr(committer.Committer, "submit", counting_submit)
     loop = asyncio.new_event_loop()
     runner = threading.Thread(target=loop.run_forever, daemon=True)
     runner.start()
