@@ -15,6 +15,7 @@ from pydantic import ValidationError
 from stats import ratelimit
 from stats.live import frames
 from stats.live.sinks import SCOPE_KEY, AsgiSink, BoundedSender
+from stats.ops import metrics
 from stats.ratelimit import ConnectionRate
 from stats.schemas import errors_describe
 
@@ -50,6 +51,7 @@ class JsonFrameConsumer(AsyncJsonWebsocketConsumer):
         for the socket's whole life and released however it ends. (One coroutine frame per
         socket: each frame more is ~0.5 KB per idle viewer.)"""
         admission = ratelimit.SocketAdmission(scope)
+        kind = metrics.socket_opened(type(self))
         try:
             if admission.refused:
                 return await ratelimit.socket_refuse(admission, receive, send)  # close 4430
@@ -62,6 +64,7 @@ class JsonFrameConsumer(AsyncJsonWebsocketConsumer):
             pass
         finally:
             admission.release()
+            metrics.socket_closed(kind)
 
     async def serve_with_layer(self, scope, receive, send):
         return await super().__call__(scope, receive, send)
@@ -148,5 +151,6 @@ class JsonFrameConsumer(AsyncJsonWebsocketConsumer):
         except ValidationError as exc:
             await self.send_json(frames.error("bad_field", "invalid fields", details=errors_describe(exc)))
         except DatabaseError as exc:  # answered, not raised: the client tries again at its next ping
+            metrics.backend_error("socket_frame")
             logger.warning("%s failed for %s (%s: %s)", kind, type(self).__name__, type(exc).__name__, exc)
             await self.send_json(frames.error("unavailable", "the database is unreachable; try again shortly"))
