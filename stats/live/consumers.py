@@ -21,6 +21,7 @@ from stats.live.hub import hub_get
 from stats.live.jsonsocket import CLOSE_INTERNAL, CLOSE_NOT_FOUND, CLOSE_TRY_AGAIN, JsonFrameConsumer
 from stats.live.sinks import SocketGone
 from stats.models import Game
+from stats.ops import metrics
 from stats.schemas import PingIn, ResumeIn
 from stats.wire import game_wire
 
@@ -78,6 +79,7 @@ class GameConsumer(ChatHandlers, JsonFrameConsumer):
             return await self.close(code=CLOSE_NOT_FOUND)
         except DatabaseError as exc:
             return await self.refuse_unavailable(exc)
+        metrics.snapshot_sent("connect")
         await self.send_json(frames.connection_established(self.slug))
         if not self.feed.live:
             await self.send_json(STATUS_DEGRADED)
@@ -85,6 +87,7 @@ class GameConsumer(ChatHandlers, JsonFrameConsumer):
             await publish.presence_publish(slug=self.slug, viewers=viewers)
 
     async def refuse_unavailable(self, exc: Exception) -> None:
+        metrics.backend_error("socket_connect")
         logger.warning("%s: database unreachable (%s: %s); client told to retry", self.slug, type(exc).__name__, exc)
         await self.send_json(frames.error("unavailable", "the database is unreachable; retry shortly"))
         await self.close(code=CLOSE_TRY_AGAIN)
@@ -136,6 +139,7 @@ class GameConsumer(ChatHandlers, JsonFrameConsumer):
     async def send_run(self, run: selectors.EventsRun | None) -> None:
         """Send a replay read from the database, or a snapshot (None: too much was missed)."""
         if run is None:
+            metrics.snapshot_sent("resync")
             return await self.send_snapshot()
         self.sent_seq = run.last_seq
         events_json = frames.json_compact(run.events)
@@ -154,6 +158,7 @@ class GameConsumer(ChatHandlers, JsonFrameConsumer):
 
     async def send_fill(self) -> None:
         """A gap fill: one database read per feed per gap, shared by every viewer behind it."""
+        metrics.gap_filled("socket")
         await self.send_run(await self.feed.reads.replay(after_seq=self.sent_seq))
 
     async def on_ping(self, content):
@@ -230,6 +235,7 @@ class GameConsumer(ChatHandlers, JsonFrameConsumer):
             await self.send_json(frames.error("not_found", "this game no longer exists"))
             await self.close(code=CLOSE_NOT_FOUND)
         except Exception as exc:  # noqa: BLE001 - e.g. the database is down: log once per socket
+            metrics.backend_error("gap_fill")
             logger.warning(
                 "gap fill for %s failed (%s: %s); closing so the client resyncs", self.slug, type(exc).__name__, exc
             )
@@ -298,6 +304,7 @@ class LobbyConsumer(JsonFrameConsumer):
     async def lobby_game(self, message):
         visible = message["is_public"] or self.sees_private or message.get("slug") in self.private_slugs
         if visible and not self.outbox.should_skip(self.resync_after_lag):
+            metrics.lobby_frame_out()
             await self.send(text_data=message["text"])
 
     async def resync_after_lag(self) -> None:
