@@ -18,6 +18,7 @@ from stats.live import frames, publish
 from stats.live.fanout import Fanout
 from stats.live.publish import outage
 from stats.live.reads import SharedReads
+from stats.ops import metrics
 
 if TYPE_CHECKING:
     from stats.live.hub import Hub
@@ -47,6 +48,7 @@ class Feed:
         # in an outage is served from the database meanwhile, and told when it goes live.
         self.attempted: asyncio.Future[bool] = asyncio.get_running_loop().create_future()
         self.task = asyncio.ensure_future(self._run())
+        metrics.feed_started()
 
     async def _run(self) -> None:
         """Subscribe (retrying through an outage), then receive until stopped."""
@@ -78,6 +80,7 @@ class Feed:
 
     async def stop(self) -> None:
         """Called by Hub.leave in a task of its own: never from this feed's own task."""
+        metrics.feed_stopped()
         self.out.stop()
         if self.reorder_timer is not None:
             self.reorder_timer.cancel()
@@ -164,10 +167,12 @@ class Feed:
         try:
             run = await self.reads.replay(after_seq=after_seq)
         except Exception as exc:  # noqa: BLE001 - e.g. the database is down: viewers fill it themselves
+            metrics.backend_error("feed_gap_read")
             logger.warning("gap read for %s failed (%s: %s)", self.group, type(exc).__name__, exc)
             return None
         if run is None or not run.events:
             return None  # too much to replay (viewers get snapshots), or nothing after all
+        metrics.gap_filled("feed")
         seqs = (run.events[0]["seq"], run.events[-1]["seq"])
         return publish.events_message(
             events_json=frames.json_compact(run.events), players=run.players, game=run.game, seqs=seqs, teams=run.teams
