@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Protocol
 
 from stats.live import frames
 from stats.live.frames import OutFrame
+from stats.ops import metrics
 
 if TYPE_CHECKING:
     from stats.live.hub import Hub
@@ -105,12 +106,14 @@ class Fanout:
         self.last_flush = asyncio.get_running_loop().time()
         first, last = messages[0]["first_seq"], messages[-1]["last_seq"]
         frame = OutFrame(frame_merge(messages))
+        metrics.events_frame_out(len(messages), len(self.viewers))  # once per frame, not per socket
         # One flush at a time (hand_out yields): a viewer must get frames in seq order.
         async with self.flush_lock:
             await self.hand_out(lambda viewer: viewer.events_forward(first, last, frame))
 
     async def text_send(self, text: str) -> None:
         frame = OutFrame(text)
+        metrics.other_frame_out(len(self.viewers))
         await self.hand_out(lambda viewer: viewer.text_forward(frame))
 
     async def hand_out(self, forward) -> None:
