@@ -23,6 +23,8 @@ from importlib.metadata import version
 
 from django.conf import settings
 
+from stats.ops import metrics
+
 SCOPE_KEY = "webgame.sink"
 DRAIN_POLL_SECONDS = 0.25
 PAUSED = 1 << 62  # the backlog reported while the server has paused writing
@@ -157,6 +159,7 @@ class BoundedSender:
         if not self.lagging and self.sink.backlog() <= self.cap:
             return False
         self.skipped += 1
+        metrics.frame_dropped()
         if not self.lagging:
             self.lagging = True
             self._watcher = asyncio.ensure_future(self._drain_then(resync))
