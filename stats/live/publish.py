@@ -27,6 +27,7 @@ from django.db import transaction
 from stats.eventlog import LogRow
 from stats.live import frames
 from stats.models import Game, Player
+from stats.ops import metrics
 from stats.scoring.record import Scored
 from stats.scoring.wire import match_wire
 from stats.wire import TimesMemo, event_wire, game_wire, player_wire
@@ -47,6 +48,7 @@ class _Outage:
         self._lock = threading.Lock()
 
     def failed(self, exc: BaseException) -> None:
+        metrics.channel_layer_failed()
         with self._lock:
             first, self._down = not self._down, True
         if first:
@@ -56,6 +58,7 @@ class _Outage:
 
     def ok(self) -> None:
         if self._down:
+            metrics.channel_layer_ok()
             with self._lock:
                 self._down = False
             logger.warning("channel layer reachable again; live pushes resumed")
