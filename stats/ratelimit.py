@@ -18,6 +18,8 @@ import time
 import redis
 from django.conf import settings
 
+from stats.ops import metrics
+
 logger = logging.getLogger(__name__)
 _clients: dict[str, redis.Redis] = {}
 _clients_lock = threading.Lock()
@@ -30,6 +32,7 @@ class _FailOpen:
         self.down = False
 
     def failed(self, exc: BaseException) -> None:
+        metrics.backend_error("ratelimit")
         if not self.down:
             self.down = True
             logger.error("rate limiter cannot reach Redis (%s: %s); allowing requests", type(exc).__name__, exc)
