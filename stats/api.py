@@ -15,6 +15,7 @@ from stats import ratelimit, selectors, services
 from stats.chat import selectors as chat_selectors
 from stats.ingest.committer import events_record_grouped
 from stats.models import ApiKey, Game, Match
+from stats.ops import metrics
 from stats.schemas import MAX_SEQ, EventBatchIn, EventIn, errors_describe
 from stats.scoring.record import EventsRefused
 from stats.wire import game_wire
@@ -144,6 +145,7 @@ def writer_key(request, slug: str) -> ApiKey:
 
 
 @api_view("POST")
+@metrics.counts_own_ingest
 def events_post(request, slug: str):
     key = writer_key(request, slug)
     events = _parse_events(request)
@@ -156,6 +158,7 @@ def events_post(request, slug: str):
         raise ApiError(422, "id_conflict", str(exc), [{"field": "id", "message": i} for i in exc.ids]) from None
     except EventsRefused as exc:
         raise ApiError(exc.status, exc.code, exc.message, exc.details) from None
+    metrics.events_ingested("http", result.accepted)
     return JsonResponse(
         {"accepted": result.accepted, "duplicates": result.duplicates, "last_seq": result.last_seq}, status=202
     )
