@@ -21,6 +21,7 @@ from stats.ingest.committer import committer_for
 from stats.ingest.frames import IngestEventsIn, PingIn, ack, error_for, ref_of
 from stats.live import frames
 from stats.live.jsonsocket import JsonFrameConsumer
+from stats.ops import metrics
 from stats.scoring.record import EventsRefused
 
 logger = logging.getLogger(__name__)
@@ -105,6 +106,7 @@ class IngestConsumer(JsonFrameConsumer):
         except Exception as exc:  # a bug: logged with its traceback, and the client may retry
             logger.exception("ingest frame of %s failed", self.slug)
             return error_for(exc, ref)
+        metrics.events_ingested("socket", result.accepted)
         return ack(ref, result)
 
 
