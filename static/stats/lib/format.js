@@ -35,6 +35,17 @@ export function formatDuration(ms) {
   return `${Math.round(abs / 3_600_000)} h`;
 }
 
+// A duration stat (a lap, a run): "1:23.456" from a minute, "5.123" below; never rounded.
+export function formatDurationMs(ms) {
+  const sign = ms < 0 ? "-" : "";
+  const abs = Math.round(Math.abs(ms));
+  const minutes = Math.floor(abs / 60_000);
+  const seconds = Math.floor((abs % 60_000) / 1000);
+  const millis = String(abs % 1000).padStart(3, "0");
+  if (minutes === 0) return `${sign}${seconds}.${millis}`;
+  return `${sign}${minutes}:${String(seconds).padStart(2, "0")}.${millis}`;
+}
+
 export function formatAgo(ms) {
   const abs = Math.max(0, ms);
   if (abs < 60_000) return `${(abs / 1000).toFixed(1)} s`;
