@@ -14,6 +14,7 @@ from django.utils import timezone
 
 from stats import eventlog
 from stats.models import ApiKey, Game, Player, Rollup, RollupCursor, ScoreEvent
+from stats.ops import metrics
 from stats.schemas import EventIn
 from stats.scoring import record
 from stats.scoring.models import Stat
@@ -152,6 +153,7 @@ def score_events_record(*, game_id: int, events: Sequence[EventIn], corrects: Sc
         # A correction may land in an ended match: it fixes what was played there.
         plan = record.plan_make(game=game, events=fresh, ended_ok=corrects is not None)
         rows = fresh_write(game=game, fresh=fresh, plan=plan, corrects=corrects)
+    metrics.events_recorded(len(rows))  # admin, staff, simulator (an HTTP POST counts its own)
     return RecordResult(accepted=len(rows), duplicates=len(events) - len(rows), last_seq=game.last_seq, events=rows)
 
 
