@@ -18,6 +18,7 @@ from django.conf import settings
 from stats import services
 from stats.ingest import group
 from stats.live import publish
+from stats.ops import metrics
 from stats.schemas import EventIn
 
 logger = logging.getLogger(__name__)
@@ -58,6 +59,7 @@ class Committer:
             try:
                 outcomes = await _batches_record(game_id=self.game_id, batches=[events for events, _ in group])
             except Exception as exc:  # noqa: BLE001 - the whole group failed (the database): each sender is told
+                metrics.backend_error("committer")
                 outcomes = [exc] * len(group)
             for (_, future), outcome in zip(group, outcomes, strict=True):
                 if future.done():
