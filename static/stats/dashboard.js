@@ -1,14 +1,20 @@
 // The live dashboard of one game: snapshot first, then deltas by seq; redraws coalesced to
 // one per animation frame; paused while the tab is hidden; replay and history views.
 // Modules: lib/follow.js (the socket and the live state, by the protocol), dashboard/state.js
-// (data), charts.js, views.js (DOM), modes.js (history ranges and replay), replay.js,
-// history.js, chat.js.
+// (data), stats.js, statseries.js and teams.js (game stats and the match shown), charts.js,
+// axes.js, views.js and scoreboard.js (drawing), picker.js (the stat picker), matches.js (the
+// match picker), modes.js (history ranges and replay), replay.js, history.js, chat.js.
 
 import { ChatPanel } from "./dashboard/chat.js";
 import { chartsCreate, historyRender, leadersRender, rateRender, timelineRender } from "./dashboard/charts.js";
-import { backToLive, rangeChange, replayStart } from "./dashboard/modes.js";
-import { leadersTop, rateRecent, stateMarkAll } from "./dashboard/state.js";
-import { badgeRender, freshnessRender, kpisRender, recentRender, tableRender, viewersRender } from "./dashboard/views.js";
+import { MatchPicker } from "./dashboard/matches.js";
+import { backToLive, matchPick, rangeChange, replayStart } from "./dashboard/modes.js";
+import { StatPicker } from "./dashboard/picker.js";
+import { scoreboardRender } from "./dashboard/scoreboard.js";
+import { LIMITS, leadersTop, rateRecent, stateMarkAll } from "./dashboard/state.js";
+import { statFind, statRank } from "./dashboard/stats.js";
+import { matchFrameApply } from "./dashboard/teams.js";
+import { badgeRender, freshnessRender, kpisRender, recentRender, statHeadersRender, tableRender, viewersRender } from "./dashboard/views.js";
 import { GameFollow } from "./lib/follow.js";
 
 const FRESHNESS_TICK_MS = 250;
@@ -30,6 +36,22 @@ const els = {
   replayStart: byId("replay-start"),
   backLive: byId("back-live"),
   replayStatus: byId("replay-status"),
+  replayMatch: byId("replay-match"),
+  matchPicker: byId("match-picker"),
+  heads: {
+    valueHead: byId("value-head"),
+    caption: byId("leaders-caption"),
+    barsCanvas: byId("chart-leaders"),
+    timelineTitle: byId("timeline-title"),
+    timelineNote: byId("timeline-note"),
+  },
+  scoreboard: {
+    root: byId("scoreboard"),
+    score: byId("sb-score"),
+    name: byId("sb-name"),
+    status: byId("sb-status"),
+    stat: byId("sb-stat"),
+  },
   kpis: {
     points: byId("kpi-points"),
     events: byId("kpi-events"),
@@ -65,6 +87,9 @@ const app = {
   chat: null,
   range: "live",
   history: null,
+  match: null, // picked in the match picker (null: the open match)
+  statPicker: null,
+  matches: null,
   paused: false,
   stats,
   rafId: 0,
@@ -73,6 +98,10 @@ const app = {
   timers: {},
   get state() {
     return viewState();
+  },
+  // The stat the leaderboard and the timeline show.
+  get stat() {
+    return statFind(viewState().stats, app.statPicker?.name ?? "points");
   },
   get degraded() {
     return follow.degraded;
@@ -92,6 +121,12 @@ function viewState() {
 function changeHandle(frame) {
   // Chat is drawn as it comes, not per animation frame: a message is a single small row.
   if (frame.type === "snapshot" && Array.isArray(frame.chat)) app.chat?.snapshot(frame.chat);
+  if (frame.type === "snapshot") snapshotSeen();
+  if (frame.type === "match" && frame.match) {
+    matchFrameApply(app.live, frame.match);
+    app.matches.reloadSoon();
+    app.statPicker.statsReload();
+  }
   // Presence is drawn by the freshness tick.
   if (frame.type !== "presence") renderSchedule();
 }
@@ -126,13 +161,15 @@ function render() {
   if (app.paused) return;
   const state = viewState();
   const dirty = state.dirty;
+  const stat = app.stat;
   const started = performance.now();
-  if (dirty.leaders) timed("leaders", () => leadersDraw(state));
-  if (dirty.series && app.charts) timed("timeline", () => timelineRender(app.charts.timeline, state));
+  if (dirty.leaders) timed("leaders", () => leadersDraw(state, stat));
+  if (dirty.series && app.charts) timed("timeline", () => timelineRender(app.charts.timeline, state, stat));
   if (dirty.rate && app.charts) timed("rate", () => rateDraw(state));
   if (dirty.recent) timed("recent", () => recentRender(els.recent, state.recent));
   if (dirty.kpis) kpisRender(els.kpis, state, rateRecent(state, 5));
-  state.dirty = { leaders: false, series: false, rate: false, recent: false, kpis: false };
+  if (dirty.match) scoreboardRender(els.scoreboard, state.match, stat, state.mode === "replay");
+  state.dirty = { leaders: false, series: false, rate: false, recent: false, kpis: false, match: false };
   const took = performance.now() - started;
   app.lastRenderEnd = started + took;
   app.lastRenderMs = took;
@@ -148,10 +185,37 @@ function timed(part, draw) {
   app.stats.partsMs[part] = (app.stats.partsMs[part] || 0) + performance.now() - started;
 }
 
-function leadersDraw(state) {
-  const top = leadersTop(state);
-  tableRender(els.tbody, top);
-  if (app.charts) leadersRender(app.charts.leaders, top);
+function leadersDraw(state, stat) {
+  const rows = leaderRows(state, stat);
+  tableRender(els.tbody, rows, stat);
+  if (app.charts) leadersRender(app.charts.leaders, rows, stat);
+}
+
+// The top list by the picked stat: points as they always were (by total, ranked 1, 2, 3...),
+// another stat ranked here from the player records (ties share a rank).
+function leaderRows(state, stat) {
+  if (stat.name === "points") {
+    return leadersTop(state).map((p, i) => ({ player: p.player, value: p.total, rank: i + 1, events: p.events }));
+  }
+  const { rows, guesses } = statRank(state.players, stat, LIMITS.leaderboard);
+  if (state === app.live) app.statPicker.guessesSeen(guesses);
+  return rows;
+}
+
+// ---- stats and matches ---------------------------------------------------------------------
+
+function snapshotSeen() {
+  app.statPicker.snapshotSeen();
+  app.matches.reloadSoon();
+}
+
+// The picked stat, or its data, changed: every part that shows it is drawn again.
+function statChanged() {
+  statHeadersRender(els.heads, app.stat);
+  for (const state of [app.live, app.replayState]) {
+    if (state) Object.assign(state.dirty, { leaders: true, series: true, match: true });
+  }
+  renderSchedule();
 }
 
 function rateDraw(state) {
@@ -200,9 +264,17 @@ function visibilityHandle() {
 // ---- start -------------------------------------------------------------------------------
 
 function controlsBind() {
-  const page = { app, els, root, renderSchedule };
+  const page = { app, els, root, renderSchedule, snapshotSeen };
   for (const input of els.ranges) input.addEventListener("change", () => input.checked && rangeChange(page, input.value));
   els.replayStart.addEventListener("click", () => replayStart(page));
+  els.replayMatch.addEventListener("click", () => app.match && replayStart(page, app.match));
+  app.statPicker = new StatPicker({
+    select: byId("stat-picker"),
+    apiBase: app.config.apiBase,
+    live: () => app.live,
+    onChange: statChanged,
+  });
+  app.matches = new MatchPicker({ select: els.matchPicker, apiBase: app.config.apiBase, onPick: (m) => matchPick(page, m) });
   els.backLive.addEventListener("click", () => backToLive(page));
   els.replaySpeed.addEventListener("change", () => {
     if (app.replay) app.replay.speed = Number(els.replaySpeed.value);
@@ -225,6 +297,7 @@ function init() {
   if (chatRoot) app.chat = new ChatPanel(chatRoot, (frame) => app.socket.send(frame));
   setInterval(freshnessTick, FRESHNESS_TICK_MS);
   setInterval(rateTick, 1000);
+  app.matches.load();
   follow.start();
   if (document.hidden) visibilityHandle();
 }

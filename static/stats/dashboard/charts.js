@@ -1,13 +1,15 @@
 // Chart.js set-up and drawing. Streaming updates never animate: the data arrays are mutated
 // in place and each chart is redrawn with update("none").
 // Sparse data must still read well: a chart without data is dimmed behind a message (never
-// axes of "0, 0, 1, 1"); a short series shows its points (one point is no line); the timeline's
-// axes hug the data (Chart.js rounds a range out to its next "nice" tick: one -15 among totals
-// in the thousands pulled the axis down to -500) and its time ticks are round steps chosen by
-// the visible span, with as many digits as the step needs, so no two labels are the same.
+// axes of "0, 0, 1, 1"); a short series shows its points (one point is no line); the axes
+// (axes.js) hug the data and never repeat a label. The timeline and the bars show the picked
+// stat (points by default).
 
-import { formatClock, formatInt, formatTimeTick, nameShort, niceStepFor, timeStep, timeTicks } from "../lib/format.js";
+import { formatClock, formatTimeTick, nameShort } from "../lib/format.js";
+import { barExtent, chartStatSet, extent, intAxis, intTicks, timeLimits, timeTickLabel, timeTicksBuild, valueLabel } from "./axes.js";
 import { LIMITS, leadersTop, ratePrune, stateNow } from "./state.js";
+import { statLine } from "./statseries.js";
+import { POINTS, statRank } from "./stats.js";
 
 const PALETTE = ["#60a5fa", "#f472b6", "#34d399", "#fbbf24", "#a78bfa", "#f87171", "#22d3ee", "#fb923c", "#a3e635", "#e879f9"];
 const GRID = "rgba(148, 163, 184, 0.12)";
@@ -30,17 +32,9 @@ function chartDefaults(Chart) {
   Chart.defaults.plugins.tooltip.backgroundColor = "rgba(11, 16, 32, 0.92)";
 }
 
-// Integer axes: precision 0 keeps Chart.js from steps below 1 (an empty axis was 0, 0.2, ...
-// shown as "0, 0, 0, 1, 1, 1").
-const intTicks = { callback: (v) => formatInt(v), maxTicksLimit: 6, precision: 0 };
 // A series this short shows its points: a line needs two, and a few are easier to read as dots.
 const SHORT_SERIES = 30;
 const POINT_RADIUS = 3;
-const TICK_MAX = 6;
-const TIME_TICK_PX = 90; // room for "12:34:56.7"
-const INT_TICK_PX = 36;
-const INT_TICK_PX_WIDE = 50; // room for "1,000" side by side (Chart.js skips labels that collide)
-const EMPTY_SPAN_MS = 60_000;
 
 // ---- empty states --------------------------------------------------------------------------
 
@@ -65,92 +59,6 @@ function emptySet(chart, text) {
   if (empty && note.textContent !== text) note.textContent = text;
   if (note.hidden === empty) note.hidden = !empty;
   chart.canvas.parentElement.classList.toggle("chart-box--empty", empty);
-}
-
-// ---- the timeline's axes ---------------------------------------------------------------------
-
-// The smallest and largest x or y of the visible datasets (null without data).
-function extent(chart, key) {
-  let lo = Infinity;
-  let hi = -Infinity;
-  chart.data.datasets.forEach((dataset, i) => {
-    if (!chart.isDatasetVisible(i)) return;
-    for (const point of dataset.data) {
-      const v = point[key];
-      if (v < lo) lo = v;
-      if (v > hi) hi = v;
-    }
-  });
-  return lo <= hi ? { lo, hi } : null;
-}
-
-// Time: the data's span and 2 % either side; one instant gets a minute around it, and no data
-// the last minute (the axis is dimmed behind the empty message then).
-function timeLimits(scale) {
-  const span = extent(scale.chart, "x");
-  if (!span) {
-    scale.max = Date.now();
-    scale.min = scale.max - EMPTY_SPAN_MS;
-  } else if (span.hi === span.lo) {
-    scale.min = span.lo - EMPTY_SPAN_MS / 2;
-    scale.max = span.hi + EMPTY_SPAN_MS / 2;
-  } else {
-    const margin = (span.hi - span.lo) * 0.02;
-    scale.min = span.lo - margin;
-    scale.max = span.hi + margin;
-  }
-}
-
-function timeTicksBuild(scale) {
-  const count = Math.max(2, Math.min(TICK_MAX, Math.floor(scale.width / TIME_TICK_PX)));
-  const span = scale.max - scale.min;
-  const step = timeStep(span, count);
-  scale.$timeStep = step;
-  scale.ticks = timeTicks(scale.min, scale.max, step).map((value) => ({ value }));
-}
-
-function timeTickLabel(value) {
-  return formatTimeTick(value, this.$timeStep || 1000, this.max - this.min);
-}
-
-// The smallest and largest bar (with 0: bars grow from it).
-function barExtent(chart) {
-  const values = chart.data.datasets[0]?.data ?? [];
-  if (!values.length) return null;
-  return { lo: Math.min(0, ...values), hi: Math.max(0, ...values) };
-}
-
-// Points: the data's range and a small margin (at least 1), never rounded out to a "nice"
-// tick as Chart.js does (bounds "ticks"); bars keep 0 as their edge when all are on one side.
-function intLimits(extentOf, zeroEdge) {
-  return (scale) => {
-    const range = extentOf(scale.chart);
-    if (!range) {
-      scale.min = 0;
-      scale.max = 1;
-      return;
-    }
-    const margin = Math.max((range.hi - range.lo) * 0.06, 1);
-    scale.min = zeroEdge && range.lo === 0 ? 0 : range.lo - margin;
-    scale.max = zeroEdge && range.hi === 0 ? 0 : range.hi + margin;
-    if (scale.max <= scale.min) scale.max = scale.min + 1; // bars all at 0
-  };
-}
-
-// Whole numbers at a 1-2-5 step inside the range: no repeated label.
-function intTicksBuild(scale) {
-  const room = scale.isHorizontal() ? scale.width / INT_TICK_PX_WIDE : scale.height / INT_TICK_PX;
-  const step = niceStepFor(scale.max - scale.min, Math.max(3, Math.min(TICK_MAX, Math.floor(room))), 1);
-  const ticks = [];
-  for (let value = Math.ceil(scale.min / step) * step; value <= scale.max; value += step) {
-    ticks.push({ value: value + 0 }); // + 0: never "-0"
-  }
-  scale.ticks = ticks;
-}
-
-// Options of an integer axis whose range follows the data.
-function intAxis(extentOf, zeroEdge = false) {
-  return { bounds: "data", afterDataLimits: intLimits(extentOf, zeroEdge), afterBuildTicks: intTicksBuild, ticks: intTicks };
 }
 
 // ---- charts ----------------------------------------------------------------------------------
@@ -193,6 +101,7 @@ function timelineCreate(Chart, canvas) {
               const step = items[0].chart.scales.x.$timeStep || 1000;
               return formatTimeTick(items[0].parsed.x, Math.min(step, 1000));
             },
+            label: (item) => valueLabel(item, item.parsed.y),
           },
         },
       },
@@ -213,7 +122,7 @@ function leadersCreate(Chart, canvas) {
     data: { labels: [], datasets: [{ label: "Points", data: [], backgroundColor: [], borderRadius: 4 }] },
     options: {
       indexAxis: "y",
-      plugins: { legend: { display: false } },
+      plugins: { legend: { display: false }, tooltip: { callbacks: { label: (item) => valueLabel(item, item.parsed.x) } } },
       scales: {
         x: intAxis(barExtent, true),
         y: { grid: { display: false }, ticks: { autoSkip: false, callback: nameTickLabel } },
@@ -274,18 +183,29 @@ function lineDataset(name, data) {
   return dataset;
 }
 
-export function timelineRender(chart, state) {
-  const top = leadersTop(state, 5).filter((p) => state.series.get(p.player)?.length);
-  chart.data.datasets = top.map((p) => lineDataset(p.player, state.series.get(p.player)));
-  emptySet(chart, top.length ? null : "No events yet");
+// The running value of `stat` (points by default) of the top 5 by it.
+export function timelineRender(chart, state, stat = POINTS) {
+  chartStatSet(chart, stat);
+  let lines;
+  if (stat.name === "points") {
+    lines = leadersTop(state, 5).map((p) => [p.player, state.series.get(p.player)]);
+  } else {
+    lines = statRank(state.players, stat, 5).rows.map((row) => [row.player, statLine(state, stat, row.player)]);
+  }
+  lines = lines.filter(([, line]) => line?.length);
+  chart.data.datasets = lines.map(([name, line]) => lineDataset(name, line));
+  emptySet(chart, lines.length ? null : stat.name === "points" ? "No events yet" : `No ${stat.label} yet`);
   chart.update("none");
 }
 
-export function leadersRender(chart, leaders) {
-  const top = leaders.slice(0, 10);
-  emptySet(chart, top.length ? null : "No events yet");
+// rows: [{player, value}] in rank order (the picked stat's, points by default).
+export function leadersRender(chart, rows, stat = POINTS) {
+  chartStatSet(chart, stat);
+  const top = rows.slice(0, 10);
+  emptySet(chart, top.length ? null : stat.name === "points" ? "No events yet" : `No ${stat.label} yet`);
   chart.data.labels = top.map((p) => p.player);
-  chart.data.datasets[0].data = top.map((p) => p.total);
+  chart.data.datasets[0].label = stat.label;
+  chart.data.datasets[0].data = top.map((p) => p.value);
   chart.data.datasets[0].backgroundColor = top.map((p) => playerColor(p.player));
   chart.update("none");
 }

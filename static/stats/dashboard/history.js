@@ -7,8 +7,10 @@ export const RANGE_TITLES = {
   today: ["Activity", "today, per-minute rollups"],
 };
 
-export async function historyFetch(apiBase, range) {
-  const response = await fetch(`${apiBase}history?range=${encodeURIComponent(range)}`, {
+// matchId: for the "match" range, a match picked (else the open match).
+export async function historyFetch(apiBase, range, matchId = null) {
+  const match = range === "match" && matchId ? `&match=${encodeURIComponent(matchId)}` : "";
+  const response = await fetch(`${apiBase}history?range=${encodeURIComponent(range)}${match}`, {
     headers: { Accept: "application/json" },
     credentials: "same-origin",
   });

@@ -1,10 +1,13 @@
 // The dashboard's two other views: history ranges (rollup buckets in the activity chart) and
-// replay (the log played again on the same charts). `page` is {app, els, root, renderSchedule}.
+// replay (the log played again on the same charts: all of it, or one match's events). A match
+// picked (app.match) is what the "This match" range shows. `page` is {app, els, root,
+// renderSchedule, snapshotSeen}.
 
-import { formatInt } from "../lib/format.js";
+import { formatInt, nameShort } from "../lib/format.js";
 import { RANGE_TITLES, historyFetch } from "./history.js";
 import { Replay } from "./replay.js";
 import { replayEventsApply, snapshotApply, stateCreate, stateMarkAll } from "./state.js";
+import { matchCopy } from "./teams.js";
 
 const HISTORY_REFRESH_MS = 30_000;
 
@@ -15,7 +18,7 @@ export function rangeChange(page, range) {
   clearInterval(app.timers.history);
   const [title, note] = RANGE_TITLES[range];
   els.rateTitle.textContent = title;
-  els.rateNote.textContent = note;
+  els.rateNote.textContent = rangeNote(app, range, note);
   if (range !== "live") {
     historyLoad(page);
     app.timers.history = setInterval(() => historyLoad(page), HISTORY_REFRESH_MS);
@@ -24,14 +27,20 @@ export function rangeChange(page, range) {
   page.renderSchedule();
 }
 
+function rangeNote(app, range, note) {
+  if (range !== "match" || !app.match) return note;
+  return `${nameShort(app.match.name || app.match.id, 40)} (${app.match.status}), per-minute rollups`;
+}
+
 async function historyLoad(page) {
   const { app, els } = page;
   const range = app.range;
+  const match = app.match;
   try {
-    const history = await historyFetch(app.config.apiBase, range);
-    if (app.range !== range) return;
+    const history = await historyFetch(app.config.apiBase, range, match?.id);
+    if (app.range !== range || app.match !== match) return;
     app.history = history;
-    els.rateNote.textContent = `${RANGE_TITLES[range][1]} · through seq ${formatInt(history.rolled_up_seq)}`;
+    els.rateNote.textContent = `${rangeNote(app, range, RANGE_TITLES[range][1])} · through seq ${formatInt(history.rolled_up_seq)}`;
     app.state.dirty.rate = true;
     page.renderSchedule();
   } catch (error) {
@@ -39,22 +48,40 @@ async function historyLoad(page) {
   }
 }
 
-export function replayStart(page) {
+// A match picked in the match picker: its history ("This match"), and the replay button's
+// target. null: the open match again.
+export function matchPick(page, match) {
+  const { app, els } = page;
+  app.match = match;
+  els.replayMatch.disabled = !match;
+  els.replayMatch.title = match ? `Replay ${match.name || match.id} from its start` : "Pick a match first";
+  const radio = els.ranges.find((input) => input.value === "match");
+  if (match && !app.replayState) radio.checked = true;
+  if (radio.checked) rangeChange(page, "match");
+}
+
+// The whole log, or one match's events (from its first seq, up to its last or, live, to now).
+export function replayStart(page, match = null) {
   const { app, els } = page;
   replayStop(app);
-  const untilSeq = app.live.lastSeq;
-  if (!app.live.game || untilSeq === 0) {
-    els.replayStatus.textContent = "nothing to replay yet";
+  const afterSeq = match ? match.first_seq - 1 : 0;
+  const untilSeq = match?.last_seq ?? app.live.lastSeq;
+  if (!app.live.game || untilSeq <= afterSeq) {
+    els.replayStatus.textContent = match ? "nothing to replay in this match" : "nothing to replay yet";
     return;
   }
   const state = stateCreate("replay");
   state.game = { ...app.live.game, events: 0, points: 0, last_seq: 0 };
   state.playerCount = 0;
+  state.stats = app.live.stats;
+  state.match = match ? { ...matchCopy(match), teams: [] } : null;
   app.replayState = state;
   replayControls(page, true);
   app.replay = new Replay({
     apiBase: app.config.apiBase,
     untilSeq,
+    afterSeq,
+    matchId: match?.id ?? null,
     speed: Number(els.replaySpeed.value),
     onEvents: (events) => {
       replayEventsApply(state, events);
@@ -62,7 +89,8 @@ export function replayStart(page) {
       page.renderSchedule();
     },
     onProgress: ({ seq }) => {
-      els.replayStatus.textContent = `replaying ${els.replaySpeed.value}× · seq ${formatInt(seq)} of ${formatInt(untilSeq)}`;
+      const what = match ? `${nameShort(match.name || match.id, 40)} ` : "";
+      els.replayStatus.textContent = `replaying ${what}${els.replaySpeed.value}× · seq ${formatInt(seq)} of ${formatInt(untilSeq)}`;
     },
     onDone: () => {
       els.replayStatus.textContent = `replay finished at seq ${formatInt(untilSeq)}`;
@@ -91,7 +119,10 @@ export async function backToLive(page) {
   try {
     const response = await fetch(`${app.config.apiBase}snapshot`, { headers: { Accept: "application/json" } });
     const snap = await response.json();
-    if (response.ok && snap.seq >= app.live.lastSeq) snapshotApply(app.live, snap, Date.now());
+    if (response.ok && snap.seq >= app.live.lastSeq) {
+      snapshotApply(app.live, snap, Date.now());
+      page.snapshotSeen();
+    }
   } catch (error) {
     console.warn("snapshot after replay failed; the live stream continues", error);
   }
@@ -104,6 +135,7 @@ function replayControls(page, replaying) {
   page.root.classList.toggle("is-replay", replaying);
   els.backLive.hidden = !replaying;
   for (const input of els.ranges) input.disabled = replaying;
+  els.matchPicker.disabled = replaying || els.matchPicker.options.length < 2;
   if (replaying && app.range !== "live") {
     els.ranges.find((input) => input.value === "live").checked = true;
     rangeChange(page, "live");

@@ -1,13 +1,15 @@
 // Replays the event log at 1x or 10x: pages through GET /api/games/<slug>/events and feeds
-// the events to a replay state on their own timeline (long idle gaps are shortened).
+// the events to a replay state on their own timeline (long idle gaps are shortened). A match's
+// replay reads only its events (events?match=<id>), from its first seq.
 
 const PAGE = 500;
 const REFILL_BELOW = 400;
 const MAX_GAP_MS = 2000; // quiet stretches longer than this replay as 2 s
 const TICK_MS = 50;
 
-async function pageFetch(apiBase, afterSeq) {
-  const response = await fetch(`${apiBase}events?after_seq=${afterSeq}&limit=${PAGE}`, {
+async function pageFetch(apiBase, afterSeq, matchId) {
+  const match = matchId ? `&match=${encodeURIComponent(matchId)}` : "";
+  const response = await fetch(`${apiBase}events?after_seq=${afterSeq}&limit=${PAGE}${match}`, {
     headers: { Accept: "application/json" },
     credentials: "same-origin",
   });
@@ -16,11 +18,12 @@ async function pageFetch(apiBase, afterSeq) {
 }
 
 export class Replay {
-  // untilSeq: the last seq to play (the log as it was when the replay started).
-  constructor({ apiBase, untilSeq, speed, onEvents, onProgress, onDone, onError }) {
-    Object.assign(this, { apiBase, untilSeq, speed, onEvents, onProgress, onDone, onError });
+  // untilSeq: the last seq to play (the log as it was when the replay started); afterSeq: the
+  // seq it starts after; matchId: only that match's events.
+  constructor({ apiBase, untilSeq, afterSeq = 0, matchId = null, speed, onEvents, onProgress, onDone, onError }) {
+    Object.assign(this, { apiBase, untilSeq, matchId, speed, onEvents, onProgress, onDone, onError });
     this.buffer = [];
-    this.afterSeq = 0;
+    this.afterSeq = afterSeq;
     this.more = true;
     this.fetching = null;
     this.lastDue = null;
@@ -28,7 +31,7 @@ export class Replay {
     this.clock = null;
     this.timer = 0;
     this.paused = false;
-    this.playedSeq = 0;
+    this.playedSeq = afterSeq;
     this.stopped = false;
   }
 
@@ -54,7 +57,7 @@ export class Replay {
 
   async refill() {
     if (this.fetching || !this.more) return this.fetching;
-    this.fetching = pageFetch(this.apiBase, this.afterSeq)
+    this.fetching = pageFetch(this.apiBase, this.afterSeq, this.matchId)
       .then((page) => this.pageAdd(page))
       .catch((error) => {
         this.stop();

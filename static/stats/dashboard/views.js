@@ -4,6 +4,7 @@
 
 import { formatAgo, formatClock, formatDuration, formatInt, formatRate, formatSigned, nameShort } from "../lib/format.js";
 import { playerColor } from "./charts.js";
+import { POINTS, statFormat } from "./stats.js";
 
 const BADGE_TEXT = {
   idle: "connecting…",
@@ -55,15 +56,16 @@ function emptyRow(tbody, columns, text) {
   tbody.append(row);
 }
 
-export function tableRender(tbody, leaders) {
-  if (leaders.length === 0) return emptyRow(tbody, 4, "No scores yet");
+// rows: [{player, value, rank, events}] by the picked stat (points by default).
+export function tableRender(tbody, leaders, stat = POINTS) {
+  if (leaders.length === 0) return emptyRow(tbody, 4, stat.name === "points" ? "No scores yet" : `No ${stat.label} yet`);
   if (tbody.querySelector("tr.empty")) tbody.replaceChildren();
   while (tbody.rows.length < leaders.length) tbody.append(leaderRowCreate());
   while (tbody.rows.length > leaders.length) tbody.deleteRow(-1);
   leaders.forEach((p, i) => {
     const row = tbody.rows[i];
     row.classList.toggle("top", i < 3);
-    setText(row.cells[0], String(i + 1));
+    setText(row.cells[0], String(p.rank));
     if (row.dataset.player !== p.player) {
       // A different player in this row: swap the name-bound parts only then.
       row.dataset.player = p.player;
@@ -71,7 +73,7 @@ export function tableRender(tbody, leaders) {
       row.cells[1].lastChild.textContent = nameShort(p.player);
       row.cells[1].title = p.player;
     }
-    setText(row.cells[2], formatInt(p.total));
+    setText(row.cells[2], statFormat(stat, p.value));
     setText(row.cells[3], formatInt(p.events));
   });
 }
@@ -110,6 +112,16 @@ export function recentRender(list, recent) {
     setText(kind, e.kind);
     setClass(kind, `kind kind-${e.kind}`);
   }
+}
+
+// The names that say which stat the leaderboard and the timeline show.
+export function statHeadersRender(els, stat) {
+  const label = stat.label;
+  setText(els.valueHead, label);
+  setText(els.caption, `Leaderboard: top 20 players by ${label}`);
+  els.barsCanvas.setAttribute("aria-label", `Bar chart of the top ten players by ${label}. The table below holds the same data.`);
+  setText(els.timelineTitle, stat.name === "points" ? "Score timeline" : `${label} timeline`);
+  setText(els.timelineNote, stat.name === "points" ? "running total of the top 5" : `${label} of the top 5 over time`);
 }
 
 export function kpisRender(els, state, ratePerSecond) {
