@@ -10,7 +10,7 @@
 // operator (incr: sum, best: the better by the order, set: the last). A derived stat gets a
 // point whenever one of its parts changes, from both parts' values at that moment.
 
-import { POINTS, partOf, ratio, statDerived, statMerge, statRank } from "./stats.js";
+import { POINTS, partOf, ratio, statDerived, statMerge } from "./stats.js";
 
 function tracked(stats) {
   const plain = new Map();
@@ -26,11 +26,10 @@ function tracked(stats) {
   return { plain, derived, usesPoints };
 }
 
-// The stat changes an event makes: [name, value] pairs (points only where a ratio needs them).
-function changesOf(e, usesPoints) {
-  const own = e.stats ? Object.entries(e.stats) : null;
-  if (!usesPoints) return own;
-  return own ? [["points", e.points], ...own] : [["points", e.points]];
+// Whether an event changes a ratio's numerator or denominator.
+function touches(ctx, e, stat) {
+  if (ctx.usesPoints && (stat.numerator === "points" || stat.denominator === "points")) return true;
+  return Boolean(e.stats) && (e.stats[stat.numerator] !== undefined || e.stats[stat.denominator] !== undefined);
 }
 
 // events: a run in seq order. finals: Map player -> record after the run ({total, stats}), or
@@ -40,42 +39,41 @@ export function statSeriesAdd(state, events, finals, before, limits) {
   if (!track) return;
   const ctx = { ...track, state, finals, before, limits, sums: new Map(), runs: new Map() };
   if (finals) sumsCount(ctx, events);
-  for (const e of events) {
-    const changes = changesOf(e, ctx.usesPoints);
-    if (changes) eventApply(ctx, e, changes);
-  }
+  for (const e of events) if (e.stats || ctx.usesPoints) eventApply(ctx, e);
 }
 
 // Per player and incr stat, the sum of the run's values (to walk back from the final value).
 function sumsCount(ctx, events) {
+  const add = (player, name, value) => {
+    if (ctx.plain.get(name)?.op !== "incr") return;
+    let sums = ctx.sums.get(player);
+    if (!sums) ctx.sums.set(player, (sums = new Map()));
+    sums.set(name, (sums.get(name) || 0) + value);
+  };
   for (const e of events) {
-    const changes = changesOf(e, ctx.usesPoints);
-    if (!changes) continue;
-    let sums = ctx.sums.get(e.player);
-    if (!sums) ctx.sums.set(e.player, (sums = new Map()));
-    for (const [name, value] of changes) {
-      if (ctx.plain.get(name)?.op === "incr") sums.set(name, (sums.get(name) || 0) + value);
-    }
+    if (ctx.usesPoints) add(e.player, "points", e.points);
+    if (e.stats) for (const name in e.stats) add(e.player, name, e.stats[name]);
   }
 }
 
-function eventApply(ctx, e, changes) {
+function eventApply(ctx, e) {
   let run = ctx.runs.get(e.player);
   if (!run) ctx.runs.set(e.player, (run = new Map()));
-  let touched = false;
-  for (const [name, value] of changes) {
-    const stat = ctx.plain.get(name);
-    if (!stat) continue;
-    const was = valueNow(ctx, run, e.player, name);
-    const now = stat.op === "incr" && was === undefined ? undefined : statMerge(stat, was, value);
-    run.set(name, now);
-    if (now !== undefined && name !== "points") linePush(ctx, name, e.player, e.at_ms, now, was);
-    touched = true;
-  }
+  let touched = ctx.usesPoints && changeApply(ctx, run, e, "points", e.points);
+  if (e.stats) for (const name in e.stats) touched = changeApply(ctx, run, e, name, e.stats[name]) || touched;
   if (!touched) return;
-  for (const d of ctx.derived) {
-    if (changes.some(([name]) => name === d.numerator || name === d.denominator)) derivedPush(ctx, d, run, e);
-  }
+  for (const d of ctx.derived) if (touches(ctx, e, d)) derivedPush(ctx, d, run, e);
+}
+
+// One stat's change by one event: the running value, and a point on its line.
+function changeApply(ctx, run, e, name, value) {
+  const stat = ctx.plain.get(name);
+  if (!stat) return false;
+  const was = valueNow(ctx, run, e.player, name);
+  const now = stat.op === "incr" && was === undefined ? undefined : statMerge(stat, was, value);
+  run.set(name, now);
+  if (now !== undefined && name !== "points") linePush(ctx, name, e.player, e.at_ms, now, was);
+  return true;
 }
 
 // The player's value of a plain stat at this point of the run.
@@ -127,10 +125,12 @@ function linePush(ctx, name, player, x, y, before) {
   if (line.length > limits.seriesPoints + 60) line.splice(0, line.length - limits.seriesPoints);
 }
 
+// The lines of the best half by their last value (the players' values now), by the stat's order.
 function linesPrune(state, name, lines, limits) {
-  const stat = state.stats.find((s) => s.name === name);
-  const keep = new Set(statRank(state.players, stat, limits.seriesPlayers / 2).rows.map((row) => row.player));
-  for (const player of lines.keys()) if (!keep.has(player)) lines.delete(player);
+  const sign = state.stats.find((s) => s.name === name)?.order === "asc" ? 1 : -1;
+  const ranked = Array.from(lines, ([player, line]) => [player, line.length ? line[line.length - 1].y : 0]);
+  ranked.sort((a, b) => sign * (a[1] - b[1]));
+  for (const [player] of ranked.slice(limits.seriesPlayers / 2)) lines.delete(player);
 }
 
 // The line of `player` for `stat` (undefined: none).
