@@ -55,12 +55,13 @@ def _client() -> redis.Redis:
         return _clients[url]
 
 
-def api_key_retry_after(*, key_prefix: str) -> int | None:
-    """Count one request for this key. None if allowed, else seconds until it may retry."""
+def api_key_retry_after(*, key_prefix: str, cost: int = 1) -> int | None:
+    """Count `cost` requests for this key. None if allowed, else seconds until it may retry."""
     return _window_retry_after(
         name=f"webgame:ratelimit:key:{key_prefix}:",
         limit=settings.WEBGAME_API_RATE_LIMIT,
         window=settings.WEBGAME_API_RATE_WINDOW,
+        cost=cost,
     )
 
 
@@ -84,7 +85,7 @@ def anon_read_retry_after(*, address: str) -> int | None:
     )
 
 
-def _window_retry_after(*, name: str, limit: int, window: int) -> int | None:
+def _window_retry_after(*, name: str, limit: int, window: int, cost: int = 1) -> int | None:
     """A sliding-window estimate: this window's count plus the previous window's, weighted by
     how much of it the sliding window still covers. A plain fixed window would let a caller
     send twice its limit across a window boundary."""
@@ -93,7 +94,7 @@ def _window_retry_after(*, name: str, limit: int, window: int) -> int | None:
     try:
         # No MULTI/EXEC: INCR is atomic by itself, and EXPIRE only has to land eventually.
         pipe = _client().pipeline(transaction=False)
-        pipe.incr(f"{name}{slot}")
+        pipe.incrby(f"{name}{slot}", cost)
         pipe.expire(f"{name}{slot}", window * 2)
         pipe.get(f"{name}{slot - 1}")
         count, _, previous = pipe.execute()

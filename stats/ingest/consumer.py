@@ -10,15 +10,15 @@ import asyncio
 import logging
 from collections import deque
 
-from asgiref.sync import sync_to_async
 from channels.db import database_sync_to_async
 from django.conf import settings
 from django.db import DatabaseError
 from pydantic import ValidationError
 
-from stats import ratelimit, selectors, services
+from stats import selectors, services
 from stats.ingest.committer import committer_for
 from stats.ingest.frames import IngestEventsIn, PingIn, ack, error_for, ref_of
+from stats.ingest.keyrate import KeyRate
 from stats.live import frames
 from stats.live.jsonsocket import JsonFrameConsumer
 from stats.ops import metrics
@@ -46,6 +46,7 @@ class IngestConsumer(JsonFrameConsumer):
         if key is None or key.game.slug != self.slug:
             return await self.close()  # before accept: the handshake is refused (403)
         self.key, self.game_id = key, key.game_id
+        self.key_rate = KeyRate(key.prefix)
         self.answers: deque[tuple[object, asyncio.Future | dict]] = deque()
         self.answered = asyncio.Event()
         self.answer_task = asyncio.get_running_loop().create_task(self.answers_send())
@@ -56,6 +57,7 @@ class IngestConsumer(JsonFrameConsumer):
         task = getattr(self, "answer_task", None)
         if task is not None and task is not asyncio.current_task():
             task.cancel()
+            self.key_rate.close()
 
     async def receive_json(self, content, **kwargs):
         # Over the cap, stop reading until answers go out.
@@ -78,7 +80,7 @@ class IngestConsumer(JsonFrameConsumer):
             frame = IngestEventsIn.model_validate(content)
         except ValidationError as exc:
             return self.answer_queue(ref, error_for(exc, ref))
-        if settings.WEBGAME_API_RATE_LIMIT and (retry := await _key_retry_after(key_prefix=self.key.prefix)):
+        if settings.WEBGAME_API_RATE_LIMIT and (retry := self.key_rate.take()):
             message = f"too many frames for this key; retry in {retry}s"
             return self.answer_queue(ref, frames.error("rate_limited", message, ref=ref, retry_after=retry))
         self.answer_queue(ref, committer_for(self.game_id).submit(frame.events))
@@ -108,6 +110,3 @@ class IngestConsumer(JsonFrameConsumer):
             return error_for(exc, ref)
         metrics.events_ingested("socket", result.accepted)
         return ack(ref, result)
-
-
-_key_retry_after = sync_to_async(ratelimit.api_key_retry_after, thread_sensitive=False)

@@ -1,0 +1,56 @@
+"""The key's rate limit on the ingest socket (stats.ingest.keyrate): frames counted per frame,
+told to the real limiter (Redis) in batches, refused from the limiter's answer on."""
+
+import asyncio
+
+import pytest
+
+from stats import ratelimit
+from stats.ingest import keyrate
+
+
+@pytest.fixture
+def limited(settings):
+    settings.WEBGAME_API_RATE_LIMIT = 120
+    settings.WEBGAME_API_RATE_WINDOW = 60
+    return settings
+
+
+def test_the_limiter_counts_a_batch_of_frames_at_once(limited):
+    prefix = "batch-" + str(id(limited))
+    assert ratelimit.api_key_retry_after(key_prefix=prefix, cost=100) is None
+    assert ratelimit.api_key_retry_after(key_prefix=prefix, cost=20) is None
+    assert ratelimit.api_key_retry_after(key_prefix=prefix, cost=1) is not None  # 121 > 120
+
+
+async def test_a_socket_reports_in_batches_and_is_refused_once_over(limited, monkeypatch):
+    reports: list[int] = []
+    real = keyrate._retry_after
+
+    async def counting(*, key_prefix, cost):
+        reports.append(cost)
+        return await real(key_prefix=key_prefix, cost=cost)
+
+    monkeypatch.setattr(keyrate, "_retry_after", counting)
+    rate = keyrate.KeyRate("sock-" + str(id(reports)))
+    verdicts = []
+    for _ in range(400):
+        verdicts.append(rate.take())
+        if rate.report is not None:
+            await rate.report  # a report in flight lands before the next frames, here
+    assert sum(reports) <= 120 + keyrate.REPORT_FRAMES and all(n <= keyrate.REPORT_FRAMES for n in reports)
+    first_refused = next(i for i, v in enumerate(verdicts) if v is not None)
+    assert 120 <= first_refused <= 120 + keyrate.REPORT_FRAMES
+    assert all(v is not None and v >= 1 for v in verdicts[first_refused:])
+    rate.close()
+
+
+async def test_without_redis_the_socket_is_not_refused(limited, monkeypatch):
+    async def failing_open(*, key_prefix, cost):
+        return None  # what the limiter answers when Redis is unreachable (it logs once)
+
+    monkeypatch.setattr(keyrate, "_retry_after", failing_open)
+    rate = keyrate.KeyRate("down")
+    assert all(rate.take() is None for _ in range(500))
+    await asyncio.sleep(0)
+    rate.close()
