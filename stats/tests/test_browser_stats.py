@@ -263,6 +263,11 @@ def test_match_header_follows_the_match_live_to_its_end_and_the_next(page, live,
     # A reload shows the same (from the snapshot's open match).
     page.reload()
     scoreboard_wait(page, hidden=False, name="Rematch", status="live", score="Red 7", stat="Kills: Red 1")
+    # Team names are text.
+    evil = "<b>Blue</b>"
+    api_post(live, game.slug, api_key, [{"id": "x1", "player": "eve", "team": evil, "points": 1}])
+    scoreboard_wait(page, score=f"{evil} 1 {DASH} 7 Red", stat=f"Kills: {evil} {DASH} \u00b7 Red 1")
+    assert page.evaluate("() => document.querySelectorAll('#scoreboard b').length") == 0
     assert page.evaluate("() => window.__csp") == []
 
 
