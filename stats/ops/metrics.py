@@ -200,8 +200,10 @@ def gap_filled(by: str) -> None:
 
 # --- ingest ---
 
-# Set while a caller counts its own events (an HTTP POST, the committer's task), so the write
-# service does not count them again as `service`.
+# Set while a caller counts its own events (an HTTP POST, see counts_own_ingest), so the
+# write service does not count them again as `service`. (Group commits, the ingest socket's
+# and grouped POSTs', are written by stats.ingest.group, which does not go through
+# services.score_events_record: the socket and the view count those.)
 _ingest_counted = contextvars.ContextVar("webgame_ingest_counted", default=False)
 
 
@@ -212,16 +214,10 @@ def events_ingested(path: str, count: int) -> None:
 
 
 def events_recorded(count: int) -> None:
-    """Called by the write service for every batch it stores: counted as `service` unless the
-    caller counts them itself (see ingest_counted_by_caller)."""
+    """Called by services.score_events_record for every batch it stores: counted as `service`
+    unless the caller counts them itself (counts_own_ingest)."""
     if count and not _ingest_counted.get():
         _ingested["service"].inc(count)
-
-
-def ingest_counted_by_caller() -> None:
-    """From here on in this context (an asyncio task's own, e.g. the committer's), the caller
-    counts the events it stores."""
-    _ingest_counted.set(True)
 
 
 def counts_own_ingest(view):
