@@ -10,6 +10,7 @@ import asyncio
 import logging
 from collections import deque
 
+from channels.consumer import get_handler_name
 from channels.db import database_sync_to_async
 from django.conf import settings
 from django.db import DatabaseError
@@ -38,6 +39,16 @@ def bearer_key(scope: dict) -> str | None:
 class IngestConsumer(JsonFrameConsumer):
     handlers = {"events": "on_events", "ping": "on_ping"}
     frame_rate_limited = False  # the key's rate limit applies, per frame, as per request over HTTP
+    channel_layer_alias = None  # answers go to this socket alone: no group, no layer channel
+
+    async def dispatch(self, message):
+        """channels' dispatch, without its aclose_old_connections() per message: a thread hop
+        for every frame (the socket's top cost, profiled). This consumer touches the database
+        only through database_sync_to_async, which closes stale connections itself."""
+        handler = getattr(self, get_handler_name(message), None)
+        if handler is None:
+            raise ValueError(f"No handler for message type {message['type']}")
+        await handler(message)
 
     async def connect(self):
         self.slug = self.scope["url_route"]["kwargs"]["slug"]
