@@ -5,7 +5,7 @@ import time
 from dataclasses import dataclass, field
 
 from bench.crowd import Crowd, hist_percentile, sorted_percentile
-from bench.load import Poster
+from bench.load import Poster, SocketPoster
 from bench.servers import cpu_seconds
 
 DRAIN_TIMEOUT = 15.0
@@ -24,9 +24,10 @@ class Target:
     pids_by_name: dict[str, list[int]] = field(default_factory=dict)
 
 
-async def fanout_step(target: Target, viewers: int, rate: float, seconds: float, args) -> dict:
+async def fanout_step(target: Target, viewers: int, rate: float, seconds: float, args, via: str = "http") -> dict:
     async with Crowd(target.ws, viewers, args.clients, args.client_cpus) as crowd:
-        poster = Poster(target.http_port, target.slug, target.key)
+        # One event per POST over 4 connections, or one event per frame over an ingest socket.
+        poster = (SocketPoster if via == "socket" else Poster)(target.http_port, target.slug, target.key)
         await asyncio.sleep(0.5)  # let connect-time work (snapshots, presence) settle
         cpu0 = {name: cpu_seconds(pids) for name, pids in target.pids_by_name.items()}
         cpu_start, began = cpu_seconds(target.pids), time.monotonic()
@@ -39,7 +40,7 @@ async def fanout_step(target: Target, viewers: int, rate: float, seconds: float,
     deliveries = seen["deliveries"]
     lastv = seen["last_viewer_us"]
     return {
-        "server": target.label,
+        "server": target.label if via == "http" else f"{target.label} (ingest socket)",
         "viewers": viewers,
         "rate": rate,
         "posted": poster.sent,

@@ -108,3 +108,58 @@ class Poster:
     def close(self) -> None:
         while not self.pool.empty():
             self.pool.get_nowait().close()
+
+
+class SocketPoster:
+    """Poster's interface over one ingest socket (stats.ingest): one event per frame at the
+    schedule, each frame's ack read back in order. post_ms is send -> ack."""
+
+    def __init__(self, port: int, slug: str, key: str) -> None:
+        self.url = f"ws://127.0.0.1:{port}/ws/ingest/{slug}/"
+        self.key = key
+        self.sent = self.errors = self.last_seq = self.n = 0
+        self.post_ms: list[float] = []
+        self.sent_at: dict[int, float] = {}
+
+    async def _acks(self, ws) -> None:
+        async for text in ws:
+            answer = json.loads(text)
+            began = self.sent_at.pop(answer.get("ref"), None)
+            if began is not None:
+                self.post_ms.append((time.perf_counter() - began) * 1000)
+            if answer["type"] == "ack":
+                self.sent += answer["accepted"]
+                self.last_seq = max(self.last_seq, answer["last_seq"])
+            else:
+                self.errors += 1
+            if not self.sent_at and self.closing:
+                return
+
+    async def at_rate(self, rate: float, seconds: float, batch: int = 1) -> float:
+        import websockets
+
+        loop = asyncio.get_running_loop()
+        self.closing = False
+        headers = {"Authorization": f"Bearer {self.key}"}
+        async with websockets.connect(self.url, additional_headers=headers, max_queue=None) as ws:
+            acks = asyncio.create_task(self._acks(ws))
+            start = loop.time()
+            for i in range(int(rate * seconds)):
+                if loop.time() - start > seconds:
+                    break
+                delay = start + i / rate - loop.time()
+                if delay > 0:
+                    await asyncio.sleep(delay)
+                self.sent_at[self.n] = time.perf_counter()
+                await ws.send(json.dumps({"type": "events", "ref": self.n, "events": [event_make(self.n)]}))
+                self.n += 1
+            elapsed = loop.time() - start
+            self.closing = True
+            if self.sent_at:
+                async with asyncio.timeout(30):
+                    await acks
+            acks.cancel()
+        return elapsed
+
+    def close(self) -> None:
+        pass
