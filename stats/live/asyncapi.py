@@ -53,6 +53,15 @@ def _messages(names) -> dict:
     return {name: {"$ref": f"#/components/messages/{name}"} for name in names}
 
 
+def _operation(action: str, channel: str, names) -> dict:
+    """`send`: the server sends these on the channel; `receive`: it takes them."""
+    return {
+        "action": action,
+        "channel": {"$ref": f"#/channels/{channel}"},
+        "messages": [{"$ref": f"#/channels/{channel}/messages/{n}"} for n in names],
+    }
+
+
 def document(models: tuple[type[BaseModel], ...]) -> dict:
     names = [m.__name__ for m in models]
     game_server = [n for n in names if n not in NOT_ON_GAME]
@@ -79,31 +88,11 @@ def document(models: tuple[type[BaseModel], ...]) -> dict:
             },
         },
         "operations": {
-            "gameReceive": {
-                "action": "send",
-                "channel": {"$ref": "#/channels/game"},
-                "messages": [{"$ref": f"#/channels/game/messages/{n}"} for n in game_server],
-            },
-            "gameSend": {
-                "action": "receive",
-                "channel": {"$ref": "#/channels/game"},
-                "messages": [{"$ref": f"#/channels/game/messages/{n}"} for n in game_client],
-            },
-            "lobbyReceive": {
-                "action": "send",
-                "channel": {"$ref": "#/channels/lobby"},
-                "messages": [{"$ref": f"#/channels/lobby/messages/{n}"} for n in LOBBY_SERVER],
-            },
-            "ingestReceive": {
-                "action": "send",
-                "channel": {"$ref": "#/channels/ingest"},
-                "messages": [{"$ref": f"#/channels/ingest/messages/{n}"} for n in INGEST_SERVER],
-            },
-            "ingestSend": {
-                "action": "receive",
-                "channel": {"$ref": "#/channels/ingest"},
-                "messages": [{"$ref": "#/channels/ingest/messages/IngestEvents"}],
-            },
+            "gameReceive": _operation("send", "game", game_server),
+            "gameSend": _operation("receive", "game", game_client),
+            "lobbyReceive": _operation("send", "lobby", LOBBY_SERVER),
+            "ingestReceive": _operation("send", "ingest", INGEST_SERVER),
+            "ingestSend": _operation("receive", "ingest", ["IngestEvents"]),
         },
         "components": {"messages": messages, "schemas": _schemas(models)},
     }

@@ -307,3 +307,28 @@ def event_in(id: str, player: str = "ada", points: int = 1, **fields):
     from stats.schemas import EventIn
 
     return EventIn(id=id, player=player, points=points, **fields)
+
+
+def writers_run(write, writers: int, *, timeout: float = 120) -> list[BaseException]:
+    """`write(n)` in `writers` threads at once, each with its own database connection (closed
+    after); returns what they raised, for the test's thread to assert on."""
+    import threading
+
+    from django.db import connection
+
+    errors: list[BaseException] = []
+
+    def run(n: int) -> None:
+        try:
+            write(n)
+        except Exception as exc:  # noqa: BLE001 - reported to the test's thread
+            errors.append(exc)
+        finally:
+            connection.close()
+
+    threads = [threading.Thread(target=run, args=(n,)) for n in range(writers)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=timeout)
+    return errors

@@ -1,10 +1,7 @@
 """Game stats on the write path (stats.scoring.record through services.score_events_record):
 stats kept per operator and order, teams and matches, exactly once, all or nothing."""
 
-import threading
-
 import pytest
-from django.db import connection
 
 from stats import services
 from stats.models import ScoreEvent
@@ -12,7 +9,7 @@ from stats.scoring import periods
 from stats.scoring import services as scoring
 from stats.scoring.models import StatTotal
 from stats.scoring.record import EventsRefused
-from stats.tests.support import event_in
+from stats.tests.support import event_in, writers_run
 
 
 def record(game, *events):
@@ -158,17 +155,12 @@ def test_stat_declaration_is_idempotent_and_checked(arena):
 WRITERS, BATCHES = 4, 6
 
 
-def _post(game_id: int, writer: int, errors: list) -> None:
-    try:
-        for b in range(BATCHES):
-            # Every writer posts the same shared ids too: their stats must count once.
-            events = [event_in(f"w{writer}-{b}", f"p{writer}", 1, stats={"kills": 1, "lap_ms": 60_000 - b})]
-            events.append(event_in(f"shared-{b}", "shared", 1, stats={"kills": 2, "rating": b}, team="red"))
-            services.score_events_record(game_id=game_id, events=events)
-    except Exception as exc:  # noqa: BLE001 - reported by the test thread
-        errors.append(exc)
-    finally:
-        connection.close()
+def _post(game_id: int, writer: int) -> None:
+    for b in range(BATCHES):
+        # Every writer posts the same shared ids too: their stats must count once.
+        events = [event_in(f"w{writer}-{b}", f"p{writer}", 1, stats={"kills": 1, "lap_ms": 60_000 - b})]
+        events.append(event_in(f"shared-{b}", "shared", 1, stats={"kills": 2, "rating": b}, team="red"))
+        services.score_events_record(game_id=game_id, events=events)
 
 
 @pytest.mark.django_db(transaction=True)
@@ -178,13 +170,7 @@ def test_concurrent_writers_count_every_stat_exactly_once():
     for name, op, order in [("kills", "incr", "desc"), ("lap_ms", "best", "asc"), ("rating", "set", "desc")]:
         scoring.stat_declare(game=game, name=name, op=op, order=order)
     match, _ = scoring.match_start(game_id=game.pk, match_id="m1")
-    errors: list = []
-    threads = [threading.Thread(target=_post, args=(game.pk, w, errors)) for w in range(WRITERS)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(timeout=120)
-    assert errors == []
+    assert writers_run(lambda w: _post(game.pk, w), WRITERS) == []
     assert total(game, "shared", "kills") == 2 * BATCHES
     assert total(game, "shared", "rating") == BATCHES - 1
     assert [total(game, f"p{w}", "kills") for w in range(WRITERS)] == [BATCHES] * WRITERS

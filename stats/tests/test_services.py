@@ -1,12 +1,10 @@
-import threading
-
 import pytest
-from django.db import connection, transaction
+from django.db import transaction
 from django.db.models import Sum
 
 from stats import eventlog, services
 from stats.models import ApiKey, Game, Player, Rollup, RollupCursor, ScoreEvent
-from stats.tests.support import event_in
+from stats.tests.support import event_in, writers_run
 
 
 def record(game, *events):
@@ -179,29 +177,18 @@ WRITERS = 4
 BATCHES = 8
 
 
-def _post_batches(game_id: int, writer: int, errors: list) -> None:
-    try:
-        for b in range(BATCHES):
-            # Every writer also posts the same shared id: it must be stored exactly once.
-            events = [event_in(f"w{writer}-b{b}-{i}", f"p{i}", 1) for i in range(3)]
-            events.append(event_in(f"shared-{b}", "shared", 1))
-            services.score_events_record(game_id=game_id, events=events)
-    except Exception as exc:  # noqa: BLE001 - reported by the test thread
-        errors.append(exc)
-    finally:
-        connection.close()
+def _post_batches(game_id: int, writer: int) -> None:
+    for b in range(BATCHES):
+        # Every writer also posts the same shared id: it must be stored exactly once.
+        events = [event_in(f"w{writer}-b{b}-{i}", f"p{i}", 1) for i in range(3)]
+        events.append(event_in(f"shared-{b}", "shared", 1))
+        services.score_events_record(game_id=game_id, events=events)
 
 
 @pytest.mark.django_db(transaction=True)
 def test_concurrent_writers_get_unique_gap_free_seqs_and_store_each_id_once():
     game = services.game_create(slug="busy", name="Busy")
-    errors: list = []
-    threads = [threading.Thread(target=_post_batches, args=(game.pk, w, errors)) for w in range(WRITERS)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(timeout=120)
-    assert errors == []
+    assert writers_run(lambda w: _post_batches(game.pk, w), WRITERS) == []
     expected = WRITERS * BATCHES * 3 + BATCHES
     assert seqs(game) == list(range(1, expected + 1))
     game.refresh_from_db()
