@@ -1,19 +1,25 @@
-"""Group commit: the event frames of one game that arrive within a tick, from any number of
-sockets of this process, are written in one transaction (stats.ingest.group),
-and each sender is answered after that commit with its own counts.
+"""Group commit: the event frames and POSTs of one game that arrive within a tick, from any
+number of sockets and requests of this process, are written in one transaction
+(stats.ingest.group), and each sender is answered after that commit with its own counts.
 
-One writer per game and process: while a group is being written, the next one gathers, so a
-busy game batches itself with no tick at all; the tick only lets a quiet game's near-
-simultaneous frames meet. Every other guarantee stays (stats.ingest.group): gap-free seqs,
-exactly once by id, and a refused frame stores nothing and spoils none of its neighbours.
+A writer thread per busy game: senders queue their events and wait on a future; the writer
+takes everything queued, writes it, answers, and takes again, so while one group is written
+the next gathers (a busy game batches itself; the tick only lets a quiet game's near-
+simultaneous frames meet). A thread, not the event loop: a POST waits on the writer alone,
+never behind the loop's fan-out to a thousand sockets. The writer lingers a little when idle,
+keeping its database connection, then ends. Every other guarantee stays (stats.ingest.group):
+gap-free seqs, exactly once by id, and a refused frame stores nothing and spoils none of its
+neighbours.
 """
 
-import asyncio
 import logging
+import threading
+import time
 from collections.abc import Sequence
+from concurrent.futures import Future
 
-from channels.db import database_sync_to_async
 from django.conf import settings
+from django.db import close_old_connections, connection
 
 from stats import services
 from stats.ingest import group
@@ -22,26 +28,31 @@ from stats.ops import metrics
 from stats.schemas import EventIn
 
 logger = logging.getLogger(__name__)
+LINGER_SECONDS = 2.0  # an idle writer waits this long for more before its thread ends
 
 
 class Committer:
-    """One game's pending frames in this process, and the task that writes them."""
+    """One game's queued frames in this process, and the thread that writes them."""
 
     def __init__(self, game_id: int) -> None:
         self.game_id = game_id
-        self.loop = asyncio.get_running_loop()
-        self.pending: list[tuple[Sequence[EventIn], asyncio.Future]] = []
-        self.task: asyncio.Task | None = None
+        self.pending: list[tuple[Sequence[EventIn], Future]] = []
+        self.wake = threading.Condition()
+        self.writing = False
 
-    def submit(self, events: Sequence[EventIn]) -> asyncio.Future:
-        """The frame's outcome: a services.RecordResult, or the exception that refused it."""
-        future = asyncio.get_running_loop().create_future()
-        self.pending.append((events, future))
-        if self.task is None or self.task.done():
-            self.task = asyncio.get_running_loop().create_task(self._write_all())
+    def submit(self, events: Sequence[EventIn]) -> Future:
+        """The frame's outcome: a services.RecordResult, or the exception that refused it.
+        Thread-safe; an event loop awaits it with asyncio.wrap_future."""
+        future: Future = Future()
+        with self.wake:
+            self.pending.append((events, future))
+            start, self.writing = not self.writing, True
+            self.wake.notify()
+        if start:
+            threading.Thread(target=self._write_all, name=f"group-commit-{self.game_id}", daemon=True).start()
         return future
 
-    def _group_take(self) -> list[tuple[Sequence[EventIn], asyncio.Future]]:
+    def _group_take(self) -> list[tuple[Sequence[EventIn], Future]]:
         limit, size, taken = settings.WEBGAME_GROUP_COMMIT_MAX_EVENTS, 0, 0
         for events, _ in self.pending:
             if taken and size + len(events) > limit:
@@ -50,49 +61,69 @@ class Committer:
         group, self.pending = self.pending[:taken], self.pending[taken:]
         return group
 
-    async def _write_all(self) -> None:
+    def _next_group(self) -> list | None:
+        """The next group once the tick has passed, or None after LINGER_SECONDS idle."""
+        with self.wake:
+            if not self.pending:
+                self.wake.wait(timeout=LINGER_SECONDS)
+                if not self.pending:
+                    self.writing = False
+                    return None
         tick = settings.WEBGAME_GROUP_COMMIT_TICK_MS / 1000
         if tick:
-            await asyncio.sleep(tick)
-        while self.pending:
-            group = self._group_take()
-            try:
-                outcomes = await _batches_record(game_id=self.game_id, batches=[events for events, _ in group])
-            except Exception as exc:  # noqa: BLE001 - the whole group failed (the database): each sender is told
-                metrics.backend_error("committer")
-                outcomes = [exc] * len(group)
-            for (_, future), outcome in zip(group, outcomes, strict=True):
-                if future.done():
-                    continue  # its socket went away meanwhile
-                if isinstance(outcome, BaseException):
-                    future.set_exception(outcome)
-                else:
-                    future.set_result(outcome)
+            time.sleep(tick)
+        with self.wake:
+            return self._group_take()
+
+    def _write_all(self) -> None:
+        try:
+            while (taken := self._next_group()) is not None:
+                close_old_connections()  # a broken or expired connection is replaced
+                _answer(taken, _outcomes(self.game_id, taken))
+        finally:
+            connection.close()  # the thread ends: its connection with it
 
 
-# Not thread-sensitive: group writes of several games may run side by side, each on a pooled
-# thread that keeps its database connection.
-_batches_record = database_sync_to_async(group.score_event_batches_record, thread_sensitive=False)
+def _outcomes(game_id: int, taken: list) -> list:
+    try:
+        return batches_record(game_id=game_id, batches=[events for events, _ in taken])
+    except Exception as exc:  # noqa: BLE001 - the whole group failed (the database): each sender is told
+        metrics.backend_error("committer")
+        return [exc] * len(taken)
+
+
+def _answer(taken: list, outcomes: list) -> None:
+    for (_, future), outcome in zip(taken, outcomes, strict=True):
+        if future.cancelled():
+            continue
+        if isinstance(outcome, BaseException):
+            future.set_exception(outcome)
+        else:
+            future.set_result(outcome)
+
+
+batches_record = group.score_event_batches_record  # the seam tests wrap
 _committers: dict[int, Committer] = {}
-
-
-def events_record_grouped(*, game_id: int, events: Sequence[EventIn]) -> services.RecordResult:
-    """Record from sync code (an HTTP POST's thread) through the game's committer, so that
-    POSTs and socket frames arriving together share a commit. Outside a web server (a shell,
-    Celery, the test client) there is no server loop to group on: recorded directly."""
-    loop = publish.server_loop()
-    if loop is None or not settings.WEBGAME_GROUP_COMMIT_HTTP:
-        return services.score_events_record(game_id=game_id, events=events)
-
-    async def submitted() -> services.RecordResult:
-        return await committer_for(game_id).submit(events)
-
-    return asyncio.run_coroutine_threadsafe(submitted(), loop).result()
+_committers_lock = threading.Lock()
 
 
 def committer_for(game_id: int) -> Committer:
-    committer = _committers.get(game_id)
-    # A committer belongs to one event loop (a server has one; a test run makes several).
-    if committer is None or committer.loop is not asyncio.get_running_loop():
-        committer = _committers[game_id] = Committer(game_id)
-    return committer
+    with _committers_lock:
+        committer = _committers.get(game_id)
+        if committer is None:
+            committer = _committers[game_id] = Committer(game_id)
+        return committer
+
+
+def http_grouped() -> bool:
+    """POSTs join the groups in a web server (a server loop is registered). Elsewhere (a shell,
+    Celery, the test client, whose test transaction another thread could not see) they write
+    directly."""
+    return settings.WEBGAME_GROUP_COMMIT_HTTP and publish.server_loop() is not None
+
+
+def events_record_grouped(*, game_id: int, events: Sequence[EventIn]) -> services.RecordResult:
+    """Record from an HTTP POST's thread, in the game's next group."""
+    if not http_grouped():
+        return services.score_events_record(game_id=game_id, events=events)
+    return committer_for(game_id).submit(events).result()

@@ -94,7 +94,7 @@ class IngestConsumer(JsonFrameConsumer):
         if settings.WEBGAME_API_RATE_LIMIT and (retry := self.key_rate.take()):
             message = f"too many frames for this key; retry in {retry}s"
             return self.answer_queue(ref, frames.error("rate_limited", message, ref=ref, retry_after=retry))
-        self.answer_queue(ref, committer_for(self.game_id).submit(frame.events))
+        self.answer_queue(ref, asyncio.wrap_future(committer_for(self.game_id).submit(frame.events)))
 
     async def on_ping(self, content):
         PingIn.model_validate(content)

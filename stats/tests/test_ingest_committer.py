@@ -2,9 +2,9 @@
 arrive together are one transaction and one run of the log, each sender answered with its own."""
 
 import asyncio
+import threading
 
 import pytest
-from asgiref.sync import sync_to_async
 from django.db import DatabaseError
 
 from stats import services
@@ -40,106 +40,88 @@ def test_a_repeat_of_an_earlier_frame_of_the_group_is_a_duplicate_or_a_conflict(
     assert list(ScoreEvent.objects.order_by("seq").values_list("event_id", flat=True)) == ["a", "b", "d"]
 
 
-@pytest.mark.django_db(transaction=True)
-async def test_frames_submitted_together_are_written_in_one_group(game, monkeypatch):
-    groups = []
-    record = committer._batches_record
+def recorder(monkeypatch, hold: threading.Event | None = None) -> list[int]:
+    """Wraps the group write: records each group's size; the first waits for `hold`."""
+    groups: list[int] = []
+    record = committer.batches_record
 
-    async def recording(*, game_id, batches):
+    def recording(*, game_id, batches):
+        if hold is not None and not groups:
+            assert hold.wait(timeout=20)
         groups.append(len(batches))
-        return await record(game_id=game_id, batches=batches)
+        return record(game_id=game_id, batches=batches)
 
-    monkeypatch.setattr(committer, "_batches_record", recording)
-    writer = committer.committer_for(game.pk)
-    futures = [writer.submit([event_in(f"e{i}")]) for i in range(5)]
-    futures.append(writer.submit([event_in("e0", points=9)]))  # a conflict: refused alone
-    outcomes = await asyncio.gather(*futures, return_exceptions=True)
-    assert groups == [6]
-    assert [o.last_seq for o in outcomes[:5]] == [1, 2, 3, 4, 5]
-    assert isinstance(outcomes[5], services.EventConflict)
-    later = await writer.submit([event_in("late")])
-    assert later.last_seq == 6 and groups == [6, 1]
+    monkeypatch.setattr(committer, "batches_record", recording)
+    return groups
 
 
 @pytest.mark.django_db(transaction=True)
-async def test_a_failed_group_write_fails_each_of_its_frames(game, monkeypatch):
-    async def failing(*, game_id, batches):
+def test_frames_submitted_together_are_written_in_one_group(game, monkeypatch):
+    groups = recorder(monkeypatch)
+    writer = committer.Committer(game.pk)
+    with writer.wake:  # the writer thread takes nothing before all six are queued
+        futures = [writer.submit([event_in(f"e{i}")]) for i in range(5)]
+        futures.append(writer.submit([event_in("e0", points=9)]))  # a conflict: refused alone
+    assert [f.result(timeout=20).last_seq for f in futures[:5]] == [1, 2, 3, 4, 5]
+    assert isinstance(futures[5].exception(timeout=20), services.EventConflict)
+    assert groups == [6]
+    assert writer.submit([event_in("late")]).result(timeout=20).last_seq == 6 and groups == [6, 1]
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_failed_group_write_fails_each_of_its_frames(game, monkeypatch):
+    def failing(*, game_id, batches):
         raise DatabaseError("the database went away")
 
-    monkeypatch.setattr(committer, "_batches_record", failing)
-    writer = committer.committer_for(game.pk)
-    outcomes = await asyncio.gather(
-        writer.submit([event_in("a")]), writer.submit([event_in("b")]), return_exceptions=True
-    )
-    assert all(isinstance(o, DatabaseError) for o in outcomes)
-    assert not await sync_to_async(ScoreEvent.objects.exists)()
+    monkeypatch.setattr(committer, "batches_record", failing)
+    writer = committer.Committer(game.pk)
+    with writer.wake:
+        futures = [writer.submit([event_in("a")]), writer.submit([event_in("b")])]
+    assert all(isinstance(f.exception(timeout=20), DatabaseError) for f in futures)
+    assert not ScoreEvent.objects.exists()
 
 
 def test_a_group_holds_at_most_the_setting_of_events(game, settings):
     settings.WEBGAME_GROUP_COMMIT_MAX_EVENTS = 3
-
-    async def take():
-        writer = committer.Committer(game.pk)
-        for n in (2, 1, 1, 5):
-            writer.pending.append(([event_in(f"x{n}")] * n, None))
-        return [len(g) for g in (writer._group_take(), writer._group_take(), writer._group_take())]
-
-    assert asyncio.run(take()) == [2, 1, 1]  # 2+1, then 1 (5 would pass 3), then the 5 alone
+    writer = committer.Committer(game.pk)
+    for n in (2, 1, 1, 5):
+        writer.pending.append(([event_in(f"x{n}")] * n, None))
+    sizes = [len(writer._group_take()) for _ in range(3)]
+    assert sizes == [2, 1, 1]  # 2+1, then 1 (5 would pass 3), then the 5 alone
 
 
 @pytest.mark.django_db(transaction=True)
-def test_http_posts_on_a_server_loop_share_the_committers_groups(game, monkeypatch):
-    """A POST's thread hands its events to the server loop's committer and waits for its own
-    result; several threads at once are one group."""
-    import threading
+async def test_a_socket_awaits_the_writer_threads_answer(game):
+    outcome = await asyncio.wrap_future(committer.committer_for(game.pk).submit([event_in("s")]))
+    assert outcome.last_seq == 1
 
-    from stats.live import publish
 
-    groups: list[int] = []
-    record, submit = committer._batches_record, committer.Committer.submit
-    submitted: list[int] = []
-    all_in = asyncio.Event()  # set on the server loop (submit runs there)
+@pytest.mark.django_db(transaction=True)
+def test_http_posts_in_a_server_share_the_committers_groups(game, monkeypatch):
+    """A POST's thread queues its events for the game's writer and waits for its own result;
+    posts that queue while a group is written are the next group: two groups at most."""
+    all_in, submitted, submit = threading.Event(), [], committer.Committer.submit
 
     def counting_submit(self, events):
-        submitted.append(len(events))
+        future = submit(self, events)
+        submitted.append(1)
         if len(submitted) == 4:
             all_in.set()
-        return submit(self, events)
+        return future
 
-    async def recording(*, game_id, batches):
-        if not groups:  # the first write waits until every post is queued behind it
-            async with asyncio.timeout(20):
-                await all_in.wait()
-        groups.append(len(batches))
-        return await record(game_id=game_id, batches=batches)
-
-    monkeypatch.setattr(committer, "_batches_record", recording)
+    groups = recorder(monkeypatch, hold=all_in)
     monkeypatch.setattr(committer.Committer, "submit", counting_submit)
-    loop = asyncio.new_event_loop()
-    runner = threading.Thread(target=loop.run_forever, daemon=True)
-    runner.start()
-    monkeypatch.setattr(publish, "_server_loop", loop)
-    try:
-        results: dict[int, object] = {}
+    monkeypatch.setattr(committer, "http_grouped", lambda: True)
+    monkeypatch.setitem(committer._committers, game.pk, committer.Committer(game.pk))
+    results: dict[int, object] = {}
 
-        def post(n: int) -> None:
-            results[n] = committer.events_record_grouped(game_id=game.pk, events=[event_in(f"h{n}")])
+    def post(n: int) -> None:
+        results[n] = committer.events_record_grouped(game_id=game.pk, events=[event_in(f"h{n}")])
 
-        # However the threads are scheduled, the posts that queue while a group is written
-        # are the next group: two groups at most.
-        threads = [threading.Thread(target=post, args=(n,)) for n in range(4)]
-        for thread in threads:
-            thread.start()
-        for thread in threads:
-            thread.join(timeout=20)
-        assert sorted(r.last_seq for r in results.values()) == [1, 2, 3, 4]
-        assert sum(groups) == 4 and len(groups) <= 2
-    finally:
-
-        async def drained() -> None:  # the pushes the commits handed to the loop
-            await asyncio.gather(*(t for t in asyncio.all_tasks() if t is not asyncio.current_task()))
-
-        asyncio.run_coroutine_threadsafe(drained(), loop).result(timeout=20)
-        loop.call_soon_threadsafe(loop.stop)
-        runner.join(timeout=5)
-        loop.close()
+    threads = [threading.Thread(target=post, args=(n,)) for n in range(4)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=20)
+    assert sorted(r.last_seq for r in results.values()) == [1, 2, 3, 4]
+    assert sum(groups) == 4 and len(groups) <= 2
