@@ -52,8 +52,11 @@ def _period_key(*, game: Game, query: Query) -> str:
 class _Rows:
     """(owner, value) rows in rank order, from a queryset or (derived stats) a list."""
 
-    def __init__(self, *, qs: QuerySet | None = None, items: list | None = None, desc: bool = True) -> None:
+    def __init__(
+        self, *, qs: QuerySet | None = None, items: list | None = None, desc: bool = True, parts: dict | None = None
+    ) -> None:
         self.qs, self.items, self.desc = qs, items, desc
+        self.parts = parts  # derived stats: each owner's {numerator: n, denominator: d}
 
     def _better(self, value) -> QuerySet:
         return self.qs.filter(value__gt=value) if self.desc else self.qs.filter(value__lt=value)
@@ -85,7 +88,8 @@ class _Rows:
 def _rows(*, game: Game, stat: Stat | None, key: str, kind: str) -> _Rows:
     desc = stat is None or stat.order == Stat.Order.DESC
     if stat is not None and stat.derived:
-        return _Rows(items=_ratios(game=game, stat=stat, key=key, kind=kind), desc=desc)
+        items, parts = _ratios(game=game, stat=stat, key=key, kind=kind)
+        return _Rows(items=items, desc=desc, parts=parts)
     if stat is None and key == periods.ALL and kind == StatTotal.PLAYER:
         qs = Player.objects.filter(game=game).annotate(owner=F("name"), value=F("total"))
     else:
@@ -93,14 +97,16 @@ def _rows(*, game: Game, stat: Stat | None, key: str, kind: str) -> _Rows:
     return _Rows(qs=qs.order_by("-value" if desc else "value", "owner"), desc=desc)
 
 
-def _ratios(*, game: Game, stat: Stat, key: str, kind: str) -> list[tuple[str, float]]:
+def _ratios(*, game: Game, stat: Stat, key: str, kind: str) -> tuple[list[tuple[str, float]], dict]:
     rows = StatTotal.objects.filter(game=game, period=key, kind=kind, stat__in=[stat.numerator, stat.denominator])
     parts: dict[str, dict[str, int]] = {}
     for owner, name, value in rows.values_list("owner", "stat", "value"):
         parts.setdefault(owner, {})[name] = value
     items = [(o, ratio(p.get(stat.numerator, 0), p.get(stat.denominator, 0))) for o, p in parts.items()]
     sign = -1 if stat.order == Stat.Order.DESC else 1
-    return sorted(items, key=lambda item: (sign * item[1], item[0]))
+    parts = {o: {stat.numerator: p.get(stat.numerator, 0), stat.denominator: p.get(stat.denominator, 0)}
+             for o, p in parts.items()}  # fmt: skip
+    return sorted(items, key=lambda item: (sign * item[1], item[0])), parts
 
 
 def _start(*, rows: _Rows, query: Query) -> int:
@@ -121,7 +127,10 @@ def _ranked(*, rows: _Rows, window: list, start: int, entity: str) -> list[dict]
             rank = rows.better_count(value) + 1
         elif value != window[i - 1][1]:
             rank = start + i + 1
-        entries.append({"rank": rank, entity: owner, "value": value})
+        entry = {"rank": rank, entity: owner, "value": value}
+        if rows.parts is not None:
+            entry["parts"] = rows.parts[owner]  # a ratio's two stats, to keep it live from frames
+        entries.append(entry)
     return entries
 
 

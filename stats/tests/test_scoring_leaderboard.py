@@ -59,7 +59,9 @@ def test_around_returns_the_players_neighbourhood_with_true_ranks(client, scored
 
 
 def test_a_derived_stat_ranks_by_its_ratio_and_a_zero_divisor_counts_as_one(client, scored):
-    assert ranks(board(client, scored, stat="kd")) == [
+    body = board(client, scored, stat="kd")
+    assert body["entries"][0]["parts"] == {"kills": 7, "deaths": 0}
+    assert ranks(body) == [
         (1, "bob", 7.0), (2, "ada", 5.0), (3, "dee", 3.0), (4, "cy", 1.0), (5, "eve", 0.25),
     ]  # fmt: skip
 
