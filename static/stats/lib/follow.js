@@ -93,7 +93,12 @@ export class GameFollow {
     const outcome = eventsFrameApply(this.state, frame, Date.now());
     if (outcome === "gap") return this.resumeRequest();
     if (outcome !== "applied") return;
-    if (Array.isArray(frame.teams)) this.extras.teams = teamsMerge(this.extras.teams, frame.teams);
+    if (Array.isArray(frame.teams)) {
+      // Only the shown match's teams: events of another live match carry theirs too.
+      const shown = this.extras.match?.id;
+      const ours = frame.teams.filter((t) => t.match === undefined || shown === undefined || t.match === shown);
+      if (ours.length) this.extras.teams = teamsMerge(this.extras.teams, ours);
+    }
     this.stats.events += frame.events.length;
     this.onChange(frame);
   }
