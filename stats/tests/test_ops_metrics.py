@@ -398,17 +398,17 @@ def test_a_channel_layer_outage_sets_the_gauge_until_it_is_over(caplog):
     assert counted.grew == [2]
 
 
-async def test_a_group_commit_that_fails_as_a_whole_is_a_database_error(monkeypatch, settings):
+def test_a_group_commit_that_fails_as_a_whole_is_a_database_error(monkeypatch, settings):
     settings.WEBGAME_GROUP_COMMIT_TICK_MS = 0
 
-    async def failing(**kwargs):
+    def failing(**kwargs):
         raise DatabaseError("the database is gone")
 
-    monkeypatch.setattr(committer, "_batches_record", failing)
+    monkeypatch.setattr(committer, "batches_record", failing)
     site = ("webgame_backend_errors_total", {"backend": "database", "site": "committer"})
     with Delta(site) as counted:
-        with pytest.raises(DatabaseError):
-            await committer.Committer(game_id=1).submit([event_in("lost")])
+        outcome = committer.Committer(game_id=1).submit([event_in("lost")])
+        assert isinstance(outcome.exception(timeout=20), DatabaseError)
     assert counted.grew == [1]
 
 
