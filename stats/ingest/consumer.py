@@ -20,7 +20,7 @@ from stats import selectors, services
 from stats.ingest.committer import committer_for
 from stats.ingest.frames import IngestEventsIn, PingIn, ack, error_for, ref_of
 from stats.ingest.keyrate import KeyRate
-from stats.live import frames
+from stats.live import frames, publish
 from stats.live.jsonsocket import JsonFrameConsumer
 from stats.ops import metrics
 from stats.scoring.record import EventsRefused
@@ -56,6 +56,10 @@ class IngestConsumer(JsonFrameConsumer):
         key = await database_sync_to_async(selectors.api_key_get)(raw=raw) if raw else None
         if key is None or key.game.slug != self.slug:
             return await self.close()  # before accept: the handshake is refused (403)
+        # The seam the write path publishes through (and HTTP joins group commit by): a
+        # process that has served no HTTP request yet has not registered its loop.
+        if publish.server_loop() is None:
+            publish.server_loop_register(asyncio.get_running_loop())
         self.key, self.game_id = key, key.game_id
         self.key_rate = KeyRate(key.prefix)
         self.answers: deque[tuple[object, asyncio.Future | dict]] = deque()
