@@ -4,6 +4,8 @@ Strict types: a float, bool or numeric string is not an integer number of points
 time is an ISO 8601 string with a zone, never a naive time or a Unix number to guess at.
 """
 
+import functools
+import itertools
 import re
 import unicodedata
 from datetime import UTC, datetime
@@ -90,16 +92,53 @@ def _at_in_utc(value: datetime) -> datetime:
         raise ValueError("must fall within the years 1 to 9999 once converted to UTC") from None
 
 
+def _class_of(code_points) -> str:
+    """A regex character class of these code points, as runs: BMP ones as \\uXXXX (Python's re,
+    ECMA-262 and Rust's regex read those alike), others as themselves (none of them need escaping)."""
+
+    def char(cp: int) -> str:
+        return f"\\u{cp:04x}" if cp <= 0xFFFF else chr(cp)
+
+    runs = []
+    for _, group in itertools.groupby(enumerate(code_points), key=lambda pair: pair[1] - pair[0]):
+        run = [cp for _, cp in group]
+        runs.append(char(run[0]) if len(run) == 1 else f"{char(run[0])}-{char(run[-1])}")
+    return f"[{''.join(runs)}]"
+
+
+def name_pattern_of(code_points) -> str:
+    """_clean_name's rules as a JSON Schema pattern: no character of a refused category, and at
+    least one visible character (which strip() cannot remove), as blank* (visible blank*)+, with
+    the classes made of these code points only."""
+    category = unicodedata.category
+    visible, blank = [], []
+    for cp in code_points:
+        ch = chr(cp)
+        if category(ch) not in _REFUSED_CATEGORIES:
+            (visible if _visible(ch) else blank).append(cp)
+    return f"^{_class_of(blank)}*(?:{_class_of(visible)}{_class_of(blank)}*)+$"
+
+
+@functools.cache
+def name_pattern() -> str:
+    """name_pattern_of every code point, for the OpenAPI document: built from the same tables
+    and this Python's Unicode database when first asked (~0.5 s, once a process), never at
+    import. The NFC length is the one rule a pattern cannot state."""
+    return name_pattern_of(range(0x110000))
+
+
+def _name_json_schema(schema: dict) -> None:
+    schema["pattern"] = name_pattern()
+
+
+NAME_RULES = "no control, invisible or line-separator characters, and at least one visible character"
 PlayerName = Annotated[
     str,
     Field(
         min_length=1,
         max_length=NAME_MAX,
-        description=(
-            f"1 to {NAME_MAX} characters, also once normalised to NFC; no control, invisible or "
-            "line-separator characters, and at least one visible character"
-        ),
-        json_schema_extra={"pattern": r"^[^\u0000-\u001f\u007f-\u009f\u2028\u2029]+$"},
+        description=f"1 to {NAME_MAX} characters, also once normalised to NFC; {NAME_RULES}",
+        json_schema_extra=_name_json_schema,
     ),
     AfterValidator(_clean_name),
 ]
@@ -125,24 +164,46 @@ def _stats_not_points(value: dict | None) -> dict | None:
     return value or None
 
 
-StatName = Annotated[str, Field(pattern=r"^[a-z][a-z0-9_]{0,31}$")]
+STAT_NAME_PATTERN = r"^[a-z][a-z0-9_]{0,31}$"
+StatName = Annotated[str, Field(pattern=STAT_NAME_PATTERN)]
 StatValue = Annotated[StrictInt, Field(ge=-MAX_STAT_VALUE, le=MAX_STAT_VALUE)]
-TeamName = Annotated[str, Field(min_length=1, max_length=TEAM_MAX), AfterValidator(_clean_name)]
+TeamName = Annotated[
+    str,
+    Field(
+        min_length=1,
+        max_length=TEAM_MAX,
+        description=f"1 to {TEAM_MAX} characters, also once normalised to NFC; {NAME_RULES}",
+        json_schema_extra=_name_json_schema,
+    ),
+    AfterValidator(_clean_name),
+]
+
+
+def _points_or_stats_json_schema(schema: dict) -> None:
+    # _points_default_with_stats: `points` may be left out when `stats` names at least one.
+    schema["required"] = [name for name in schema.get("required", []) if name != "points"]
+    stats_given = {"required": ["stats"], "properties": {"stats": {"type": "object", "minProperties": 1}}}
+    schema["anyOf"] = [{"required": ["points"]}, stats_given]
 
 
 class EventIn(BaseModel):
     """One event as a game server posts it: points, and the game's declared stats."""
 
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, json_schema_extra=_points_or_stats_json_schema)
 
     id: EventId
     player: PlayerName
     points: Points
     kind: Kind = "score"
-    at: At | None = None
+    # The patterns and the anyOf below are for the OpenAPI document; the validators enforce them.
+    at: Annotated[At | None, Field(json_schema_extra={"pattern": f"^(?:{_ISO_TIME.pattern})$"})] = None
     stats: Annotated[
         dict[StatName, StatValue] | None,
-        Field(max_length=MAX_EVENT_STATS, description="values of the game's declared stats, by name"),
+        Field(
+            max_length=MAX_EVENT_STATS,
+            description="values of the game's declared stats, by name",
+            json_schema_extra={"propertyNames": {"pattern": STAT_NAME_PATTERN, "not": {"const": "points"}}},
+        ),
         AfterValidator(_stats_not_points),
     ] = None
     team: TeamName | None = None

@@ -15,6 +15,9 @@ from stats.scoring import leaderboard, selectors, services
 from stats.scoring.models import Match
 from stats.scoring.wire import match_wire, stat_wire
 
+# The highest `before` of the matches page (a match's pk): past bigint the database fails.
+BEFORE_MAX = 2**62
+
 
 class StatIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
@@ -63,7 +66,7 @@ def stats_view(request, slug: str):
 def matches_view(request, slug: str):
     if request.method == "GET":
         game = game_for_reader(request, slug)
-        before = int_param(request, "before", 0, 1, 2**62) if "before" in request.GET else None
+        before = int_param(request, "before", 0, 1, BEFORE_MAX) if "before" in request.GET else None
         limit = int_param(request, "limit", 20, 1, selectors.MATCH_PAGE_MAX)
         return JsonResponse(selectors.match_list(game_id=game.pk, before=before, limit=limit))
     game = writer_key(request, slug).game

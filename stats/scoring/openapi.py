@@ -1,11 +1,13 @@
 """The game-stats part of the OpenAPI document (stats.openapi merges it in): request bodies
 from the models that validate them, responses from the frame models they share."""
 
+from django.urls.converters import StringConverter
 from pydantic.json_schema import models_json_schema
 
 from stats.live.frames import MatchWire, StatWire
-from stats.scoring.api import MatchIn, StatIn
+from stats.scoring.api import BEFORE_MAX, MatchIn, StatIn
 from stats.scoring.leaderboard import LIMIT_MAX
+from stats.scoring.periods import PERIODS
 from stats.scoring.selectors import MATCH_PAGE_MAX
 
 REF = "#/components/schemas/{model}"
@@ -15,7 +17,7 @@ LEADERBOARD = {
     "required": ["stat", "period", "match", "entity", "around", "total", "entries"],
     "properties": {
         "stat": {"$ref": "#/components/schemas/StatWire"},
-        "period": {"enum": ["all", "today", "week"]},
+        "period": {"enum": list(PERIODS)},
         "match": {"type": ["string", "null"]},
         "entity": {"enum": ["player", "team"]},
         "around": {"type": ["string", "null"]},
@@ -30,6 +32,11 @@ LEADERBOARD = {
                     "player": {"type": "string"},
                     "team": {"type": "string"},
                     "value": {"type": "number", "description": "an integer, or a derived stat's ratio"},
+                    "parts": {
+                        "type": "object",
+                        "additionalProperties": {"type": "integer"},
+                        "description": "a derived stat's numerator and denominator values, by stat name",
+                    },
                 },
             },
         },
@@ -66,29 +73,36 @@ def body(name: str) -> dict:
     return {"required": True, "content": {"application/json": {"schema": ref(name)}}}
 
 
-def paths(*, slug: dict, json, errors) -> dict:
-    """`json(description, schema)` and `errors(*codes)` build responses as stats.openapi does."""
-    match_id = {"name": "match_id", "in": "path", "required": True, "schema": {"type": "string"}}
+def paths(*, slug: dict, json, errors, reader: list) -> dict:
+    """`json(description, schema)` and `errors(*codes)` build responses as stats.openapi does,
+    which adds the answers every operation shares; `reader` is the reads' security."""
+    match_id = {
+        "name": "match_id",
+        "in": "path",
+        "required": True,
+        "schema": {"type": "string", "pattern": f"^{StringConverter.regex}$"},
+    }
     return {
         "/api/games/{slug}/stats": {
-            "get": {"summary": "The game's stats, points first", "parameters": [slug],
-                    "responses": {"200": json("stats", {"type": "object", "properties": {
-                        "stats": {"type": "array", "items": ref("StatWire")}}}), **errors(404)}},
+            "get": {"summary": "The game's stats, points first", "security": reader, "parameters": [slug],
+                    "responses": {"200": json("stats", {"type": "object", "required": ["stats"], "properties": {
+                        "stats": {"type": "array", "items": ref("StatWire")}}}), **errors(404, 429)}},
             "post": {"summary": "Declare a stat (the same again is a no-op: 200; new: 201)",
                      "security": [{"apiKey": []}], "parameters": [slug], "requestBody": body("StatIn"),
                      "responses": {"201": json("declared", ref("StatWire")), "200": json("as it was", ref("StatWire")),
-                                   **errors(400, 401, 404, 409, 422, 429)}},
+                                   **errors(401, 404, 409, 422, 429)}},
         },
         "/api/games/{slug}/matches": {
-            "get": {"summary": "Matches, newest first, a page at a time",
-                    "parameters": [slug, _query("before", {"type": "integer", "minimum": 1}),
-                                   _query("limit", {"type": "integer", "minimum": 1, "maximum": MATCH_PAGE_MAX})],
-                    "responses": {"200": json("matches", ref("MatchPage")), **errors(400, 404)}},
+            "get": {"summary": "Matches, newest first, a page at a time", "security": reader,
+                    "parameters": [slug, _query("before", {"type": "integer", "minimum": 1, "maximum": BEFORE_MAX}),
+                                   _query("limit", {"type": "integer", "minimum": 1, "maximum": MATCH_PAGE_MAX,
+                                                    "default": 20})],
+                    "responses": {"200": json("matches", ref("MatchPage")), **errors(404, 429)}},
             "post": {"summary": "Start a match; it becomes the open match that events fall into "
                                 "(a retry with the same id and name: 200)",
                      "security": [{"apiKey": []}], "parameters": [slug], "requestBody": body("MatchIn"),
                      "responses": {"201": json("started", ref("MatchWire")), "200": json("as it was", ref("MatchWire")),
-                                   **errors(400, 401, 404, 409, 422, 429)}},
+                                   **errors(401, 404, 409, 422, 429)}},
         },
         "/api/games/{slug}/matches/{match_id}/end": {
             "post": {"summary": "End a match (idempotent); its events are closed from then on (409 match_ended)",
@@ -97,16 +111,16 @@ def paths(*, slug: dict, json, errors) -> dict:
         },
         "/api/games/{slug}/leaderboard": {
             "get": {"summary": "Ranks by a stat over a period or a match, for players or teams; "
-                               "`around` gives a player's neighbourhood",
+                               "`around` gives a player's neighbourhood", "security": reader,
                     "parameters": [
                         slug,
                         _query("stat", {"type": "string", "default": "points"}),
-                        _query("period", {"enum": ["all", "today", "week"], "default": "all"}),
+                        _query("period", {"enum": list(PERIODS), "default": PERIODS[0]}),
                         _query("match", {"type": "string"}, "a match's id (with period all)"),
                         _query("around", {"type": "string"}, "a player (or team) to centre the page on"),
                         _query("limit", {"type": "integer", "minimum": 1, "maximum": LIMIT_MAX, "default": 10}),
                         _query("entity", {"enum": ["player", "team"], "default": "player"}),
                     ],
-                    "responses": {"200": json("leaderboard", ref("Leaderboard")), **errors(400, 404, 429)}},
+                    "responses": {"200": json("leaderboard", ref("Leaderboard")), **errors(404, 429)}},
         },
     }  # fmt: skip
