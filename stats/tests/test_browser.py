@@ -310,30 +310,40 @@ def test_history_range_draws_per_minute_rollups(page, live, game, api_key):
     page.wait_for_function("() => window.webgame.charts.rate.data.datasets[1].hidden === true", timeout=WAIT_MS)
 
 
-def test_dropped_events_frame_is_detected_as_a_gap_and_resumed(page, live, game, api_key):
-    dropped: list[str] = []
+class FirstEventsFrameDropper:
+    """A WebSocket route that loses the first live `events` frame in transit, as a flaky
+    network would; `posted_then_dropped` posts an event and waits until it was dropped."""
 
-    def drop_first_live_events_frame(ws_route):
+    def __init__(self) -> None:
+        self.dropped: list[str] = []
+
+    def __call__(self, ws_route) -> None:
         server = ws_route.connect_to_server()
 
         def forward(message):
-            if not dropped and '"type":"events"' in message and '"resumed"' not in message:
-                dropped.append(message)  # lost in transit, as a flaky network would
+            if not self.dropped and '"type":"events"' in message and '"resumed"' not in message:
+                self.dropped.append(message)
                 return
             ws_route.send(message)
 
         server.on_message(forward)
 
-    page.route_web_socket(re.compile(r"/ws/games/"), drop_first_live_events_frame)
+    def posted_then_dropped(self, page, live, game, api_key) -> None:
+        api_post(live, game.slug, api_key, [{"id": "g1", "player": "ada", "points": 5}])
+        for _ in range(100):  # wait_for_timeout lets Playwright run the route handler meanwhile
+            if self.dropped:
+                return
+            page.wait_for_timeout(50)
+
+
+def test_dropped_events_frame_is_detected_as_a_gap_and_resumed(page, live, game, api_key):
+    dropper = FirstEventsFrameDropper()
+    page.route_web_socket(re.compile(r"/ws/games/"), dropper)
     dashboard_open(page, game.slug)
-    api_post(live, game.slug, api_key, [{"id": "g1", "player": "ada", "points": 5}])
-    for _ in range(100):  # wait_for_timeout lets Playwright run the route handler meanwhile
-        if dropped:
-            break
-        page.wait_for_timeout(50)
+    dropper.posted_then_dropped(page, live, game, api_key)
     api_post(live, game.slug, api_key, [{"id": "g2", "player": "ada", "points": 7}])
     ui_wait_for_totals(page, {"ada": 12}, seq=2)
-    assert len(dropped) == 1
+    assert len(dropper.dropped) == 1
     assert page.evaluate("() => window.webgame.stats.gaps") == 1
 
 

@@ -13,8 +13,8 @@ from stats.tests.test_browser import WAIT_MS, api_post
 from stats.tests.test_browser_tv import (
     CONTROLS,
     LONG_NAME,
+    assert_cut,
     csp_violations,
-    cut_with_ellipsis,
     font_px,
     scroll_size,
     wall_open,
@@ -177,13 +177,7 @@ def test_long_names_are_cut_with_an_ellipsis_and_whole_in_title(wall_open, live,
     for view, selector in (("leaderboard", ".lb-name"), ("scoreboard", ".sb-name"), ("ticker", ".tk-who")):
         page = overlay_open(wall_open, game, f"view={view}")
         page.wait_for_function("(s) => document.querySelector(s)?.textContent", arg=selector, timeout=WAIT_MS)
-        name = cut_with_ellipsis(page, selector)
-        assert name == {
-            "text": LONG_NAME,
-            "title": LONG_NAME,
-            "overflowing": True,
-            "css": ["ellipsis", "hidden", "nowrap"],
-        }, view
+        assert_cut(page, selector, LONG_NAME)
 
 
 def test_scale_and_title_knobs(wall_open, live, game, api_key):

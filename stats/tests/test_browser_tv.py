@@ -10,7 +10,7 @@ from playwright.sync_api import TimeoutError as PlaywrightTimeout
 
 from stats import services
 from stats.tests.support import event_in
-from stats.tests.test_browser import WAIT_MS, XSS_NAMES, api_post, record_off_loop
+from stats.tests.test_browser import WAIT_MS, XSS_NAMES, FirstEventsFrameDropper, api_post, record_off_loop
 from stats.tests.test_browser_accounts import account_login, user_create
 from stats.tests.test_browser_chat import CSP_WATCH
 
@@ -111,6 +111,14 @@ def font_px(page, selector: str) -> float:
     return page.evaluate(
         "(selector) => parseFloat(getComputedStyle(document.querySelector(selector)).fontSize)", selector
     )
+
+
+CUT = {"overflowing": True, "css": ["ellipsis", "hidden", "nowrap"]}
+
+
+def assert_cut(page, selector: str, name: str) -> None:
+    """The element shows `name` cut with an ellipsis, the whole name in its title."""
+    assert cut_with_ellipsis(page, selector) == {"text": name, "title": name, **CUT}, selector
 
 
 def cut_with_ellipsis(page, selector: str) -> dict:
@@ -228,13 +236,7 @@ def test_tv_cuts_long_names_with_an_ellipsis_and_keeps_them_whole_in_title(wall_
     )
     wall_wait(page, leaderboard=[[LONG_NAME, 99], ["ada", 1]])
     for selector in (".lb-row .lb-name", ".sb-side .sb-name", ".tk-item:nth-child(2) .tk-who"):
-        name = cut_with_ellipsis(page, selector)
-        assert name == {
-            "text": LONG_NAME,
-            "title": LONG_NAME,
-            "overflowing": True,
-            "css": ["ellipsis", "hidden", "nowrap"],
-        }, selector
+        assert_cut(page, selector, LONG_NAME)
     assert scroll_size(page)["doc"] == [1920, 1080]
 
 
@@ -250,28 +252,12 @@ def test_tv_draws_markup_in_names_as_text(wall_open, live, game, api_key):
 
 def test_tv_resumes_after_a_lost_events_frame(wall_open, live, game, api_key):
     """The page follows the stream as the dashboard does: a gap is noticed and resumed."""
-    dropped: list[str] = []
-
-    def drop_first_live_events_frame(ws_route):
-        server = ws_route.connect_to_server()
-
-        def forward(message):
-            if not dropped and '"type":"events"' in message and '"resumed"' not in message:
-                dropped.append(message)
-                return
-            ws_route.send(message)
-
-        server.on_message(forward)
-
-    page, _ = wall_open(f"/games/{game.slug}/tv/", ws_route=drop_first_live_events_frame)
-    api_post(live, game.slug, api_key, [{"id": "g1", "player": "ada", "points": 5}])
-    for _ in range(100):  # wait_for_timeout lets Playwright run the route handler meanwhile
-        if dropped:
-            break
-        page.wait_for_timeout(50)
+    dropper = FirstEventsFrameDropper()
+    page, _ = wall_open(f"/games/{game.slug}/tv/", ws_route=dropper)
+    dropper.posted_then_dropped(page, live, game, api_key)
     api_post(live, game.slug, api_key, [{"id": "g2", "player": "ada", "points": 7}])
     wall_wait(page, leaderboard=[["ada", 12]], ticker=[["ada", 7], ["ada", 5]])
-    assert len(dropped) == 1
+    assert len(dropper.dropped) == 1
     assert page.evaluate("() => [window.webgame.stats.gaps, window.webgame.stats.snapshots]") == [1, 1]
 
 
