@@ -62,11 +62,7 @@ def _clean_name(value: str) -> str:
     value = value.strip()
     if not value:
         raise ValueError("must not be blank")
-    # Checked again after NFC, which can lengthen a name (U+FB2C is 3 characters in NFC),
-    # because the stored name is what the database column must hold.
-    if len(value) > NAME_MAX:
-        raise ValueError(f"must be at most {NAME_MAX} characters once normalised (NFC)")
-    return value
+    return value  # its length after NFC is checked by the name's type (_name_type)
 
 
 def _kind_not_reserved(value: str) -> str:
@@ -132,16 +128,32 @@ def _name_json_schema(schema: dict) -> None:
 
 
 NAME_RULES = "no control, invisible or line-separator characters, and at least one visible character"
-PlayerName = Annotated[
-    str,
-    Field(
-        min_length=1,
-        max_length=NAME_MAX,
-        description=f"1 to {NAME_MAX} characters, also once normalised to NFC; {NAME_RULES}",
-        json_schema_extra=_name_json_schema,
-    ),
-    AfterValidator(_clean_name),
-]
+
+
+def _name_type(max_chars: int):
+    """A displayed name of at most `max_chars` characters, also after NFC (the stored form,
+    which must fit its column: NFC can lengthen a name, U+FB2C to 3 characters)."""
+
+    def clean(value: str) -> str:
+        value = _clean_name(value)
+        if len(value) > max_chars:
+            raise ValueError(f"must be at most {max_chars} characters once normalised (NFC)")
+        return value
+
+    return Annotated[
+        str,
+        Field(
+            min_length=1,
+            max_length=max_chars,
+            description=f"1 to {max_chars} characters, also once normalised to NFC; {NAME_RULES}",
+            json_schema_extra=_name_json_schema,
+        ),
+        AfterValidator(clean),
+    ]
+
+
+PlayerName = _name_type(NAME_MAX)
+TeamName = _name_type(TEAM_MAX)
 # Client ids: what UUIDs, ULIDs and counters use. "~" is kept for server-made ids (corrections).
 EventId = Annotated[str, Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9._:\-]+$")]
 Kind = Annotated[
@@ -167,16 +179,6 @@ def _stats_not_points(value: dict | None) -> dict | None:
 STAT_NAME_PATTERN = r"^[a-z][a-z0-9_]{0,31}$"
 StatName = Annotated[str, Field(pattern=STAT_NAME_PATTERN)]
 StatValue = Annotated[StrictInt, Field(ge=-MAX_STAT_VALUE, le=MAX_STAT_VALUE)]
-TeamName = Annotated[
-    str,
-    Field(
-        min_length=1,
-        max_length=TEAM_MAX,
-        description=f"1 to {TEAM_MAX} characters, also once normalised to NFC; {NAME_RULES}",
-        json_schema_extra=_name_json_schema,
-    ),
-    AfterValidator(_clean_name),
-]
 
 
 def _points_or_stats_json_schema(schema: dict) -> None:

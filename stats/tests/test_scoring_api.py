@@ -125,3 +125,14 @@ def test_openapi_documents_every_stats_endpoint_and_field(client):
     params = {p["name"] for p in doc["paths"]["/api/games/{slug}/leaderboard"]["get"]["parameters"]}
     assert params == {"slug", "stat", "period", "match", "around", "limit", "entity"}
     assert {"StatIn", "MatchIn", "StatWire", "MatchWire", "Leaderboard"} <= set(doc["components"]["schemas"])
+
+
+@pytest.mark.parametrize("team", ["\ufb2c" * 11, "a" * 31 + "\u0958", "a" * 33])
+def test_a_team_name_over_32_characters_once_normalised_is_a_422_not_a_database_error(client, game, api_key, team):
+    """NFC can lengthen a name (U+FB2C is 3 characters): the stored form must fit its column,
+    which PostgreSQL enforces with an error, so the check is on the normalised name."""
+    response = post(client, game.slug, {"id": "t", "player": "ada", "points": 1, "team": team}, api_key)
+    assert (response.status_code, error_code(response)) == (422, "invalid")
+    assert "team" in json.dumps(response.json())
+    ok = post(client, game.slug, {"id": "t", "player": "ada", "points": 1, "team": "\ufb2c" * 10}, api_key)
+    assert ok.status_code == 202
