@@ -50,23 +50,41 @@ class ScoreEvent(models.Model):
 
     # No index of its own on game: the unique constraints below lead with it. Every index
     # is paid on each insert of the hottest table (see the corrects index too).
-    game = models.ForeignKey(Game, on_delete=models.CASCADE, related_name="events", db_index=False)
+    # No foreign-key constraints in the database either (db_constraint=False, all four): on
+    # PostgreSQL each is a deferred trigger per inserted row, checked at commit, which cost
+    # ~12 ms of every 1,000-event batch (docs/benchmarks.md, issue #13). The one writer
+    # (services.fresh_write) takes the game's row lock and makes the players, and resolves the
+    # match, in the same transaction; Django still cascades deletes (on_delete runs in Python),
+    # and test_services checks that no event points at a missing row.
+    game = models.ForeignKey(Game, on_delete=models.CASCADE, related_name="events", db_index=False, db_constraint=False)
     event_id = models.CharField("id", max_length=64)
     seq = models.BigIntegerField()
-    player = models.ForeignKey(Player, on_delete=models.CASCADE, related_name="events")
+    player = models.ForeignKey(Player, on_delete=models.CASCADE, related_name="events", db_constraint=False)
     points = models.BigIntegerField()
     kind = models.CharField(max_length=32, default="score")
     at = models.DateTimeField()
     received_at = models.DateTimeField(default=timezone.now)
     corrects = models.ForeignKey(
-        "self", null=True, blank=True, on_delete=models.CASCADE, related_name="corrections", db_index=False
+        "self",
+        null=True,
+        blank=True,
+        on_delete=models.CASCADE,
+        related_name="corrections",
+        db_index=False,
+        db_constraint=False,
     )
     # Game stats (stats.scoring): the event's values of the game's declared stats, its team and
     # its match. Empty for a points-only event, which is the cheap, common case.
     stats = models.JSONField(null=True, blank=True)
     team = models.CharField(max_length=32, blank=True, default="")
     match = models.ForeignKey(
-        "stats.Match", null=True, blank=True, on_delete=models.SET_NULL, related_name="+", db_index=False
+        "stats.Match",
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+        db_index=False,
+        db_constraint=False,
     )
 
     class Meta:

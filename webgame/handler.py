@@ -33,7 +33,12 @@ from asgiref.sync import ThreadSensitiveContext, sync_to_async
 from django.conf import settings
 from django.core.handlers.asgi import ASGIHandler
 
-SYNC_THREADS = int(os.environ.get("WEB_SYNC_THREADS", "4"))
+# 16, not 4: a POST of events spends most of its time waiting for its group's commit
+# (stats.ingest.committer), holding its thread but no CPU and no database connection (the key
+# is cached, the writer thread does the writing). With 4 threads a group held at most 4 POSTs;
+# with 16, 16 concurrent one-event POSTs into PostgreSQL went from ~270 to ~500/s
+# (docs/benchmarks.md, issue #13). Heavy reads stay capped by API_READ_CONCURRENCY.
+SYNC_THREADS = int(os.environ.get("WEB_SYNC_THREADS", "16"))
 HEAVY_READ = re.compile(r"/api/games/[^/]+/(?:events|history|snapshot|chat)$")
 BUSY_BODY = json.dumps(
     {"error": {"code": "busy", "message": "the server is busy with other reads; retry shortly"}}

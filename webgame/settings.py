@@ -222,10 +222,9 @@ WEBGAME_API_ANON_READ_RATE = env.int("API_ANON_READ_RATE", default=300)
 WEBGAME_API_ANON_READ_WINDOW = env.int("API_ANON_READ_WINDOW", default=60)
 # Snapshot, events and history GETs that may hold one of the WEB_SYNC_THREADS at a time, so a
 # POST always finds a thread; a read that waits longer than API_READ_WAIT_MS for a slot is
-# answered 503 with Retry-After.
-WEBGAME_API_READ_CONCURRENCY = env.int(
-    "API_READ_CONCURRENCY", default=max(1, env.int("WEB_SYNC_THREADS", default=4) // 2)
-)
+# answered 503 with Retry-After. 2, whatever the threads: a read is CPU on the event loop's
+# core (JSON of up to 1,000 events), where the threads are mostly for POSTs waiting on commits.
+WEBGAME_API_READ_CONCURRENCY = env.int("API_READ_CONCURRENCY", default=2)
 WEBGAME_API_READ_WAIT_MS = env.int("API_READ_WAIT_MS", default=1000)
 
 # --- HTTP edge (issue #10; webgame.edge, docs/deploy.md, docs/reliability.md "HTTP edge limits") ---

@@ -4,6 +4,8 @@ from django.db.models import Sum
 
 from stats import eventlog, services
 from stats.models import ApiKey, Game, Player, Rollup, RollupCursor, ScoreEvent
+from stats.scoring import services as scoring
+from stats.scoring.models import Match
 from stats.tests.support import event_in, writers_run
 
 
@@ -194,6 +196,36 @@ def test_concurrent_writers_get_unique_gap_free_seqs_and_store_each_id_once():
     game.refresh_from_db()
     assert (game.last_seq, game.event_count, game.points_total) == (expected, expected, expected)
     assert Player.objects.get(game=game, name="shared").total == BATCHES
+    assert _orphans() == 0
+
+
+def _orphans() -> int:
+    """Log rows pointing at a game, player or match that is not there (the log has no
+    foreign-key constraints in the database: see ScoreEvent)."""
+    events = ScoreEvent.objects.all()
+    return (
+        events.exclude(game_id__in=Game.objects.values("pk")).count()
+        + events.exclude(player_id__in=Player.objects.values("pk")).count()
+        + events.filter(match__isnull=False).exclude(match_id__in=Match.objects.values("pk")).count()
+    )
+
+
+def test_deletes_still_cascade_through_the_log_without_database_constraints(game):
+    record(game, event_in("a", "ada"), event_in("b", "ken"), event_in("c", "ada"))
+    fix = services.score_event_correct(event_pk=ScoreEvent.objects.get(game=game, event_id="a").pk, points=3)
+    Player.objects.get(game=game, name="ken").delete()
+    assert sorted(ScoreEvent.objects.filter(game=game).values_list("event_id", flat=True)) == ["a", "c", fix.event_id]
+    ScoreEvent.objects.get(game=game, event_id="a").delete()  # its correction goes with it
+    assert list(ScoreEvent.objects.filter(game=game).values_list("event_id", flat=True)) == ["c"]
+    game.delete()
+    assert ScoreEvent.objects.count() == 0 and _orphans() == 0
+
+
+def test_a_deleted_match_leaves_its_events_without_a_match(game):
+    match, _ = scoring.match_start(game_id=game.pk, match_id="m1")
+    record(game, event_in("a", match="m1"))
+    match.delete()
+    assert ScoreEvent.objects.get(game=game, event_id="a").match_id is None
 
 
 @pytest.mark.django_db(transaction=True)
