@@ -13,6 +13,7 @@ from pydantic import ValidationError
 
 from stats import ratelimit, selectors, services
 from stats.chat import selectors as chat_selectors
+from stats.ingest import keyrate
 from stats.ingest.committer import events_record_grouped
 from stats.models import ApiKey, Game, Match
 from stats.ops import metrics
@@ -137,7 +138,7 @@ def writer_key(request, slug: str) -> ApiKey:
         raise ApiError(401, "unauthorized", "send 'Authorization: Bearer <api key>'")
     if key.game.slug != slug:  # whether that game exists is none of this key's business
         raise ApiError(404, "not_found", GAME_NOT_FOUND)
-    retry_after = ratelimit.api_key_retry_after(key_prefix=key.prefix)
+    retry_after = keyrate.http_take(key.prefix)  # counted here, told to Redis in batches
     if retry_after is not None:
         message = f"too many requests for this key; retry in {retry_after}s"
         raise ApiError(429, "rate_limited", message, headers={"Retry-After": str(retry_after)})

@@ -98,6 +98,15 @@ def _asyncio_errors_fail(_gc_frozen):
 
 
 @pytest.fixture(autouse=True)
+def _fresh_key_counts():
+    # The POSTs' per-key counts live for the process (stats.ingest.keyrate): a test that lowers
+    # the limit must not inherit another's half-reported count.
+    from stats.ingest import keyrate
+
+    keyrate.shared_clear()
+
+
+@pytest.fixture(autouse=True)
 def _fresh_channel_layer():
     # channels_redis pools belong to an event loop; each async test has its own loop.
     from channels.layers import channel_layers

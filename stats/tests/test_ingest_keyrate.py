@@ -2,6 +2,7 @@
 told to the real limiter (Redis) in batches, refused from the limiter's answer on."""
 
 import asyncio
+import time
 
 import pytest
 
@@ -54,3 +55,49 @@ async def test_without_redis_the_socket_is_not_refused(limited, monkeypatch):
     assert all(rate.take() is None for _ in range(500))
     await asyncio.sleep(0)
     rate.close()
+
+
+def test_posts_of_one_key_are_reported_in_batches_from_many_threads(limited, monkeypatch):
+    """HTTP: 8 request threads share the key's count; Redis hears it in batches, and the key
+    is refused within one batch of its limit."""
+    import threading
+
+    reports: list[int] = []
+    real = ratelimit.api_key_retry_after
+
+    def counting(*, key_prefix, cost=1):
+        reports.append(cost)
+        return real(key_prefix=key_prefix, cost=cost)
+
+    monkeypatch.setattr(ratelimit, "api_key_retry_after", counting)
+    prefix = "http-" + str(id(reports))
+    verdicts: list = []
+    lock = threading.Lock()
+
+    def post_many() -> None:
+        for _ in range(50):
+            verdict = keyrate.http_take(prefix)
+            with lock:
+                verdicts.append(verdict)
+
+    threads = [threading.Thread(target=post_many) for _ in range(8)]
+    began = time.monotonic()
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    # A report is a batch (or REPORT_SECONDS' worth): far fewer round trips than POSTs, none
+    # lost; at most a batch per thread in flight, so the key is refused within 8 batches.
+    # (A busy machine may also let REPORT_SECONDS pass between two POSTs: one report more each.)
+    timed = (time.monotonic() - began) / keyrate.REPORT_SECONDS
+    assert len(verdicts) == 400 and len(reports) <= 400 // keyrate.batch_size() + 8 + timed
+    allowed = sum(v is None for v in verdicts)
+    assert 120 - keyrate.batch_size() <= allowed <= 120 + 8 * keyrate.batch_size()
+    assert keyrate.http_take(prefix) is not None  # refused from the limiter's answer on
+
+
+def test_a_low_limit_is_exact_for_posts(settings):
+    settings.WEBGAME_API_RATE_LIMIT = 3
+    prefix = "low-" + str(id(settings))
+    assert keyrate.batch_size() == 1
+    assert [keyrate.http_take(prefix) is None for _ in range(5)] == [True, True, True, False, False]
