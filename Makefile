@@ -51,8 +51,9 @@ test: deps
 # the churn run (100 viewers coming and going; ~75 s). Their figures land in
 # .run/reliability.json; see docs/reliability.md. The web server is daphne, or uvicorn with
 # `WEBGAME_CHAOS_SERVER=uvicorn make chaos`.
+# The Sentinel run: a Redis primary killed mid-stream and failed over (~40 s; test_sentinel.py).
 chaos: deps
-	WEBGAME_CHAOS=1 python -m pytest stats/tests/test_faults.py stats/tests/test_churn.py -p no:cacheprovider -s $(PYTEST_ARGS)
+	WEBGAME_CHAOS=1 python -m pytest stats/tests/test_faults.py stats/tests/test_churn.py stats/tests/test_sentinel.py -p no:cacheprovider -s $(PYTEST_ARGS)
 
 lint: deps
 	ruff check .

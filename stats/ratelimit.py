@@ -19,9 +19,10 @@ import redis
 from django.conf import settings
 
 from stats.ops import metrics
+from webgame import redis_conf
 
 logger = logging.getLogger(__name__)
-_clients: dict[str, redis.Redis] = {}
+_clients: dict[redis_conf.Target, redis.Redis] = {}
 _clients_lock = threading.Lock()
 
 
@@ -47,12 +48,12 @@ fail_open = _FailOpen()
 
 
 def _client() -> redis.Redis:
-    url = settings.REDIS_URL
+    where = redis_conf.target()
     with _clients_lock:
-        if url not in _clients:
+        if where not in _clients:
             # Short timeouts: a hung Redis must not hold up storing events.
-            _clients[url] = redis.Redis.from_url(url, socket_connect_timeout=0.5, socket_timeout=0.5)
-        return _clients[url]
+            _clients[where] = redis_conf.sync_client(where, socket_connect_timeout=0.5, socket_timeout=0.5)
+        return _clients[where]
 
 
 def api_key_retry_after(*, key_prefix: str, cost: int = 1) -> int | None:

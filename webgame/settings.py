@@ -9,6 +9,8 @@ from pathlib import Path
 import environ
 from django.core.exceptions import ImproperlyConfigured
 
+from webgame import redis_conf
+
 BASE_DIR = Path(__file__).resolve().parent.parent
 env = environ.Env()
 environ.Env.read_env(BASE_DIR / ".env", overwrite=False)
@@ -81,6 +83,17 @@ DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 # An empty REDIS_URL (as in `REDIS_URL= make run`) means the embedded default too.
 REDIS_URL = env("REDIS_URL", default="") or "redis://127.0.0.1:6390/0"
+# Sentinel (docs/deploy.md, "Redis failover (Sentinel)"): with REDIS_SENTINELS set
+# (`host:port,host:port,host:port`), every Redis user (channel layer, presence, rate limits,
+# /readyz, Celery) asks these sentinels for the primary of REDIS_SENTINEL_MASTER, and follows
+# a failover. REDIS_URL then only gives the primary's username, password and database number.
+REDIS_SENTINELS = env.list("REDIS_SENTINELS", default=[])
+REDIS_SENTINEL_MASTER = env("REDIS_SENTINEL_MASTER", default="webgame")
+REDIS_SENTINEL_PASSWORD = env("REDIS_SENTINEL_PASSWORD", default="")
+try:
+    _REDIS = redis_conf.target_from(REDIS_URL, tuple(REDIS_SENTINELS), REDIS_SENTINEL_MASTER, REDIS_SENTINEL_PASSWORD)
+except ValueError as _exc:
+    raise ImproperlyConfigured(str(_exc)) from None
 # Redis pub/sub: a group_send is one PUBLISH, and each web process subscribes once per game
 # (stats.live.feed), so nothing is queued per viewer. CHANNEL_LAYER=core selects the list-based
 # RedisChannelLayer instead (per-member queues; kept for comparison in bench/).
@@ -92,7 +105,7 @@ CHANNEL_LAYERS = {
     "default": {
         "BACKEND": _CHANNEL_LAYER_BACKENDS[env("CHANNEL_LAYER", default="pubsub")],
         # A dead Redis must fail fast, not hang a request: the database already has the event.
-        "CONFIG": {"hosts": [{"address": REDIS_URL, "socket_connect_timeout": 2}]},
+        "CONFIG": {"hosts": [redis_conf.channel_layer_host(_REDIS, socket_connect_timeout=2)]},
     }
 }
 if env("CHANNEL_LAYER", default="pubsub") == "core":
@@ -106,7 +119,10 @@ WEBGAME_FRAME_TICK_MS = env.int("FRAME_TICK_MS", default=25)
 WEBGAME_FRAME_TICK_PER_VIEWER_US = env.int("FRAME_TICK_PER_VIEWER_US", default=50)
 WEBGAME_FRAME_TICK_MAX_MS = env.int("FRAME_TICK_MAX_MS", default=250)
 
-CELERY_BROKER_URL = env("CELERY_BROKER_URL", default=REDIS_URL)
+_BROKER_URL, _BROKER_OPTIONS = redis_conf.celery_broker(_REDIS)
+CELERY_BROKER_URL = env("CELERY_BROKER_URL", default=_BROKER_URL)
+if _BROKER_OPTIONS and CELERY_BROKER_URL == _BROKER_URL:  # {"master_name": ...} for kombu's sentinel://
+    CELERY_BROKER_TRANSPORT_OPTIONS = _BROKER_OPTIONS
 CELERY_RESULT_BACKEND = None
 CELERY_TASK_ACKS_LATE = True
 CELERY_TASK_REJECT_ON_WORKER_LOST = True

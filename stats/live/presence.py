@@ -9,7 +9,8 @@ import logging
 import time
 
 import redis.asyncio as aioredis
-from django.conf import settings
+
+from webgame import redis_conf
 
 logger = logging.getLogger(__name__)
 PRESENCE_TTL = 60
@@ -25,14 +26,14 @@ def _client() -> aioredis.Redis:
     if cached is None or cached[0] is not loop:
         # A bounded pool that waits for a free connection: a thousand sockets joining at once
         # queue up on a few connections instead of failing with "Too many connections".
-        pool = aioredis.BlockingConnectionPool.from_url(
-            settings.REDIS_URL,
+        client = redis_conf.async_blocking_client(
+            redis_conf.target(),
             max_connections=PRESENCE_CONNECTIONS,
             timeout=5,
             socket_connect_timeout=2,
             socket_timeout=2,
         )
-        cached = _clients[id(loop)] = (loop, aioredis.Redis(connection_pool=pool))
+        cached = _clients[id(loop)] = (loop, client)
     return cached[1]
 
 

@@ -25,11 +25,12 @@ from redis.backoff import NoBackoff
 from redis.retry import Retry
 
 from stats.ops import metrics
+from webgame import redis_conf
 
 logger = logging.getLogger(__name__)
 # A probe must answer within the load balancer's timeout even when Redis hangs.
 REDIS_PROBE_TIMEOUT = 0.5
-_redis_clients: dict[str, redis.Redis] = {}
+_redis_clients: dict[redis_conf.Target, redis.Redis] = {}
 _redis_lock = threading.Lock()
 
 
@@ -88,13 +89,14 @@ def healthz(request):
     return JsonResponse({"status": "ok"})
 
 
-def _redis_client(url: str) -> redis.Redis:
+def _redis_client(where: redis_conf.Target) -> redis.Redis:
     with _redis_lock:
-        client = _redis_clients.get(url)
+        client = _redis_clients.get(where)
         if client is None:
-            # No retries: one short try, so a dead Redis answers within REDIS_PROBE_TIMEOUT.
-            client = _redis_clients[url] = redis.Redis.from_url(
-                url,
+            # No retries: one short try, so a dead Redis answers within REDIS_PROBE_TIMEOUT
+            # (with sentinels: each sentinel asked once, then the primary they name).
+            client = _redis_clients[where] = redis_conf.sync_client(
+                where,
                 socket_connect_timeout=REDIS_PROBE_TIMEOUT,
                 socket_timeout=REDIS_PROBE_TIMEOUT,
                 retry=Retry(NoBackoff(), 0),
@@ -120,7 +122,7 @@ def database_check() -> str | None:
 def redis_check() -> str | None:
     """None if Redis answers a PING, else why not."""
     try:
-        _redis_client(settings.REDIS_URL).ping()
+        _redis_client(redis_conf.target()).ping()
     except Exception as exc:  # noqa: BLE001 - any failure is the answer
         return _failure(exc)
     return None

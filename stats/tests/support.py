@@ -108,9 +108,12 @@ class WebProc(Proc):
 
     server = "web"
 
-    def __init__(self, *, database_url: str, redis_url: str, port: int | None = None):
+    def __init__(
+        self, *, database_url: str, redis_url: str, port: int | None = None, extra_env: dict[str, str] | None = None
+    ):
         super().__init__(port, self.server)
         self.database_url, self.redis_url = database_url, redis_url
+        self.extra_env = extra_env or {}  # e.g. REDIS_SENTINELS (stats/tests/test_sentinel.py)
 
     @property
     def url(self) -> str:
@@ -123,6 +126,7 @@ class WebProc(Proc):
             "DATABASE_URL": self.database_url,
             "REDIS_URL": self.redis_url,
             "WEBGAME_TEST_CONN_MAX_AGE": "60",  # as production: see webgame/test_settings.py
+            **self.extra_env,
         }
 
 
@@ -175,6 +179,68 @@ def web_proc_class() -> type[WebProc]:
     if name not in WEB_SERVERS:
         raise ValueError(f"WEBGAME_CHAOS_SERVER={name!r}: expected one of {', '.join(WEB_SERVERS)}")
     return WEB_SERVERS[name]
+
+
+class CeleryProc:
+    """A real worker process (solo pool) that the test may SIGKILL and start again."""
+
+    def __init__(
+        self,
+        *,
+        database_url: str,
+        redis_url: str,
+        redis_env: dict[str, str] | None = None,
+        log_name: str = "chaos-worker",
+    ):
+        # redis_env, if given, replaces REDIS_URL and CELERY_BROKER_URL (e.g. REDIS_SENTINELS).
+        redis_vars = {"REDIS_URL": redis_url, "CELERY_BROKER_URL": redis_url} if redis_env is None else redis_env
+        self.env = {
+            **{k: v for k, v in os.environ.items() if k not in ("REDIS_URL", "CELERY_BROKER_URL")},
+            "DJANGO_SETTINGS_MODULE": "webgame.test_settings",
+            "DATABASE_URL": database_url,
+            **redis_vars,
+            "CONN_MAX_AGE": "0",
+        }
+        self.log_path = ROOT / ".run" / f"test-{log_name}.log"
+        self.popen: subprocess.Popen | None = None
+
+    def start(self) -> "CeleryProc":
+        with open(self.log_path, "ab") as log:
+            self.popen = subprocess.Popen(
+                [
+                    sys.executable,
+                    "-m",
+                    "celery",
+                    "-A",
+                    "worker",
+                    "worker",
+                    "--pool",
+                    "solo",
+                    "--loglevel",
+                    "WARNING",
+                    "--without-heartbeat",
+                    "--without-mingle",
+                    "--without-gossip",
+                ],
+                env=self.env,
+                cwd=ROOT,
+                stdout=log,
+                stderr=log,
+            )
+        return self
+
+    def kill(self) -> None:
+        if self.popen is not None:
+            self.popen.send_signal(signal.SIGKILL)
+            self.popen.wait()
+
+    def stop(self) -> None:
+        if self.popen is not None and self.popen.poll() is None:
+            self.popen.terminate()
+            try:
+                self.popen.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                self.kill()
 
 
 def rss_kib(pid: int) -> int:

@@ -7,9 +7,6 @@ uvicorn with WEBGAME_CHAOS_SERVER=uvicorn. Figures go to .run/reliability.json f
 docs/reliability.md. The test of the log report below runs in every `make test`."""
 
 import os
-import signal
-import subprocess
-import sys
 import threading
 import time
 
@@ -21,7 +18,14 @@ from stats import services
 from stats.models import Player, Rollup, RollupCursor, ScoreEvent
 from stats.tests.chaos import Poster, ViewerPool, viewers_converged
 from stats.tests.figures import figures_record
-from stats.tests.support import ROOT, ValkeyProc, database_url, tracebacks_group, tracebacks_report, web_proc_class
+from stats.tests.support import (
+    CeleryProc,
+    ValkeyProc,
+    database_url,
+    tracebacks_group,
+    tracebacks_report,
+    web_proc_class,
+)
 
 chaos_only = pytest.mark.skipif(os.environ.get("WEBGAME_CHAOS") != "1", reason="the chaos run is `make chaos`")
 EVENTS, RATE, BATCH, VIEWERS = 10_000, 200, 20, 20
@@ -40,60 +44,6 @@ FAULTS = [
     "redis",
     "worker",
 ]
-
-
-class CeleryProc:
-    """A real worker process (solo pool) that the test may SIGKILL and start again."""
-
-    def __init__(self, *, database_url: str, redis_url: str):
-        self.env = {
-            **os.environ,
-            "DJANGO_SETTINGS_MODULE": "webgame.test_settings",
-            "DATABASE_URL": database_url,
-            "REDIS_URL": redis_url,
-            "CELERY_BROKER_URL": redis_url,
-            "CONN_MAX_AGE": "0",
-        }
-        self.log_path = ROOT / ".run" / "test-chaos-worker.log"
-        self.popen: subprocess.Popen | None = None
-
-    def start(self) -> "CeleryProc":
-        with open(self.log_path, "ab") as log:
-            self.popen = subprocess.Popen(
-                [
-                    sys.executable,
-                    "-m",
-                    "celery",
-                    "-A",
-                    "worker",
-                    "worker",
-                    "--pool",
-                    "solo",
-                    "--loglevel",
-                    "WARNING",
-                    "--without-heartbeat",
-                    "--without-mingle",
-                    "--without-gossip",
-                ],
-                env=self.env,
-                cwd=ROOT,
-                stdout=log,
-                stderr=log,
-            )
-        return self
-
-    def kill(self) -> None:
-        if self.popen is not None:
-            self.popen.send_signal(signal.SIGKILL)
-            self.popen.wait()
-
-    def stop(self) -> None:
-        if self.popen is not None and self.popen.poll() is None:
-            self.popen.terminate()
-            try:
-                self.popen.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                self.kill()
 
 
 def db_connections() -> int | None:
