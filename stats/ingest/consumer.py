@@ -73,6 +73,12 @@ class IngestConsumer(JsonFrameConsumer):
         if task is not None and task is not asyncio.current_task():
             task.cancel()
             self.key_rate.close()
+        # Frames still being written are written (and committed); nobody is left to answer,
+        # so their futures are cancelled: an exception set on one would be logged as never
+        # retrieved.
+        for _, outcome in getattr(self, "answers", ()):
+            if isinstance(outcome, asyncio.Future):
+                outcome.cancel()
 
     async def receive_json(self, content, **kwargs):
         # Over the cap, stop reading until answers go out.
@@ -98,7 +104,7 @@ class IngestConsumer(JsonFrameConsumer):
         if settings.WEBGAME_API_RATE_LIMIT and (retry := self.key_rate.take()):
             message = f"too many frames for this key; retry in {retry}s"
             return self.answer_queue(ref, frames.error("rate_limited", message, ref=ref, retry_after=retry))
-        self.answer_queue(ref, asyncio.wrap_future(committer_for(self.game_id).submit(frame.events)))
+        self.answer_queue(ref, committer_for(self.game_id).submit_async(frame.events))
 
     async def on_ping(self, content):
         PingIn.model_validate(content)

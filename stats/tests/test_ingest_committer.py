@@ -125,3 +125,26 @@ def test_http_posts_in_a_server_share_the_committers_groups(game, monkeypatch):
         thread.join(timeout=20)
     assert sorted(r.last_seq for r in results.values()) == [1, 2, 3, 4]
     assert sum(groups) == 4 and len(groups) <= 2
+
+
+@pytest.mark.django_db(transaction=True)
+async def test_a_sockets_frames_and_a_posts_share_a_group_and_each_is_settled_on_its_own_side(game, monkeypatch):
+    """submit_async (a socket's frames, settled on its loop in one hop per group) and submit (a
+    POST's thread) meet in one group; a frame whose socket went (cancelled) is still written."""
+    groups = recorder(monkeypatch)
+    writer = committer.Committer(game.pk)
+    with writer.wake:
+        frames = [writer.submit_async([event_in(f"s{i}")]) for i in range(3)]
+        post = writer.submit([event_in("p")])
+        conflict = writer.submit_async([event_in("s0", points=9)])
+        frames[1].cancel()  # its socket went away before the commit
+    results = await asyncio.gather(frames[0], frames[2])
+    assert [r.last_seq for r in results] == [1, 3]
+    assert isinstance(await asyncio.wrap_future(post), services.RecordResult) and post.result().last_seq == 4
+    with pytest.raises(services.EventConflict):
+        await conflict
+    assert groups == [5]
+    stored = await asyncio.to_thread(
+        lambda: list(ScoreEvent.objects.order_by("seq").values_list("event_id", flat=True))
+    )
+    assert stored == ["s0", "s1", "s2", "p"]
