@@ -46,7 +46,8 @@ class FakeIngest:
         self.unanswered = self.max_unanswered = 0  # socket frames received and not answered yet
 
     def store(self, events: list[dict]) -> tuple[int, int] | str:
-        """(accepted, duplicates), or the error code; all or nothing, as the server."""
+        """(accepted, duplicates), or the error code; all or nothing, as the server. The game's
+        last seq is then len(self.stored): the count of distinct events."""
         with self.lock:
             if any(e["id"] in self.stored and self.stored[e["id"]] != e for e in events):
                 return "id_conflict"
@@ -102,7 +103,8 @@ class FakeIngest:
                 return
             result = item or self.store(frame["events"])
             if isinstance(result, tuple):
-                answer = {"type": "ack", "ref": ref, "accepted": result[0], "duplicates": result[1], "last_seq": 0}
+                last_seq = len(self.stored)
+                answer = {"type": "ack", "ref": ref, "accepted": result[0], "duplicates": result[1], "last_seq": last_seq}
             else:
                 answer = {"type": "error", "ref": ref, "code": result, "message": f"refused: {result}"}
             await send({"type": "websocket.send", "text": json.dumps(answer)})
@@ -127,7 +129,7 @@ class FakeIngest:
         result = self.store(data["events"])
         if isinstance(result, str):
             return await _respond(send, 422, {"error": {"code": result, "message": "conflict"}})
-        await _respond(send, 202, {"accepted": result[0], "duplicates": result[1], "last_seq": 0})
+        await _respond(send, 202, {"accepted": result[0], "duplicates": result[1], "last_seq": len(self.stored)})
 
 
 async def _respond(send, status: int, data: dict, headers: dict | None = None) -> None:

@@ -27,7 +27,40 @@ def test_events_arrive_once_in_frames_of_batch_max(client_make, fake):
     stats = client.stats
     assert (stats.sent, stats.acked, stats.failed, stats.duplicates) == (1000, 1000, 0, 0)
     assert (stats.retries, stats.http_fallbacks) == (0, 0)
+    assert stats.frames == len(fake.ws_frames) >= 10
     assert client.transport == "socket"
+
+
+def test_with_no_linger_each_event_leaves_at_once_in_a_frame_of_its_own(client_make, fake):
+    """batch_max=1, flush_interval=0: a game server that wants each event on the wire as it
+    happens. Each event arrives with no flush() to push it, one frame per event."""
+    client = client_make(batch_max=1, flush_interval=0)
+    for n in range(20):
+        event_id = client.send("ada", n)
+        wait_for(lambda event_id=event_id: event_id in fake.stored, what=f"event {n} stored")
+    assert [len(frame["events"]) for frame in fake.ws_frames] == [1] * 20
+    assert (client.stats.frames, client.stats.acked) == (20, 20)
+
+
+def test_on_ack_hears_of_each_acked_frame_with_the_games_last_seq(client_make, fake):
+    acks: list[tuple[list[str], int | None]] = []
+    client = client_make(batch_max=10, on_ack=lambda events, last_seq: acks.append(([e["id"] for e in events], last_seq)))
+    ids = ids_send(client, 30)
+    assert client.flush(10)  # returns after the last frame's callback
+    assert [i for frame_ids, _ in acks for i in frame_ids] == ids
+    assert [last_seq for _, last_seq in acks] == [10, 20, 30]
+    fake.refuse_socket = True  # over HTTP too
+    client_http = client_make(on_ack=lambda events, last_seq: acks.append(([e["id"] for e in events], last_seq)))
+    event_id = client_http.send("ken", 1)
+    assert client_http.flush(10)
+    assert acks[-1] == ([event_id], 31)
+
+
+def test_a_failing_on_ack_stops_nothing(client_make, fake):
+    client = client_make(batch_max=1, on_ack=lambda events, last_seq: 1 / 0)
+    ids = ids_send(client, 3)
+    assert client.flush(10)
+    assert set(fake.stored) == set(ids) and client.stats.acked == 3
 
 
 def test_frames_are_pipelined_up_to_max_in_flight(client_make, fake):

@@ -92,7 +92,8 @@ def test_backoff_grows_to_its_cap_with_jitter_and_resets():
 
 def test_answers_from_the_socket():
     ack = ws_answer({"type": "ack", "ref": 1, "accepted": 3, "duplicates": 2, "last_seq": 9})
-    assert ack is not None and ack.ok and (ack.accepted, ack.duplicates) == (3, 2)
+    assert ack is not None and ack.ok and (ack.accepted, ack.duplicates, ack.last_seq) == (3, 2, 9)
+    assert ws_answer({"type": "ack", "ref": 1, "accepted": 1}).last_seq is None  # type: ignore[union-attr]
     error = ws_answer({"type": "error", "ref": 2, "code": "rate_limited", "message": "slow down"})
     assert error is not None and error.retryable
     invalid = ws_answer({"type": "error", "ref": 3, "code": "invalid", "message": "bad"})

@@ -30,6 +30,7 @@ class Answer:
     code: str = ""
     message: str = ""
     retry_after: float | None = None  # seconds, when the server said (HTTP 429's Retry-After)
+    last_seq: int | None = None  # an ack's: the game's last seq once the frame was stored
 
     @property
     def retryable(self) -> bool:
@@ -40,7 +41,7 @@ def ws_answer(message: dict) -> Answer | None:
     """An `ack` or `error` frame as an Answer; None for other frames (a pong)."""
     kind = message.get("type")
     if kind == "ack":
-        return Answer(ok=True, accepted=_count(message, "accepted"), duplicates=_count(message, "duplicates"))
+        return _ack(message)
     if kind == "error":
         retry_after = message.get("retry_after")
         return Answer(
@@ -63,6 +64,17 @@ def _message(error: dict, default: str = "") -> str:
     return text
 
 
+def _ack(data: dict) -> Answer:
+    """The socket's `ack` frame and HTTP's 202 body carry the same fields."""
+    last_seq = data.get("last_seq")
+    return Answer(
+        ok=True,
+        accepted=_count(data, "accepted"),
+        duplicates=_count(data, "duplicates"),
+        last_seq=last_seq if isinstance(last_seq, int) else None,
+    )
+
+
 def _count(data: dict, name: str) -> int:
     value = data.get(name, 0)
     return value if isinstance(value, int) else 0
@@ -79,8 +91,7 @@ def http_post(url: str, key: str, body: bytes, timeout: float) -> Answer:
     )
     try:
         with urllib.request.urlopen(request, timeout=timeout) as response:
-            data = _json(response.read())
-            return Answer(ok=True, accepted=_count(data, "accepted"), duplicates=_count(data, "duplicates"))
+            return _ack(_json(response.read()))
     except urllib.error.HTTPError as exc:
         with exc:
             return _http_error(exc.code, _json(_body_read(exc)), exc.headers.get("Retry-After"))

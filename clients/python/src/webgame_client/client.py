@@ -9,7 +9,7 @@ import threading
 from datetime import datetime
 from types import TracebackType
 
-from .engine import Config, Engine, ErrorCallback
+from .engine import AckCallback, Config, Engine, ErrorCallback
 from .events import event_make
 from .outbox import Outbox
 from .stats import ClientStats, Counters
@@ -49,8 +49,9 @@ class Client:
     at most `flush_interval` s for a batch to fill), keeps up to `max_in_flight` frames
     unanswered on the ingest socket, sends unacked frames again after a reconnect (with
     exponential backoff and jitter up to `backoff_max` s), and POSTs over HTTP while the socket
-    cannot be opened. A frame refused for good calls `on_error(events, code, message)` (on the
-    client's thread). `close()` (or leaving a `with` block, or the interpreter's exit) flushes
+    cannot be opened. A frame refused for good calls `on_error(events, code, message)`, an acked
+    one `on_ack(events, last_seq)` (both on the client's thread, before flush() sees the events
+    settled). `close()` (or leaving a `with` block, or the interpreter's exit) flushes
     for up to `close_timeout` s."""
 
     def __init__(
@@ -71,6 +72,7 @@ class Client:
         max_pending: int = 100_000,
         close_timeout: float = 10.0,
         on_error: ErrorCallback | None = None,
+        on_ack: AckCallback | None = None,
         ws_url: str | None = None,
     ) -> None:
         ws, http = urls(base_url, slug, ws_url)
@@ -88,7 +90,7 @@ class Client:
         self.close_timeout = close_timeout
         self._counters = Counters()
         self._outbox = Outbox(batch_max=batch_max, max_pending=max_pending)
-        self._engine = Engine(config, self._outbox, self._counters, on_error or error_log)
+        self._engine = Engine(config, self._outbox, self._counters, on_error or error_log, on_ack)
         self._runner = Runner(self._engine, ws_url=ws, http_url=http, key=key)
         self._closed = self._flushed = False
         self._close_lock = threading.Lock()

@@ -19,6 +19,7 @@ from .stats import Counters
 
 log = logging.getLogger("webgame_client")
 ErrorCallback = Callable[[list[dict], str, str], None]
+AckCallback = Callable[[list[dict], int | None], None]
 
 
 @dataclass(frozen=True)
@@ -45,8 +46,16 @@ class Config:
 
 
 class Engine:
-    def __init__(self, config: Config, outbox: Outbox, counters: Counters, on_error: ErrorCallback) -> None:
+    def __init__(
+        self,
+        config: Config,
+        outbox: Outbox,
+        counters: Counters,
+        on_error: ErrorCallback,
+        on_ack: AckCallback | None = None,
+    ) -> None:
         self.config, self.outbox, self.counters, self.on_error = config, outbox, counters, on_error
+        self.on_ack = on_ack
         self.queue: list[Frame] = []  # frames made and not in flight, oldest (by order) first
         self.in_flight: dict[int, Frame] = {}  # by ref, in the order they were sent
         self.pause_until = 0.0  # after a refusal to go on (rate_limited, unavailable)
@@ -112,8 +121,7 @@ class Engine:
     def frame_sent(self, frame: Frame) -> int:
         """Record `frame` as in flight, under a new ref; the ref its answer will carry."""
         ref = next(self._refs)
-        if frame.sent:
-            self.counters.add(retries=1)
+        self.counters.add(**({"retries": 1} if frame.sent else {"frames": 1}))
         frame.sent += 1
         frame.sent_at = time.monotonic()
         self.in_flight[ref] = frame
@@ -122,8 +130,10 @@ class Engine:
     def answer(self, frame: Frame, answer: Answer) -> None:
         if answer.ok:
             self.counters.add(acked=len(frame.events), duplicates=answer.duplicates)
-            self.outbox.settle(len(frame.events))
             self.backoff.reset()
+            if self.on_ack is not None:
+                self._callback("on_ack", self.on_ack, frame.events, answer.last_seq)
+            self.outbox.settle(len(frame.events))  # after the callback: flush() returns past it
         elif answer.retryable:
             self.retry(frame, answer.code, answer.message, answer.retry_after)
         else:
@@ -155,11 +165,15 @@ class Engine:
 
     def fail(self, events: list[dict], code: str, message: str) -> None:
         self.counters.add(failed=len(events))
-        self.outbox.settle(len(events))
+        self._callback("on_error", self.on_error, events, code, message)
+        self.outbox.settle(len(events))  # after the callback: flush() returns past it
+
+    @staticmethod
+    def _callback(name: str, callback: Callable[..., None], *args: object) -> None:
         try:
-            self.on_error(events, code, message)
+            callback(*args)
         except Exception:  # a callback's bug must not stop delivery of everything else
-            log.exception("webgame_client: the on_error callback raised")
+            log.exception("webgame_client: the %s callback raised", name)
 
     def abandon(self, code: str, message: str) -> None:
         """Give up on everything left (at close): reported like any other failure."""

@@ -8,12 +8,15 @@ from dataclasses import dataclass, fields
 class ClientStats:
     """A snapshot of a client's counters (events unless said otherwise).
 
-    Once everything settles (after flush() or close()), sent == acked + failed."""
+    Once everything settles (after flush() or close()), sent == acked + failed, and
+    sent / frames is the mean number of events per frame: how well batching works at the
+    game server's pace (1 when each event leaves alone)."""
 
     sent: int = 0  # events given to send()
     acked: int = 0  # events the server confirmed it has (stored now, or already: duplicates)
     duplicates: int = 0  # of acked: events the server had already (a retry of a committed frame)
     failed: int = 0  # events given up on: refused for good, retries exhausted, or left at close()
+    frames: int = 0  # frames sent, each counted once (sends again are in retries)
     retries: int = 0  # frames sent again (after a lost connection, rate_limited, unavailable)
     http_fallbacks: int = 0  # times the socket could not be opened and HTTP POST was used instead
 
