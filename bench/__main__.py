@@ -131,6 +131,7 @@ def summary_print(results: dict) -> None:
             "events",
             "events_per_s",
             "events_per_cpu_s",
+            "events_per_frame",
             "post_p50_ms",
             "errors",
         ]

@@ -4,8 +4,9 @@ import asyncio
 import time
 from dataclasses import dataclass, field
 
+from bench.client import ClientPoster
 from bench.crowd import Crowd, hist_percentile, sorted_percentile
-from bench.load import Poster, SocketPoster
+from bench.load import Poster
 from bench.servers import cpu_seconds
 
 DRAIN_TIMEOUT = 15.0
@@ -26,8 +27,9 @@ class Target:
 
 async def fanout_step(target: Target, viewers: int, rate: float, seconds: float, args, via: str = "http") -> dict:
     async with Crowd(target.ws, viewers, args.clients, args.client_cpus) as crowd:
-        # One event per POST over 4 connections, or one event per frame over an ingest socket.
-        poster = (SocketPoster if via == "socket" else Poster)(target.http_port, target.slug, target.key)
+        # One event per POST over 4 connections, or one event per frame over an ingest socket
+        # (the Python client, each event sent alone as soon as it is given).
+        poster = (ClientPoster if via == "socket" else Poster)(target.http_port, target.slug, target.key)
         await asyncio.sleep(0.5)  # let connect-time work (snapshots, presence) settle
         cpu0 = {name: cpu_seconds(pids) for name, pids in target.pids_by_name.items()}
         cpu_start, began = cpu_seconds(target.pids), time.monotonic()
