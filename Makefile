@@ -51,9 +51,11 @@ test: deps
 # the churn run (100 viewers coming and going; ~75 s). Their figures land in
 # .run/reliability.json; see docs/reliability.md. The web server is daphne, or uvicorn with
 # `WEBGAME_CHAOS_SERVER=uvicorn make chaos`.
+# The balancer run: HAProxy (deploy/haproxy.cfg, installed if missing) in front of two uvicorn
+# processes, one killed mid-stream (~30 s; test_lb.py).
 # The Sentinel run: a Redis primary killed mid-stream and failed over (~40 s; test_sentinel.py).
 chaos: deps
-	WEBGAME_CHAOS=1 python -m pytest stats/tests/test_faults.py stats/tests/test_churn.py stats/tests/test_sentinel.py -p no:cacheprovider -s $(PYTEST_ARGS)
+	WEBGAME_CHAOS=1 python -m pytest stats/tests/test_faults.py stats/tests/test_churn.py stats/tests/test_lb.py stats/tests/test_sentinel.py -p no:cacheprovider -s $(PYTEST_ARGS)
 
 lint: deps
 	ruff check .
@@ -70,7 +72,6 @@ bench: deps
 lock: $(BIN)/python
 	$(BIN)/pip install --quiet -r requirements-dev.txt
 	$(BIN)/pip freeze --exclude-editable > requirements.lock
-	grep '^-e ' requirements.txt >> requirements.lock  # this checkout's own packages (clients/python)
 
 clean:
 	rm -rf $(VENV) node_modules staticfiles .run db.sqlite3* .test-db.sqlite3*
