@@ -126,6 +126,7 @@ def summary_print(results: dict) -> None:
             "database",
             "server",
             "grouped",
+            "threads",
             "conc",
             "batch",
             "events",
