@@ -10,7 +10,7 @@ CONVERGED_WITHIN s of the last acknowledgement; afterwards a live frame, a prese
 rate-limit count, /readyz and Celery's rollups must all work through the new primary.
 
 Runs with `make chaos` (WEBGAME_CHAOS=1); about 40 s. Figures go to .run/reliability.json
-(section "sentinel_<database>") for docs/reliability.md."""
+(section "sentinel_<database>", "_uvicorn" added under uvicorn) for docs/reliability.md."""
 
 import http.client
 import json
@@ -221,7 +221,8 @@ def test_primary_killed_mid_stream_nothing_lost_and_every_redis_user_follows_the
         setup.stop()
     game.refresh_from_db()
     figures = {**figures_make(run, game, web_log), "run_seconds": round(time.monotonic() - started, 1)}
-    figures_record(f"sentinel_{connection.vendor}", **figures)
+    server = "" if figures["server"] == "daphne" else f"_{figures['server']}"
+    figures_record(f"sentinel_{connection.vendor}{server}", **figures)
     print(figures)
     assert figures["viewer_client_error"] is None, "a viewer client of the test crashed"
     assert (figures["lost"], figures["doubled"]) == (0, 0)
