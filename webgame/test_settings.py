@@ -3,6 +3,11 @@
 import os
 
 os.environ.setdefault("SECRET_KEY", "test-only-secret-key-not-for-production")
+# `make run` writes a .env with DEBUG=true, which settings read for whatever the environment
+# leaves unset: the servers the suite starts would then show Django's debug pages, not ours.
+# Set here, the environment wins over .env, and the server processes inherit it; a test that
+# wants DEBUG sets it on its server's environment.
+os.environ.setdefault("DEBUG", "false")
 
 from webgame.settings import *  # noqa: F403
 from webgame.settings import BASE_DIR, DATABASES
