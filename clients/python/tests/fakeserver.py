@@ -103,8 +103,9 @@ class FakeIngest:
                 return
             result = item or self.store(frame["events"])
             if isinstance(result, tuple):
-                last_seq = len(self.stored)
-                answer = {"type": "ack", "ref": ref, "accepted": result[0], "duplicates": result[1], "last_seq": last_seq}
+                accepted, duplicates = result
+                answer = {"type": "ack", "ref": ref, "accepted": accepted, "duplicates": duplicates}
+                answer["last_seq"] = len(self.stored)
             else:
                 answer = {"type": "error", "ref": ref, "code": result, "message": f"refused: {result}"}
             await send({"type": "websocket.send", "text": json.dumps(answer)})

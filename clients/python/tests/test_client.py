@@ -44,13 +44,17 @@ def test_with_no_linger_each_event_leaves_at_once_in_a_frame_of_its_own(client_m
 
 def test_on_ack_hears_of_each_acked_frame_with_the_games_last_seq(client_make, fake):
     acks: list[tuple[list[str], int | None]] = []
-    client = client_make(batch_max=10, on_ack=lambda events, last_seq: acks.append(([e["id"] for e in events], last_seq)))
+
+    def on_ack(events: list[dict], last_seq: int | None) -> None:
+        acks.append(([e["id"] for e in events], last_seq))
+
+    client = client_make(batch_max=10, on_ack=on_ack)
     ids = ids_send(client, 30)
     assert client.flush(10)  # returns after the last frame's callback
     assert [i for frame_ids, _ in acks for i in frame_ids] == ids
     assert [last_seq for _, last_seq in acks] == [10, 20, 30]
     fake.refuse_socket = True  # over HTTP too
-    client_http = client_make(on_ack=lambda events, last_seq: acks.append(([e["id"] for e in events], last_seq)))
+    client_http = client_make(on_ack=on_ack)
     event_id = client_http.send("ken", 1)
     assert client_http.flush(10)
     assert acks[-1] == ([event_id], 31)
