@@ -3,20 +3,28 @@ new user sees motion (and every kind of stat) at once.
 
 `events_simulate` is pure: a burst fully determined by its seed. `demo_match_current` keeps
 the match lifecycle (which match is open, when it ends, which starts next), through the
-scoring services like any game server."""
+scoring services. `demo_play` is the demo's game server: it streams a burst to the web
+process through the Python client (clients/python), as any game server would."""
 
 import hashlib
+import logging
 import random
 import re
+import threading
 from datetime import datetime, timedelta
 
 from django.conf import settings
 from django.utils import timezone
+from django.utils.crypto import salted_hmac
+from webgame_client import Client
 
-from stats.models import Game
+from stats.models import ApiKey, Game
 from stats.schemas import EventIn
 from stats.scoring import services as scoring
 from stats.scoring.models import Match, Stat
+from stats.services import api_key_hash
+
+log = logging.getLogger(__name__)
 
 TEAMS = {"Red": ["ada", "barbara", "dennis", "ken"], "Blue": ["grace", "linus", "margaret", "alan"]}
 TEAM_OF = {player: team for team, players in TEAMS.items() for player in players}
@@ -110,3 +118,69 @@ def _last_number(*, game_id: int) -> int:
     """The number of the demo match started last (0 for none)."""
     ids = Match.objects.filter(game_id=game_id, match_id__startswith="demo-").order_by("-pk")
     return next((n for n in map(_number, ids.values_list("match_id", flat=True)[:20]) if n), 0)
+
+
+# The demo's game server. A burst goes to the web process through webgame_client (the ingest
+# socket, HTTP when the socket cannot be opened), so the demo takes the API's whole path: the
+# key, validation, its rate limit, group commit, the broadcast. The match lifecycle stays on
+# the scoring services above: deciding it reads the game's state (its open match and when that
+# started, stale live matches, the last demo number), which the worker reads from the database
+# anyway, for a change every WEBGAME_DEMO_MATCH_SECONDS; over the API it would take a listing
+# and a POST per change for the same idempotent outcome (a second start answers the first's
+# match). The flush in demo_play keeps the lifecycle and the events in order: a burst is
+# stored before the next run may end its match, so every burst lands in the match it was
+# played in, as when the worker wrote them itself.
+
+DEMO_KEY_NAME = "demo simulator"
+FLUSH_SECONDS = 3.0  # a task waits this long for its acks; unacked events stay buffered
+_clients: dict[str, tuple[tuple[str, str], Client]] = {}  # by slug: ((url, key), client)
+_clients_lock = threading.Lock()
+
+
+def demo_key(*, game: Game) -> str | None:
+    """The raw API key the simulator posts to `game` with, its row made when missing; None
+    when an operator revoked it (the demo then leaves the game alone).
+
+    Only a key's hash is stored, so the raw key is derived from SECRET_KEY and the game: every
+    worker process and every restart finds the same key with nothing written to disk, and it is
+    as secret as SECRET_KEY (which signs sessions anyway). The game's pk is in it, so a game
+    deleted and made again gets a new key, never one a web process still caches for the old."""
+    digest = salted_hmac("webgame.demo-key", f"{game.pk}:{game.slug}", algorithm="sha256").hexdigest()
+    prefix = digest[:8]  # random keys' prefixes are 8 hex digits too (services.api_key_create)
+    raw = f"wg_{prefix}_{digest[8:]}"
+    hashed = api_key_hash(raw)
+    defaults = {"game": game, "name": DEMO_KEY_NAME, "hashed": hashed}
+    key, _ = ApiKey.objects.get_or_create(prefix=prefix, defaults=defaults)
+    return raw if (key.game_id, key.hashed, key.revoked) == (game.pk, hashed, False) else None
+
+
+def demo_client(*, slug: str, key: str) -> Client:
+    """This process's client for the demo game `slug`: made once, so that its socket and thread
+    outlive a task; made again when the server's URL or the key changed."""
+    url = settings.WEBGAME_DEMO_SERVER_URL
+    with _clients_lock:
+        held = _clients.get(slug)
+        if held is not None and held[0] == (url, key):
+            return held[1]
+        client = Client(url, slug, key, close_timeout=2.0)
+        _clients[slug] = ((url, key), client)
+    if held is not None:
+        held[1].close()
+    return client
+
+
+def demo_play(*, game: Game, seed: str) -> int:
+    """Play one burst (events_simulate) in `game`'s current match, through the client; the
+    number of events sent. The same seed sends the same events with the same ids: a retried
+    task's are duplicates for the server."""
+    key = demo_key(game=game)
+    if key is None:
+        return 0
+    demo_match_current(game_id=game.pk)
+    client = demo_client(slug=game.slug, key=key)
+    events = events_simulate(seed=seed)
+    for event in events:
+        client.send(event.player, event.points, stats=event.stats, team=event.team, kind=event.kind, id=event.id)
+    if not client.flush(FLUSH_SECONDS):
+        log.warning("demo %s: events not acked within %ss; the client sends them on", game.slug, FLUSH_SECONDS)
+    return len(events)

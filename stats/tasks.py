@@ -7,7 +7,7 @@ from django.db.models import F, Q
 
 from stats import services
 from stats.models import Game
-from stats.simulator import demo_match_current, events_simulate
+from stats.simulator import demo_play
 
 RETRY = {
     "autoretry_for": (OperationalError,),
@@ -21,15 +21,14 @@ RETRY = {
 @shared_task(bind=True, **RETRY)
 def demo_simulate(self) -> int:
     """Play a burst of fake events in each demo game's current match (ending it after
-    WEBGAME_DEMO_MATCH_SECONDS and starting the next), through the same services and
-    broadcast path as the API. Ids derive from the task id, so a retry never double-counts,
-    and match ids from the match number, so it never starts a second match."""
-    recorded = 0
+    WEBGAME_DEMO_MATCH_SECONDS and starting the next), sent to the web process like a game
+    server's (stats.simulator.demo_play); the number of events sent. Ids derive from the task
+    id, so a retry never double-counts, and match ids from the match number, so it never
+    starts a second match."""
+    sent = 0
     for game in Game.objects.filter(slug__in=settings.WEBGAME_DEMO_GAMES):
-        demo_match_current(game_id=game.pk)
-        events = events_simulate(seed=f"{self.request.id}-{game.pk}")
-        recorded += services.score_events_record(game_id=game.pk, events=events).accepted
-    return recorded
+        sent += demo_play(game=game, seed=f"{self.request.id}-{game.pk}")
+    return sent
 
 
 @shared_task(**RETRY)

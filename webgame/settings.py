@@ -186,6 +186,8 @@ DATA_UPLOAD_MAX_MEMORY_SIZE = env.int("MAX_BODY_BYTES", default=1024 * 1024)
 WEBGAME_DEMO_GAMES = env.list("DEMO_GAMES", default=["demo"])
 # Seconds a demo match lasts: the simulator then ends it and starts the next.
 WEBGAME_DEMO_MATCH_SECONDS = env.int("DEMO_MATCH_SECONDS", default=90)
+# Where the demo simulator (a game server run by the worker) sends its events: the web process.
+WEBGAME_DEMO_SERVER_URL = env.str("DEMO_SERVER_URL", default=f"http://127.0.0.1:{env.int('WEB_PORT', default=8000)}")
 WEBGAME_RECENT_EVENTS = 50
 WEBGAME_RESUME_MAX = 500
 # Requests per API key per window, counted in Redis across processes (fails open without it).

@@ -1,9 +1,17 @@
-"""The demo simulator's bursts: pure, deterministic per seed, and shaped like a real match."""
+"""The demo simulator's bursts: pure, deterministic per seed, and shaped like a real match;
+and the demo's game server (demo_key, demo_client, demo_play), against a real web process."""
 
+import time
 from collections import Counter
 
+import pytest
+from webgame_client import ClientClosed
+
+from stats import selectors, services, simulator
+from stats.models import ApiKey, ScoreEvent
 from stats.schemas import EventIn
-from stats.simulator import DEMO_STATS, FOES, TEAM_OF, TEAMS, events_simulate
+from stats.simulator import DEMO_STATS, FOES, TEAM_OF, TEAMS, demo_client, demo_key, demo_play, events_simulate
+from stats.tests.support import UvicornProc, web_proc_running
 
 SEEDS = [f"task-{n}-7" for n in range(300)]
 PLAIN_STATS = {s["name"] for s in DEMO_STATS if "numerator" not in s}
@@ -90,3 +98,102 @@ def test_a_long_seed_still_makes_valid_distinct_ids():
     assert all(len(e.id) <= 64 for e in events)
     assert len({e.id for e in events}) == len(events)
     assert [EventIn.model_validate(e.model_dump()) for e in events] == events
+
+
+# The demo's game server. Its events go to a real web process (uvicorn, as the Procfile runs
+# it), on the test database: what it stored is read from there.
+
+WAIT = 30.0  # seconds: a bound on every wait, never a sleep
+
+
+@pytest.fixture(scope="module")
+def web(django_db_setup, django_db_blocker, valkey):
+    with web_proc_running(UvicornProc, django_db_blocker, valkey) as server:
+        yield server
+
+
+@pytest.fixture
+def arena(web, transactional_db, settings):
+    if web.popen is None:
+        web.start()  # a test that stopped it failed before starting it again
+    settings.WEBGAME_DEMO_SERVER_URL = web.url
+    settings.WEBGAME_DEMO_MATCH_SECONDS = 90
+    return services.game_create(slug="arena", name="Arena")
+
+
+def stored_ids(game) -> set[str]:
+    return set(ScoreEvent.objects.filter(game=game).values_list("event_id", flat=True))
+
+
+def condition_wait(condition, what: str) -> None:
+    deadline = time.monotonic() + WAIT
+    while not condition():
+        assert time.monotonic() < deadline, f"{what}: not within {WAIT}s"
+        time.sleep(0.02)
+
+
+def test_the_demo_key_is_derived_once_per_game_and_opens_the_api(transactional_db):
+    arena, other = (services.game_create(slug=s, name=s) for s in ("arena", "other"))
+    key = demo_key(game=arena)
+    assert key is not None and demo_key(game=arena) == key  # every process and run finds the same key
+    assert demo_key(game=other) not in (None, key)
+    row = ApiKey.objects.get(game=arena)
+    assert (row.name, row.revoked, row.hashed) == ("demo simulator", False, services.api_key_hash(key))
+    assert key not in row.hashed and selectors.api_key_get(raw=key).game == arena
+    arena.delete()
+    again = services.game_create(slug="arena", name="Arena")
+    assert demo_key(game=again) != key  # a game made again: no key a web process still caches
+
+
+def test_a_revoked_demo_key_stops_the_demo_in_that_game(arena):
+    demo_key(game=arena)
+    ApiKey.objects.filter(game=arena).update(revoked=True)
+    assert demo_key(game=arena) is None
+    assert demo_play(game=arena, seed="s-1") == 0
+    assert not ScoreEvent.objects.filter(game=arena).exists()
+    assert ApiKey.objects.filter(game=arena).count() == 1  # no second key made behind the operator's back
+
+
+def test_demo_play_sends_the_burst_through_the_web_process_over_the_socket(arena):
+    sent = demo_play(game=arena, seed="s-1")
+    burst = events_simulate(seed="s-1")
+    assert sent == len(burst) and stored_ids(arena) == {e.id for e in burst}  # stored before it returns
+    stored = ScoreEvent.objects.filter(game=arena).select_related("match", "player").order_by("seq")
+    assert [(e.player.name, e.points, e.kind, e.team, e.stats) for e in stored] == [
+        (e.player, e.points, e.kind, e.team, e.stats) for e in burst
+    ]
+    assert {e.match.match_id for e in stored} == {"demo-1"}
+    client = demo_client(slug="arena", key=demo_key(game=arena))
+    assert client.transport == "socket" and client.stats.http_fallbacks == 0
+
+
+def test_the_same_seed_again_is_only_duplicates(arena):
+    sent = demo_play(game=arena, seed="s-2")
+    client = demo_client(slug="arena", key=demo_key(game=arena))
+    assert demo_play(game=arena, seed="s-2") == sent
+    assert ScoreEvent.objects.filter(game=arena).count() == sent
+    assert (client.stats.acked, client.stats.duplicates) == (2 * sent, sent)
+
+
+def test_a_client_per_game_kept_until_its_server_or_key_changes(arena, settings, web):
+    key = demo_key(game=arena)
+    client = demo_client(slug="arena", key=key)
+    assert demo_client(slug="arena", key=key) is client
+    settings.WEBGAME_DEMO_SERVER_URL = f"http://localhost:{web.port}"
+    moved = demo_client(slug="arena", key=key)
+    assert moved is not client
+    with pytest.raises(ClientClosed):
+        client.send("ada", 1)  # the old one was closed, not left with a thread and a socket
+    assert demo_play(game=arena, seed="s-3") > 0 and moved.stats.acked > 0
+
+
+def test_events_played_while_the_web_process_is_down_arrive_when_it_is_back(arena, web, monkeypatch):
+    monkeypatch.setattr(simulator, "FLUSH_SECONDS", 0.5)
+    demo_play(game=arena, seed="s-4")  # connects the client while the server is up
+    web.stop()
+    try:
+        sent = demo_play(game=arena, seed="s-5")  # not acked within FLUSH_SECONDS: kept, not lost
+        assert sent > 0 and stored_ids(arena).isdisjoint(e.id for e in events_simulate(seed="s-5"))
+    finally:
+        web.start()
+    condition_wait(lambda: {e.id for e in events_simulate(seed="s-5")} <= stored_ids(arena), "the kept burst stored")

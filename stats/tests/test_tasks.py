@@ -13,9 +13,9 @@ from stats.models import Game, Rollup, RollupCursor, ScoreEvent
 from stats.scoring import selectors as scoring_selectors
 from stats.scoring import services as scoring
 from stats.scoring.models import Match, Stat, StatTotal
-from stats.simulator import DEMO_STATS, demo_match_current
+from stats.simulator import DEMO_STATS, demo_client, demo_key, demo_match_current
 from stats.tasks import demo_simulate, rollups_compute
-from stats.tests.support import event_in
+from stats.tests.support import UvicornProc, event_in, web_proc_running
 
 
 class Finished:
@@ -44,25 +44,36 @@ def finished():
     task_postrun.disconnect(listener)
 
 
+@pytest.fixture(scope="module")
+def web(django_db_setup, django_db_blocker, valkey):
+    """The web process the demo's events go to (uvicorn, as the Procfile runs it)."""
+    with web_proc_running(UvicornProc, django_db_blocker, valkey) as server:
+        yield server
+
+
 @pytest.fixture
-def demo_game(transactional_db, settings):
+def demo_game(web, transactional_db, settings):
     settings.WEBGAME_DEMO_GAMES = ["arena"]
+    settings.WEBGAME_DEMO_SERVER_URL = web.url
     return services.game_create(slug="arena", name="Arena")
 
 
-def test_demo_simulate_records_events_through_the_worker(celery_worker, finished, demo_game):
-    recorded = finished.wait(demo_simulate.apply_async(task_id="burst-1").id)
-    events = ScoreEvent.objects.filter(game=demo_game).order_by("seq")
-    assert recorded == events.count() >= 1
-    assert list(events.values_list("seq", flat=True)) == list(range(1, recorded + 1))
+def test_demo_simulate_records_events_through_the_worker_and_the_web_process(celery_worker, finished, demo_game):
+    sent = finished.wait(demo_simulate.apply_async(task_id="burst-1").id)
+    events = ScoreEvent.objects.filter(game=demo_game).order_by("seq")  # stored before the task returned
+    assert sent == events.count() >= 1
+    assert list(events.values_list("seq", flat=True)) == list(range(1, sent + 1))
     assert all(e.startswith(f"sim-burst-1-{demo_game.pk}-") for e in events.values_list("event_id", flat=True))
+    client = demo_client(slug="arena", key=demo_key(game=demo_game))
+    assert (client.stats.acked, client.transport) == (sent, "socket")  # the ingest socket carried them
 
 
 def test_demo_simulate_rerun_with_the_same_task_id_records_nothing(celery_worker, finished, demo_game):
     first = finished.wait(demo_simulate.apply_async(task_id="burst-2").id)
     finished.values.clear()
-    assert finished.wait(demo_simulate.apply_async(task_id="burst-2").id) == 0
-    assert ScoreEvent.objects.filter(game=demo_game).count() == first
+    assert finished.wait(demo_simulate.apply_async(task_id="burst-2").id) == first  # sent again...
+    assert ScoreEvent.objects.filter(game=demo_game).count() == first  # ...and stored once
+    assert demo_client(slug="arena", key=demo_key(game=demo_game)).stats.duplicates == first
 
 
 def test_demo_simulate_plays_only_the_demo_games(celery_worker, finished, demo_game):
@@ -79,10 +90,10 @@ async def test_demo_simulate_broadcasts_through_the_same_path(celery_worker, fin
     demo_simulate.apply_async(task_id="burst-4")
     message = await asyncio.wait_for(layer.receive(channel), 30)
     assert message["type"] == "game.match"  # the first run starts the demo match
-    message = await asyncio.wait_for(layer.receive(channel), 30)
+    message = await asyncio.wait_for(layer.receive(channel), 30)  # published by the web process
     assert (message["type"], message["first_seq"]) == ("game.events", 1)
-    recorded = await sync_to_async(finished.wait)("burst-4")
-    assert message["last_seq"] == recorded
+    sent = await sync_to_async(finished.wait)("burst-4")
+    assert message["last_seq"] == sent  # one burst, one frame, one group commit
 
 
 def test_rollups_compute_fans_out_to_games_behind(celery_worker, finished, transactional_db):
@@ -114,13 +125,23 @@ def wait_for(condition, timeout: float = 30) -> None:
 
 
 # The demo match lifecycle. demo_match_current takes a clock; the task runs eagerly (apply)
-# with a real task id, as a retry would.
+# with a real task id, as a retry would, its events going to the web process.
 
 
 @pytest.fixture
 def arena(db, settings):
     settings.WEBGAME_DEMO_GAMES = ["arena"]
     settings.WEBGAME_DEMO_MATCH_SECONDS = 90
+    return services.game_create(slug="arena", name="Arena")
+
+
+@pytest.fixture
+def arena_served(web, transactional_db, settings):
+    """The arena, with its demo events served by the web process (whose writes a test sees
+    only if its own are committed: transactional_db)."""
+    settings.WEBGAME_DEMO_GAMES = ["arena"]
+    settings.WEBGAME_DEMO_MATCH_SECONDS = 90
+    settings.WEBGAME_DEMO_SERVER_URL = web.url
     return services.game_create(slug="arena", name="Arena")
 
 
@@ -172,32 +193,36 @@ def test_a_match_started_by_hand_is_played_then_ended_like_a_demo_one(arena):
     assert matches(arena) == {"demo-1": "finished", "final": "finished", "demo-2": "live"}
 
 
-def test_demo_simulate_plays_in_the_open_match_and_a_retry_changes_nothing(arena):
-    recorded = demo_simulate.apply(task_id="run-1").get()
+def test_demo_simulate_plays_in_the_open_match_and_a_retry_changes_nothing(arena_served):
+    arena = arena_served
+    sent = demo_simulate.apply(task_id="run-1").get()
     match = open_match(arena)
     assert match.match_id == "demo-1"
     events = list(ScoreEvent.objects.filter(game=arena))
-    assert len(events) == recorded >= 2
+    assert len(events) == sent >= 2
     assert all(e.match_id == match.pk and e.team in {"Red", "Blue"} and e.stats for e in events)
     kept = totals(arena)
-    assert demo_simulate.apply(task_id="run-1").get() == 0
+    assert demo_simulate.apply(task_id="run-1").get() == sent
     assert matches(arena) == {"demo-1": "live"}
-    assert ScoreEvent.objects.filter(game=arena).count() == recorded
+    assert ScoreEvent.objects.filter(game=arena).count() == sent
     assert totals(arena) == kept
 
 
-def test_a_retry_after_its_match_ended_is_still_only_duplicates(arena, settings):
+def test_a_retry_after_its_match_ended_is_still_only_duplicates(arena_served, settings):
+    arena = arena_served
     settings.WEBGAME_DEMO_MATCH_SECONDS = 0  # every run ends the open match and starts the next
     recorded = demo_simulate.apply(task_id="run-1").get()
     kept = totals(arena)
-    assert demo_simulate.apply(task_id="run-1").get() == 0  # no conflict: events name no match
+    demo_simulate.apply(task_id="run-1").get()  # no conflict: events name no match
+    assert demo_client(slug="arena", key=demo_key(game=arena)).stats.failed == 0
     assert ScoreEvent.objects.filter(game=arena).count() == recorded
     assert matches(arena) == {"demo-1": "finished", "demo-2": "live"}
     assert totals(arena) == kept
     assert set(ScoreEvent.objects.filter(game=arena).values_list("match__match_id", flat=True)) == {"demo-1"}
 
 
-def test_with_zero_seconds_each_run_plays_its_own_match(arena, settings):
+def test_with_zero_seconds_each_run_plays_its_own_match(arena_served, settings):
+    arena = arena_served
     settings.WEBGAME_DEMO_MATCH_SECONDS = 0
     for n in range(3):
         demo_simulate.apply(task_id=f"run-{n}").get()
@@ -207,7 +232,8 @@ def test_with_zero_seconds_each_run_plays_its_own_match(arena, settings):
         assert set(played.values_list("match__match_id", flat=True)) == {f"demo-{n + 1}"}
 
 
-def test_each_teams_kills_are_the_other_teams_deaths(arena):
+def test_each_teams_kills_are_the_other_teams_deaths(arena_served):
+    arena = arena_served
     for n in range(8):
         demo_simulate.apply(task_id=f"run-{n}").get()
     match = open_match(arena)
