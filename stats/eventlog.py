@@ -169,8 +169,37 @@ def events_insert(*, rows: list[LogRow]) -> None:
             cursor.execute(insert + ", ".join([marks] * len(chunk)), params)
 
 
+# COPY's text format: these four would end a value or a row (event ids and kinds cannot hold
+# them, team names may hold a backslash).
+_COPY_ESCAPES = str.maketrans({"\\": "\\\\", "\t": "\\t", "\n": "\\n", "\r": "\\r"})
+_NULL = "\\N"
+
+
+def _copy_lines(rows: Iterable[LogRow]) -> str:
+    """The rows as COPY text, built in one pass: psycopg's write_row per row (adapting each
+    value) was ~8 us a row, a tenth of a 1,000-event batch's write (profiled)."""
+    times: dict[datetime, str] = {}  # a batch's rows share one received_at, and mostly one at
+
+    def iso(value: datetime) -> str:
+        text = times.get(value)
+        if text is None:
+            text = times[value] = value.isoformat()
+        return text
+
+    lines = []
+    for r in rows:
+        corrects = _NULL if r.corrects_id is None else str(r.corrects_id)
+        stats = _stats_json(r.stats) if r.stats else _NULL
+        match = _NULL if r.match_id is None else str(r.match_id)
+        lines.append(
+            f"{r.game_id}\t{r.event_id.translate(_COPY_ESCAPES)}\t{r.seq}\t{r.player_id}\t{r.points}\t"
+            f"{r.kind.translate(_COPY_ESCAPES)}\t{iso(r.at)}\t{iso(r.received_at)}\t{corrects}\t{stats}\t"
+            f"{r.team.translate(_COPY_ESCAPES)}\t{match}\n"
+        )
+    return "".join(lines)
+
+
 def _events_copy(rows: Iterable[LogRow]) -> None:
     with connection.cursor() as cursor:
         with cursor.cursor.copy(f"COPY {_table(ScoreEvent)} ({', '.join(_EVENT_COLUMNS)}) FROM STDIN") as copy:
-            for row in rows:
-                copy.write_row(_row_values(row, lambda v: v))
+            copy.write(_copy_lines(rows))
