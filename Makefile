@@ -72,6 +72,7 @@ bench: deps
 lock: $(BIN)/python
 	$(BIN)/pip install --quiet -r requirements-dev.txt
 	$(BIN)/pip freeze --exclude-editable > requirements.lock
+	grep '^-e ' requirements.txt >> requirements.lock  # this checkout's own packages (clients/python)
 
 clean:
 	rm -rf $(VENV) node_modules staticfiles .run db.sqlite3* .test-db.sqlite3*

@@ -14,6 +14,7 @@ import threading
 from datetime import datetime, timedelta
 
 from django.conf import settings
+from django.db import transaction
 from django.utils import timezone
 from django.utils.crypto import salted_hmac
 from webgame_client import Client
@@ -97,6 +98,18 @@ def demo_match_current(*, game_id: int, now: datetime | None = None) -> Match:
     now = now or timezone.now()
     cutoff = now - timedelta(seconds=settings.WEBGAME_DEMO_MATCH_SECONDS)
     game = Game.objects.select_related("open_match").get(pk=game_id)
+    if game.open_match is not None and game.open_match.started_at > cutoff:
+        return game.open_match  # the usual case, without a lock
+    # Decide under the game's row lock (SQLite: its IMMEDIATE transaction), reading again: two
+    # worker processes starting together each started a match (demo-1, then demo-2 from the
+    # first's number), and both stayed live.
+    with transaction.atomic():
+        game = Game.objects.select_for_update().get(pk=game_id)
+        return _match_next(game=game, cutoff=cutoff)
+
+
+def _match_next(*, game: Game, cutoff: datetime) -> Match:
+    game_id = game.pk
     current = game.open_match
     if current is not None and current.started_at > cutoff:
         return current

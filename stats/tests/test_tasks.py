@@ -15,7 +15,7 @@ from stats.scoring import services as scoring
 from stats.scoring.models import Match, Stat, StatTotal
 from stats.simulator import DEMO_STATS, demo_client, demo_key, demo_match_current
 from stats.tasks import demo_simulate, rollups_compute
-from stats.tests.support import UvicornProc, event_in, web_proc_running
+from stats.tests.support import UvicornProc, event_in, web_proc_running, writers_run
 
 
 class Finished:
@@ -182,6 +182,21 @@ def test_after_a_stop_between_the_end_and_the_start_the_next_number_starts(arena
     assert open_match(arena) is None
     assert demo_match_current(game_id=arena.pk).match_id == "demo-2"
     assert matches(arena) == {"demo-1": "finished", "demo-2": "live"}
+
+
+def test_worker_processes_deciding_together_start_one_match(transactional_db, settings):
+    """Every worker process's first run finds no match at once (make run's start): one match
+    starts, and it is the one they all play."""
+    settings.WEBGAME_DEMO_GAMES = ["arena"]
+    game = services.game_create(slug="arena", name="Arena")
+    barrier, chosen = threading.Barrier(4), []
+
+    def decide(_: int) -> None:
+        barrier.wait(timeout=30)
+        chosen.append(demo_match_current(game_id=game.pk).match_id)
+
+    assert writers_run(decide, 4) == []
+    assert chosen == ["demo-1"] * 4 and matches(game) == {"demo-1": "live"}
 
 
 def test_a_match_started_by_hand_is_played_then_ended_like_a_demo_one(arena):
