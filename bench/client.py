@@ -69,6 +69,12 @@ class ClientPoster:
         await asyncio.to_thread(self.client.flush, FLUSH_TIMEOUT)
         return elapsed
 
+    def transport(self) -> dict:
+        """How the events went: frames, frames sent again, and falls back to HTTP (a socket
+        that could not be opened: then events go one POST at a time, and latency grows)."""
+        stats = self.client.stats
+        return {"frames": stats.frames, "retries": stats.retries, "http_fallbacks": stats.http_fallbacks}
+
     def close(self) -> None:
         self.client.close(timeout=5)
 

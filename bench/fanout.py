@@ -47,6 +47,7 @@ async def fanout_step(target: Target, viewers: int, rate: float, seconds: float,
         "rate": rate,
         "posted": poster.sent,
         "post_errors": poster.errors,
+        "poster_transport": poster.transport() if hasattr(poster, "transport") else None,
         "posted_rate": round(poster.sent / posting, 1),
         # The POST round trip as the poster saw it: when posted_rate falls short of the rate,
         # this says whether the server took long to answer (4 connections in flight).
