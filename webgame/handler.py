@@ -31,7 +31,11 @@ from concurrent.futures import ThreadPoolExecutor
 
 from asgiref.sync import ThreadSensitiveContext, sync_to_async
 from django.conf import settings
-from django.core.handlers.asgi import ASGIHandler
+from django.core import signals
+from django.core.exceptions import RequestAborted
+from django.core.handlers.asgi import ASGIHandler, get_script_prefix
+from django.http import FileResponse, HttpResponseBase
+from django.urls import set_script_prefix
 
 # 16, not 4: a POST of events spends most of its time waiting for its group's commit
 # (stats.ingest.committer), holding its thread but no CPU and no database connection (the key
@@ -72,9 +76,42 @@ class PooledThreadASGIHandler(ASGIHandler):
                 self.free.put_nowait(ThreadPoolExecutor(max_workers=1, thread_name_prefix=f"django-sync-{i}"))
         return self.free
 
-    async def get_response_async(self, request):
-        # The whole sync chain (and the view) in the request's one thread.
-        return await sync_to_async(self.get_response, thread_sensitive=True)(request)
+    async def handle(self, scope, receive, send):
+        """Django's ASGIHandler.handle, with one hop to the request's thread where Django's
+        makes three: request_started's receivers, the chain and the view, and the response's
+        close() (request_finished's receivers) each went through sync_to_async. A hop is a
+        round trip of futures and callbacks on the event loop, and the loop is the core the
+        POSTs share: 16 clients' one-event POSTs into PostgreSQL, A/B alternating, 451-477 ->
+        550-594 POSTs per server CPU-s (docs/benchmarks.md, issue #13). A response whose
+        content is in memory is closed in that hop, before it is sent (closing ends the
+        request, its content stays); a streamed one is closed after it is sent, as Django
+        does. Unlike Django's, a client that goes away does not cancel the request: a sync
+        view cannot be stopped anyway. test_handler's canary tests hold it to Django's order."""
+        try:
+            body_file = await self.read_body(receive)
+        except RequestAborted:
+            return
+        try:
+            set_script_prefix(get_script_prefix(scope))
+            response = await sync_to_async(self._response_make, thread_sensitive=True)(scope, body_file)
+            await self.send_response(response, send)
+            if response.streaming:
+                await sync_to_async(response.close, thread_sensitive=True)()
+        finally:
+            body_file.close()
+
+    def _response_make(self, scope, body_file) -> HttpResponseBase:
+        """In the request's thread: the request, the sync chain and the view."""
+        signals.request_started.send(sender=self.__class__, scope=scope)
+        request, response = self.create_request(scope, body_file)
+        if request is not None:
+            response = self.get_response(request)
+            response._handler_class = self.__class__
+            if isinstance(response, FileResponse):  # the server chunks: bigger blocks
+                response.block_size = self.chunk_size
+        if not response.streaming:
+            response.close()
+        return response
 
     def _read_slots(self) -> asyncio.Semaphore:
         loop = asyncio.get_running_loop()  # a semaphore belongs to a loop too
