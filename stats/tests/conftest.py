@@ -10,7 +10,7 @@ import pytest
 from django.conf import settings
 
 from stats import services
-from stats.tests.support import DaphneProc, ValkeyProc, free_port, web_proc_running
+from stats.tests.support import DaphneProc, UvicornProc, ValkeyProc, free_port, web_proc_running
 
 CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ARGS = [
@@ -130,6 +130,14 @@ def api_key(game):
 def asgi_server(django_db_setup, django_db_blocker, valkey):
     """daphne in a child process, serving the real ASGI app from the test database."""
     with web_proc_running(DaphneProc, django_db_blocker, valkey) as server:
+        yield server
+
+
+@pytest.fixture(scope="module")
+def web(django_db_setup, django_db_blocker, valkey):
+    """A uvicorn web process (as the Procfile runs it), one per test module that asks: the
+    demo's game server sends its events to it (test_simulator, test_tasks)."""
+    with web_proc_running(UvicornProc, django_db_blocker, valkey) as server:
         yield server
 
 

@@ -11,7 +11,6 @@ from stats import selectors, services, simulator
 from stats.models import ApiKey, ScoreEvent
 from stats.schemas import EventIn
 from stats.simulator import DEMO_STATS, FOES, TEAM_OF, TEAMS, demo_client, demo_key, demo_play, events_simulate
-from stats.tests.support import UvicornProc, web_proc_running
 
 SEEDS = [f"task-{n}-7" for n in range(300)]
 PLAIN_STATS = {s["name"] for s in DEMO_STATS if "numerator" not in s}
@@ -104,12 +103,6 @@ def test_a_long_seed_still_makes_valid_distinct_ids():
 # it), on the test database: what it stored is read from there.
 
 WAIT = 30.0  # seconds: a bound on every wait, never a sleep
-
-
-@pytest.fixture(scope="module")
-def web(django_db_setup, django_db_blocker, valkey):
-    with web_proc_running(UvicornProc, django_db_blocker, valkey) as server:
-        yield server
 
 
 @pytest.fixture

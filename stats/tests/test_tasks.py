@@ -15,7 +15,7 @@ from stats.scoring import services as scoring
 from stats.scoring.models import Match, Stat, StatTotal
 from stats.simulator import DEMO_STATS, demo_client, demo_key, demo_match_current
 from stats.tasks import demo_simulate, rollups_compute
-from stats.tests.support import UvicornProc, event_in, web_proc_running, writers_run
+from stats.tests.support import event_in, writers_run
 
 
 class Finished:
@@ -42,13 +42,6 @@ def finished():
     task_postrun.connect(listener, weak=False)
     yield listener
     task_postrun.disconnect(listener)
-
-
-@pytest.fixture(scope="module")
-def web(django_db_setup, django_db_blocker, valkey):
-    """The web process the demo's events go to (uvicorn, as the Procfile runs it)."""
-    with web_proc_running(UvicornProc, django_db_blocker, valkey) as server:
-        yield server
 
 
 @pytest.fixture
