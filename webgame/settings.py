@@ -101,15 +101,31 @@ _CHANNEL_LAYER_BACKENDS = {
     "pubsub": "channels_redis.pubsub.RedisPubSubChannelLayer",
     "core": "channels_redis.core.RedisChannelLayer",
 }
+# Every Redis call has a deadline: a Redis that hangs (a full disk, a swap storm, a partition)
+# must fail a call within these many seconds, never block a request, a socket or the event
+# loop. The database already has every event; clients resync by seq.
+REDIS_CONNECT_TIMEOUT = env.float("REDIS_CONNECT_TIMEOUT", default=2.0)
+REDIS_SOCKET_TIMEOUT = env.float("REDIS_SOCKET_TIMEOUT", default=2.0)
+# How often each web process checks that Redis answers (stats.live.health); a check that
+# misses REDIS_SOCKET_TIMEOUT marks the live path degraded, and viewers are told at once.
+REDIS_HEALTH_INTERVAL = env.float("REDIS_HEALTH_INTERVAL", default=1.0)
 CHANNEL_LAYERS = {
     "default": {
         "BACKEND": _CHANNEL_LAYER_BACKENDS[env("CHANNEL_LAYER", default="pubsub")],
-        # A dead Redis must fail fast, not hang a request: the database already has the event.
-        "CONFIG": {"hosts": [redis_conf.channel_layer_host(_REDIS, socket_connect_timeout=2)]},
+        "CONFIG": {
+            "hosts": [
+                redis_conf.channel_layer_host(
+                    _REDIS, socket_connect_timeout=REDIS_CONNECT_TIMEOUT, socket_timeout=REDIS_SOCKET_TIMEOUT
+                )
+            ]
+        },
     }
 }
 if env("CHANNEL_LAYER", default="pubsub") == "core":
     CHANNEL_LAYERS["default"]["CONFIG"].update(capacity=1000, expiry=30)
+    # Its receive is a blocking pop of up to 5 s (RedisChannelLayer.brpop_timeout): the read
+    # deadline must outlast it.
+    CHANNEL_LAYERS["default"]["CONFIG"]["hosts"][0]["socket_timeout"] = REDIS_SOCKET_TIMEOUT + 5
 # stats.live.fanout sends at most one events frame per game per tick and web process; an event
 # that finds its game idle for a tick goes out at once. 0 sends every message as it comes.
 WEBGAME_FRAME_TICK_MS = env.int("FRAME_TICK_MS", default=25)
