@@ -33,7 +33,9 @@ def redis_point_at(url: str) -> None:
     os.environ["REDIS_URL"] = url
     settings.REDIS_URL = url
     settings.CELERY_BROKER_URL = url
-    settings.CHANNEL_LAYERS["default"]["CONFIG"]["hosts"] = [{"address": url, "socket_connect_timeout": 2}]
+    host = settings.CHANNEL_LAYERS["default"]["CONFIG"]["hosts"][0]
+    deadlines = {k: v for k, v in host.items() if k.startswith("socket_")}  # the settings' own
+    settings.CHANNEL_LAYERS["default"]["CONFIG"]["hosts"] = [{"address": url, **deadlines}]
     channel_layers.backends.clear()
     app.conf.broker_url = url
 
