@@ -93,6 +93,12 @@ def api_key_cache_clear() -> None:
     _api_keys.clear()
 
 
+def api_key_active(*, key_id: int) -> bool:
+    """Whether the key still stands (not revoked, not deleted), read now, past the cache: an
+    open ingest socket asks this every INGEST_KEY_RECHECK_SECONDS."""
+    return ApiKey.objects.filter(pk=key_id, revoked=False).exists()
+
+
 def _series(*, game: Game, leaders: list[Player]) -> list[dict]:
     """Each top player's running total over the recent window, rebuilt backwards from the
     kept totals (no scan of the whole log)."""
