@@ -2,6 +2,7 @@
 {"error": {"code": ..., "message": ..., "details"?: [...]}}."""
 
 import json
+import unicodedata
 from functools import wraps
 
 from django.conf import settings
@@ -178,10 +179,24 @@ def int_param(request, name: str, default: int, low: int, high: int) -> int:
     # ASCII digits only: int() also takes "+5", " 5 ", "5_0" and other scripts' digits.
     if not (raw.isascii() and raw.isdigit()):
         raise ApiError(400, "bad_param", f"{name} must be an integer written in digits 0-9")
-    # The length check first: no int() of a megabyte of digits.
-    if len(raw.lstrip("0")) > len(str(high)) or not low <= int(raw) <= high:
+    # The length check first, leading zeros counted: int() refuses more than 4,300 digits
+    # (a ValueError, a 500), zeros included, and a megabyte of digits costs CPU.
+    if len(raw) > len(str(high)) or not low <= int(raw) <= high:
         raise ApiError(400, "bad_param", f"{name} must be between {low} and {high}")
     return int(raw)
+
+
+def str_param(request, name: str, default: str | None = None, max_chars: int = 64) -> str | None:
+    """A text query parameter: 1 to `max_chars` characters, none of them a control character.
+    PostgreSQL refuses NUL in any string (a 500 from deep in a query), and nothing a parameter
+    names (a stat, match or player) can be empty, longer, or hold one."""
+    raw = request.GET.get(name)
+    if raw is None:
+        return default
+    if not 1 <= len(raw) <= max_chars or any(unicodedata.category(ch) == "Cc" for ch in raw):
+        message = f"{name} must be 1 to {max_chars} characters, none of them a control character"
+        raise ApiError(400, "bad_param", message)
+    return raw
 
 
 @api_view("GET")
@@ -195,7 +210,7 @@ def events_get(request, slug: str):
 
 def match_param(request, game: Game) -> Match | None:
     """The `match` query parameter: a match of this game, or None when not given."""
-    match_id = request.GET.get("match")
+    match_id = str_param(request, "match")
     if match_id is None:
         return None
     match = Match.objects.filter(game=game, match_id=match_id).first()

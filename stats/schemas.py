@@ -127,26 +127,35 @@ def _name_json_schema(schema: dict) -> None:
     schema["pattern"] = name_pattern()
 
 
+def _name_or_empty_json_schema(schema: dict) -> None:
+    schema["pattern"] = f"^$|{name_pattern()}"
+
+
 NAME_RULES = "no control, invisible or line-separator characters, and at least one visible character"
 
 
-def _name_type(max_chars: int):
+def _name_type(max_chars: int, empty: bool = False):
     """A displayed name of at most `max_chars` characters, also after NFC (the stored form,
-    which must fit its column: NFC can lengthen a name, U+FB2C to 3 characters)."""
+    which must fit its column: NFC can lengthen a name, U+FB2C to 3 characters); with `empty`,
+    "" too (the server's default)."""
 
     def clean(value: str) -> str:
+        if empty and value == "":
+            return value
         value = _clean_name(value)
         if len(value) > max_chars:
             raise ValueError(f"must be at most {max_chars} characters once normalised (NFC)")
         return value
 
+    low = 0 if empty else 1
     return Annotated[
         str,
         Field(
-            min_length=1,
+            min_length=low,
             max_length=max_chars,
-            description=f"1 to {max_chars} characters, also once normalised to NFC; {NAME_RULES}",
-            json_schema_extra=_name_json_schema,
+            description=f"{low} to {max_chars} characters, also once normalised to NFC; {NAME_RULES}"
+            + (", or empty" if empty else ""),
+            json_schema_extra=_name_or_empty_json_schema if empty else _name_json_schema,
         ),
         AfterValidator(clean),
     ]
@@ -154,8 +163,13 @@ def _name_type(max_chars: int):
 
 PlayerName = _name_type(NAME_MAX)
 TeamName = _name_type(TEAM_MAX)
+# A match's name and a stat's label: a name's rules (no NUL, which PostgreSQL refuses, and no
+# bidi override, which turns the dashboard's text around), or "" for the server's default.
+MatchName = _name_type(100, empty=True)
+StatLabel = _name_type(NAME_MAX, empty=True)
 # Client ids: what UUIDs, ULIDs and counters use. "~" is kept for server-made ids (corrections).
 EventId = Annotated[str, Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9._:\-]+$")]
+EVENT_ID_RE = re.compile(r"[A-Za-z0-9._:\-]{1,64}")  # EventId, for ids in a URL's path
 Kind = Annotated[
     str,
     Field(

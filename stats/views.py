@@ -88,7 +88,8 @@ def overlay_options_parse(query: QueryDict) -> OverlayOptions:
     limit = OVERLAY_LIMITS.get(view, OVERLAY_LIMITS["leaderboard"])
     raw = _query_one(query, "limit", problems)
     if raw is not None:
-        if raw.isascii() and raw.isdigit() and 1 <= int(raw) <= OVERLAY_LIMIT_MAX:
+        # At most 3 characters before int(): it refuses over 4,300 digits with a ValueError.
+        if len(raw) <= 3 and raw.isascii() and raw.isdigit() and 1 <= int(raw) <= OVERLAY_LIMIT_MAX:
             limit = int(raw)
         else:
             problems.append(f"limit: {_shown(raw)} is not a whole number from 1 to {OVERLAY_LIMIT_MAX}.")

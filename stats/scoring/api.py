@@ -1,16 +1,16 @@
 """The JSON API of game stats: declared stats, matches and leaderboards. Writes take the
 game's API key, as events do; reads follow the other reads' rules (stats.api)."""
 
-from typing import Annotated, Literal
+from typing import Literal
 
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.http import JsonResponse
-from pydantic import BaseModel, ConfigDict, Field, StrictStr
+from pydantic import BaseModel, ConfigDict
 from pydantic import ValidationError as PydanticValidationError
 
-from stats.api import ApiError, api_view, game_for_reader, int_param, json_object, writer_key
+from stats.api import ApiError, api_view, game_for_reader, int_param, json_object, str_param, writer_key
 from stats.models import Game
-from stats.schemas import EventId, StatName, errors_describe
+from stats.schemas import EVENT_ID_RE, EventId, MatchName, StatLabel, StatName, errors_describe
 from stats.scoring import leaderboard, selectors, services
 from stats.scoring.models import Match
 from stats.scoring.wire import match_wire, stat_wire
@@ -23,7 +23,7 @@ class StatIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     name: StatName
-    label: Annotated[StrictStr, Field(max_length=64)] = ""
+    label: StatLabel = ""
     format: Literal["integer", "duration_ms", "percent"] = "integer"
     order: Literal["desc", "asc"] = "desc"
     op: Literal["incr", "best", "set"] = "incr"
@@ -35,7 +35,7 @@ class MatchIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     id: EventId | None = None
-    name: Annotated[StrictStr, Field(max_length=100)] = ""
+    name: MatchName = ""
 
 
 def _validated(model: type[BaseModel], request) -> BaseModel:
@@ -81,6 +81,9 @@ def matches_view(request, slug: str):
 @api_view("POST")
 def match_end_view(request, slug: str, match_id: str):
     game = writer_key(request, slug).game
+    # Only an id a match can have reaches the database: PostgreSQL fails on a NUL (%00).
+    if not EVENT_ID_RE.fullmatch(match_id):
+        raise ApiError(404, "not_found", f"no match {match_id[:64]!r} in this game")
     try:
         match = services.match_end(game_id=game.pk, match_id=match_id)
     except Match.DoesNotExist:
@@ -102,10 +105,10 @@ def leaderboard_view(request, slug: str):
     if entity not in ("player", "team"):
         raise ApiError(400, "bad_param", "entity must be player or team")
     query = leaderboard.Query(
-        stat=request.GET.get("stat", "points"),
+        stat=str_param(request, "stat", "points"),
         period=period,
-        match_id=request.GET.get("match"),
-        around=request.GET.get("around"),
+        match_id=str_param(request, "match"),
+        around=str_param(request, "around"),
         limit=int_param(request, "limit", 10, 1, leaderboard.LIMIT_MAX),
         entity=entity,
     )
