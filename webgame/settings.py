@@ -198,6 +198,9 @@ WEBGAME_GROUP_COMMIT_MAX_EVENTS = env.int("GROUP_COMMIT_MAX_EVENTS", default=500
 WEBGAME_GROUP_COMMIT_HTTP = env.bool("GROUP_COMMIT_HTTP", default=True)
 # Frames an ingest socket may have waiting for their answers before it is read no further.
 WEBGAME_INGEST_MAX_IN_FLIGHT = env.int("INGEST_MAX_IN_FLIGHT", default=256)
+# Seconds an open ingest socket trusts its key before reading it again: a revoked key's socket
+# is refused (key_revoked, close 4401) at its first frame after this.
+WEBGAME_INGEST_KEY_RECHECK_SECONDS = env.float("INGEST_KEY_RECHECK_SECONDS", default=1.0)
 DATA_UPLOAD_MAX_MEMORY_SIZE = env.int("MAX_BODY_BYTES", default=1024 * 1024)
 WEBGAME_DEMO_GAMES = env.list("DEMO_GAMES", default=["demo"])
 # Seconds a demo match lasts: the simulator then ends it and starts the next.
@@ -250,6 +253,9 @@ WEBGAME_BEHIND_PROXY = env.bool("BEHIND_PROXY", default=False)
 # web process. 0 turns a cap off. Over the cap the socket is closed with 4430.
 WEBGAME_WS_MAX_PER_ADDRESS = env.int("WS_MAX_PER_ADDRESS", default=50)
 WEBGAME_WS_MAX_PER_USER = env.int("WS_MAX_PER_USER", default=20)
+# Open ingest sockets (game servers) per client address, counted apart from the viewers' cap:
+# a game server's sockets never lock its address's viewers out, nor the other way round.
+WEBGAME_WS_MAX_INGEST_PER_ADDRESS = env.int("WS_MAX_INGEST_PER_ADDRESS", default=50)
 # GETs of the read API per client address per window by callers with no valid key and no
 # session (sliding window in Redis, like API_RATE_LIMIT; fails open without Redis).
 WEBGAME_API_ANON_READ_RATE = env.int("API_ANON_READ_RATE", default=300)

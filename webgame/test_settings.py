@@ -31,6 +31,7 @@ DATABASES["default"]["CONN_MAX_AGE"] = int(os.environ.get("WEBGAME_TEST_CONN_MAX
 # and the anonymous read limit are off unless a test (or its server's env) sets them.
 WEBGAME_WS_MAX_PER_ADDRESS = int(os.environ.get("WS_MAX_PER_ADDRESS", "0"))
 WEBGAME_WS_MAX_PER_USER = int(os.environ.get("WS_MAX_PER_USER", "0"))
+WEBGAME_WS_MAX_INGEST_PER_ADDRESS = int(os.environ.get("WS_MAX_INGEST_PER_ADDRESS", "0"))
 WEBGAME_API_ANON_READ_RATE = int(os.environ.get("API_ANON_READ_RATE", "100000000"))
 # Users' ids repeat from test to test while the Redis counters live on: chat's per-user
 # limit is off unless a test sets it.
