@@ -197,7 +197,8 @@ class ConnectionCaps:
     outlive a process that died with its sockets. With N web processes behind a balancer
     that sticks by address, each process holds the caps (N x the cap overall)."""
 
-    def __init__(self) -> None:
+    def __init__(self, address_setting: str = "WEBGAME_WS_MAX_PER_ADDRESS") -> None:
+        self.address_setting = address_setting  # the ingest sockets' own count reads its own cap
         self.lock = threading.Lock()  # sockets come and go on the loop; tests and finalizers elsewhere
         self.by_address: dict[str, int] = {}
         self.by_user: dict[int, int] = {}
@@ -206,7 +207,7 @@ class ConnectionCaps:
     def take(self, *, address: str, user_id: int | None) -> str | None:
         """Count one more open socket; or, over a cap, count nothing and say which cap
         ("user" or "address"). A cap of 0 is no cap."""
-        per_address, per_user = settings.WEBGAME_WS_MAX_PER_ADDRESS, settings.WEBGAME_WS_MAX_PER_USER
+        per_address, per_user = getattr(settings, self.address_setting), settings.WEBGAME_WS_MAX_PER_USER
         with self.lock:
             if user_id is not None and per_user and self.by_user.get(user_id, 0) >= per_user:
                 refused = "user"
@@ -237,7 +238,7 @@ class ConnectionCaps:
         if len(self.refusals_logged) >= 1024:
             self.refusals_logged.clear()
         self.refusals_logged[address] = now + _REFUSAL_LOG_SECONDS
-        setting = "WS_MAX_PER_USER" if refused == "user" else "WS_MAX_PER_ADDRESS"
+        setting = "WS_MAX_PER_USER" if refused == "user" else self.address_setting.removeprefix("WEBGAME_")
         who = f"user {user_id}" if refused == "user" else f"address {address}"
         logger.warning(
             "websocket refused (close %d): %s is at %s; further refusals for 10 s not logged",
@@ -255,18 +256,21 @@ def _count_drop(counts: dict, key) -> None:
         counts.pop(key, None)
 
 
-ws_caps = ConnectionCaps()  # the process's one count, shared by every consumer
+ws_caps = ConnectionCaps()  # the process's one count, shared by every viewer's consumer
+# Game servers' ingest sockets, counted apart: 50 of them must not lock out their address's viewers.
+ingest_caps = ConnectionCaps("WEBGAME_WS_MAX_INGEST_PER_ADDRESS")
 
 
 class SocketAdmission:
     """What a consumer keeps for its socket's cap: `refused` says why it was turned away
     (None when admitted); release() is idempotent, so every way a socket ends may call it."""
 
-    __slots__ = ("address", "held", "refused", "user_id")
+    __slots__ = ("address", "caps", "held", "refused", "user_id")
 
-    def __init__(self, scope: dict) -> None:
+    def __init__(self, scope: dict, caps: ConnectionCaps | None = None) -> None:
         self.address, self.user_id = scope_address(scope), scope_user_id(scope)
-        self.refused = ws_caps.take(address=self.address, user_id=self.user_id)
+        self.caps = caps or ws_caps
+        self.refused = self.caps.take(address=self.address, user_id=self.user_id)
         self.held = self.refused is None
 
     @property
@@ -277,7 +281,7 @@ class SocketAdmission:
     def release(self) -> None:
         if self.held:
             self.held = False
-            ws_caps.release(address=self.address, user_id=self.user_id)
+            self.caps.release(address=self.address, user_id=self.user_id)
 
 
 async def socket_refuse(admission: SocketAdmission, receive, send) -> None:

@@ -43,6 +43,7 @@ class JsonFrameConsumer(AsyncJsonWebsocketConsumer):
     handlers: dict[str, str] = {}
     frame_rate_limited = True  # WS_RATE per socket (viewers); the ingest socket counts per key
     closing = False  # close sent, or the socket found gone: nothing more is sent
+    socket_caps = ratelimit.ws_caps  # which count of open sockets per address this one joins
 
     async def __call__(self, scope, receive, send):
         """Without a channel layer, read the socket in this task: channels' loop makes a task per
@@ -50,7 +51,7 @@ class JsonFrameConsumer(AsyncJsonWebsocketConsumer):
         The caps on open sockets per address and per user (WS_MAX_PER_ADDRESS/_USER) are held
         for the socket's whole life and released however it ends. (One coroutine frame per
         socket: each frame more is ~0.5 KB per idle viewer.)"""
-        admission = ratelimit.SocketAdmission(scope)
+        admission = ratelimit.SocketAdmission(scope, self.socket_caps)
         kind = metrics.socket_opened(type(self))
         try:
             if admission.refused:
