@@ -218,6 +218,9 @@ WEBGAME_WS_RATE = env.float("WS_RATE", default=10.0)
 WEBGAME_WS_BURST = env.int("WS_BURST", default=30)
 # Bytes a viewer may leave unread in its socket before live frames are skipped for a resync.
 WEBGAME_WS_MAX_BACKLOG = env.int("WS_MAX_BACKLOG", default=512 * 1024)
+# The largest frame the server sends a WebSocket (bytes): longer `events` frames are cut into
+# contiguous ones. Under every server's own limit (daphne refuses to send over 1 MiB).
+WEBGAME_WS_MAX_FRAME_BYTES = env.int("WS_MAX_FRAME_BYTES", default=256 * 1024)
 
 LOGGING = {
     "version": 1,
