@@ -9,11 +9,19 @@ const root = document.getElementById("lobby");
 const list = document.getElementById("game-list");
 const empty = document.getElementById("lobby-empty");
 const badge = document.getElementById("conn-badge");
-const BADGE_TEXT = { connecting: "connecting…", live: "live", reconnecting: "reconnecting…", offline: "offline, retrying" };
+const BADGE_TEXT = {
+  connecting: "connecting…",
+  live: "live",
+  degraded: "degraded — updating every few seconds",
+  reconnecting: "reconnecting…",
+  offline: "offline, retrying",
+};
 
 // slug -> {game, samples: [[ms, events]]}: recent event counts give each game's rate.
 const games = new Map();
-window.webgame = { games, frames: 0 };
+// degraded: the server pushes nothing live to this socket for now (Redis is not answering);
+// each ping brings the list from the database, until a `status` frame with `live: true`.
+window.webgame = { games, frames: 0, degraded: false };
 
 function field(card, name) {
   return card.querySelector(`[data-field="${name}"]`);
@@ -114,14 +122,27 @@ function frameHandle(frame) {
   window.webgame.frames += 1;
   if (frame.type === "games") gamesReplace(frame.games);
   else if (frame.type === "game") gameUpdate(frame.game);
+  else if (frame.type === "status") {
+    window.webgame.degraded = frame.live === false;
+    statusChange(socket.status);
+  }
 }
 
+// socket.js's status, or "degraded" while live but degraded (told per socket: a new one starts live).
 function statusChange(status) {
-  badge.className = `badge badge--${status}`;
-  badge.textContent = BADGE_TEXT[status] || status;
+  const shown = status === "live" && window.webgame.degraded ? "degraded" : status;
+  badge.className = `badge badge--${shown}`;
+  badge.textContent = BADGE_TEXT[shown] || shown;
 }
 
-const socket = new LiveSocket({ url: socketUrl(root.dataset.wsPath), onFrame: frameHandle, onStatus: statusChange });
+const socket = new LiveSocket({
+  url: socketUrl(root.dataset.wsPath),
+  onFrame: frameHandle,
+  onStatus: statusChange,
+  onOpen: () => {
+    window.webgame.degraded = false;
+  },
+});
 window.webgame.socket = socket;
 socket.start();
 setInterval(ratesTick, 1000);

@@ -8,7 +8,6 @@ import logging
 import uuid
 
 from channels.db import database_sync_to_async
-from channels.exceptions import StopConsumer
 from django.conf import settings
 from django.db import DatabaseError
 
@@ -243,70 +242,86 @@ class GameConsumer(ChatHandlers, JsonFrameConsumer):
 
 
 class LobbyConsumer(JsonFrameConsumer):
-    """All visible games with live totals: the lobby-wide broadcast."""
+    """All visible games with live totals: the lobby-wide broadcast. Like a game's viewers,
+    its sockets are fed by the process's one feed of the lobby group (stats.live.hub), which
+    tells them when Redis goes down or comes back; while down, each ping brings the list
+    from the database."""
 
     handlers = {"ping": "on_ping"}
-
-    async def serve_with_layer(self, scope, receive, send):
-        try:
-            return await super().serve_with_layer(scope, receive, send)
-        except Exception as exc:
-            # channels makes the socket's layer channel before reading the handshake: with
-            # Redis down that raises, and daphne would answer the handshake with a 500. Serve
-            # the lobby from the database instead, without live updates (it says so).
-            if self.channel_layer is None or getattr(self, "channel_name", None):
-                raise
-            publish.outage.failed(exc)
-            self.channel_layer_alias = None
-            self.scope, self.channel_layer, self.base_send = scope, None, send
-            try:
-                while True:
-                    await self.dispatch(await receive())
-            except StopConsumer:
-                pass
+    channel_layer_alias = None
 
     async def connect(self):
         user = self.scope["user"]
         self.sees_private = bool(user.is_authenticated and user.is_staff)
         self.private_slugs: set[str] = set()  # private games this (non-staff) viewer is listed on
-        live = self.channel_layer is not None
-        if live:
-            try:
-                await self.channel_layer.group_add(publish.LOBBY_GROUP, self.channel_name)
-            except Exception as exc:  # noqa: BLE001 - Redis down: the lobby is served, not refused
-                publish.outage.failed(exc)
-                live = False
+        self.refresh_task: asyncio.Task | None = None
+        self.joined = False
         await self.accept()
+        self.feed = await hub_get().join(publish.LOBBY_GROUP, self)
+        self.joined = True
         await self.send_json(frames.connection_established())
-        games = await database_sync_to_async(self.games_list)(user)
+        await self.games_send()
+        if not self.feed.live:
+            await self.send_json(STATUS_DEGRADED)
+
+    async def socket_gone(self) -> None:
+        await super().socket_gone()
+        if self.joined:
+            self.joined = False
+            hub_get().leave(publish.LOBBY_GROUP, self, self.feed)
+        task = self.refresh_task
+        if task is not None and task is not asyncio.current_task():
+            task.cancel()
+
+    async def games_send(self) -> None:
+        games = await database_sync_to_async(self.games_list)(self.scope["user"])
         self.private_slugs = {g["slug"] for g in games if not g["is_public"]}
         await self.send_json({"type": "games", "games": games})
-        if not live:
-            await self.send_json(STATUS_DEGRADED)
 
     @staticmethod
     def games_list(user) -> list[dict]:
         return [game_wire(g) for g in selectors.game_list_visible(user=user)]
 
-    async def disconnect(self, code):
-        await self.socket_gone()
-        if self.channel_layer is None:
-            return
-        try:
-            await self.channel_layer.group_discard(publish.LOBBY_GROUP, self.channel_name)
-        except Exception as exc:  # noqa: BLE001 - leaving must never raise
-            publish.outage.failed(exc)
-
     async def on_ping(self, content):
         PingIn.model_validate(content)
+        if not self.feed.live:  # degraded: the database keeps the list current
+            await self.games_send()
         await self.send_json(frames.pong())
 
-    async def lobby_game(self, message):
+    async def lobby_forward(self, message: dict) -> None:
+        """A game's new totals, from the feed: to this viewer if it may see the game."""
         visible = message["is_public"] or self.sees_private or message.get("slug") in self.private_slugs
-        if visible and not self.outbox.should_skip(self.resync_after_lag):
+        if visible and self.joined and not self.outbox.should_skip(self.resync_after_lag):
             metrics.lobby_frame_out()
             await self.send(text_data=message["text"])
 
+    async def text_forward(self, frame: OutFrame) -> None:
+        if self.joined:  # a status frame (degraded)
+            await self.frame_send(frame)
+
+    async def events_forward(self, first_seq: int, last_seq: int, frame: OutFrame) -> None:
+        return  # the lobby group carries no events frames
+
+    async def live_forward(self, last_seq: int | None) -> None:
+        """Live again after an outage: say so, and send the list as the database has it (in
+        a task of its own: the feed tells every viewer, and waits for none of their reads)."""
+        if not self.joined:
+            return
+        await self.send_json(STATUS_LIVE)
+        if self.refresh_task is None or self.refresh_task.done():
+            self.refresh_task = asyncio.ensure_future(self.refresh())
+
+    async def refresh(self) -> None:
+        try:
+            await self.games_send()
+        except DatabaseError as exc:  # the next ping or frame brings it; never an unretrieved error
+            logger.warning("lobby refresh failed (%s: %s)", type(exc).__name__, exc)
+
+    async def frame_send(self, frame: OutFrame) -> None:
+        try:
+            await self.sink.write(frame)
+        except SocketGone:
+            await self.socket_gone()
+
     async def resync_after_lag(self) -> None:
-        games = await database_sync_to_async(self.games_list)(self.scope["user"])
-        await self.send_json({"type": "games", "games": games})
+        await self.games_send()

@@ -30,6 +30,7 @@ logger = logging.getLogger(__name__)
 # all its viewers.
 REORDER_WAIT = 0.1
 SUBSCRIBE_RETRY_MIN, SUBSCRIBE_RETRY_MAX = 0.5, 5.0  # seconds between subscribe attempts in an outage
+STATUS_DEGRADED_TEXT = frames.json_compact(frames.status(live=False))
 
 
 class Feed:
@@ -43,7 +44,7 @@ class Feed:
         self.early: dict[int, dict] = {}  # messages that skipped ahead, by first_seq
         self.reorder_timer: asyncio.TimerHandle | None = None
         self.channel = ""
-        self.live = False  # subscribed to the group: frames arrive
+        self.subscribed = False  # a member of the group: frames arrive while Redis answers
         # Set once the first subscribe attempt is over, to whether it worked: a viewer joining
         # in an outage is served from the database meanwhile, and told when it goes live.
         self.attempted: asyncio.Future[bool] = asyncio.get_running_loop().create_future()
@@ -63,13 +64,33 @@ class Feed:
                     self.attempted.set_result(False)
             await asyncio.sleep(delay)
             delay = min(delay * 2, SUBSCRIBE_RETRY_MAX)
-        self.live = True
+        self.subscribed = True
         if not self.attempted.done():
             self.attempted.set_result(True)
-        else:  # live after an outage: tell the viewers, who catch up from where the stream starts
+        elif self.live:  # live after an outage: tell the viewers, who catch up from where the stream starts
             last_seq = None if self.next_seq is None else self.next_seq - 1
             await self.out.hand_out(lambda viewer: viewer.live_forward(last_seq))
         await self._receive_loop()
+
+    @property
+    def live(self) -> bool:
+        """Frames arrive: subscribed, and Redis answers (a hung Redis keeps the subscription
+        but carries nothing)."""
+        return self.subscribed and self.hub.redis_up
+
+    async def health_changed(self, up: bool) -> None:
+        """Redis stopped answering, or answers again (the hub's check, stats.live.health). A
+        feed not yet subscribed tells its viewers when it is (_run)."""
+        if not self.subscribed:
+            return
+        if not up:
+            return await self.out.text_send(STATUS_DEGRADED_TEXT)
+        # Pushes of the outage were lost, or arrive late: go on from the database's last seq,
+        # which every viewer catches up to (live_forward), so nothing waits for a gap timer.
+        self.next_seq = await self.reads.stream_start(self.group)
+        self.early.clear()
+        last_seq = None if self.next_seq is None else self.next_seq - 1
+        await self.out.hand_out(lambda viewer: viewer.live_forward(last_seq))
 
     async def _subscribe(self) -> None:
         layer = self.hub.layer
@@ -111,6 +132,8 @@ class Feed:
             return await self.out.presence_arrive(message["text"])
         if kind == "game.chat":
             return self.out.chat_add(message["text"])
+        if kind == "lobby.game":  # the lobby's feed: each viewer filters by what it may see
+            return await self.out.hand_out(lambda viewer: viewer.lobby_forward(message))
         if kind != "game.events":
             text = message.get("text")
             if isinstance(text, str):

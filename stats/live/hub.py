@@ -7,6 +7,7 @@ from django.conf import settings
 
 from stats.live.fanout import Viewer
 from stats.live.feed import Feed
+from stats.live.health import Listener, RedisHealth
 
 
 class Hub:
@@ -18,6 +19,30 @@ class Hub:
         self.tick_max = max(self.tick, settings.WEBGAME_FRAME_TICK_MAX_MS / 1000)
         self.feeds: dict[str, Feed] = {}
         self.tasks: set[asyncio.Task] = set()
+        self.health = RedisHealth(self.health_changed)
+        # Sockets outside the feeds (the lobby) told when Redis goes down or comes back.
+        self.listeners: dict[Listener, None] = {}
+
+    @property
+    def redis_up(self) -> bool:
+        return self.health.up
+
+    async def health_changed(self, up: bool) -> None:
+        """Redis went down or came back: every feed tells its viewers, and every listener
+        is told, on the sockets they have (no reconnect)."""
+        for feed in list(self.feeds.values()):
+            await feed.health_changed(up)
+        for listener in list(self.listeners):
+            await listener(up)
+
+    def listen(self, listener: Listener) -> bool:
+        """Tell `listener(up)` of Redis going down or up from now on; returns whether it is up."""
+        self.health.start()
+        self.listeners[listener] = None
+        return self.health.up
+
+    def unlisten(self, listener: Listener) -> None:
+        self.listeners.pop(listener, None)
 
     def tick_for(self, viewers: int) -> float:
         """Seconds between two frames of a game with this many viewers here: a flush costs
@@ -34,7 +59,9 @@ class Hub:
 
     async def join(self, group: str, viewer: Viewer, game_id: int | None = None) -> Feed:
         """Start handing `group`'s frames to `viewer`. Never raises for a layer outage: the
-        feed's `live` says whether frames arrive; it retries and tells its viewers."""
+        feed's `live` says whether frames arrive; it retries and tells its viewers, and so
+        does the hub when Redis stops answering (stats.live.health)."""
+        self.health.start()
         feed = self.feeds.get(group)
         if feed is None or feed.reads.game_id != game_id:
             # A new game under a slug whose old game was deleted while watched: a feed of its
@@ -42,7 +69,8 @@ class Hub:
             # stays with its viewers until they leave.
             feed = self.feeds[group] = Feed(self, group, game_id)
         feed.viewers[viewer] = None
-        await asyncio.shield(feed.attempted)
+        if self.health.up:  # down: no wait for a subscribe that can only time out
+            await asyncio.shield(feed.attempted)
         return feed
 
     def leave(self, group: str, viewer: Viewer, feed: Feed | None = None) -> asyncio.Task | None:

@@ -25,7 +25,7 @@ from channels.layers import get_channel_layer
 from django.db import transaction
 
 from stats.eventlog import LogRow
-from stats.live import frames
+from stats.live import frames, health
 from stats.models import Game, Player
 from stats.ops import metrics
 from stats.scoring.record import Scored
@@ -168,6 +168,11 @@ def messages_send(messages: list[tuple[str, dict]]) -> None:
 
 
 async def messages_send_async(messages: list[tuple[str, dict]]) -> None:
+    if health.redis_down():
+        # This process's check found Redis not answering: a push now could only wait for its
+        # deadline, and pile up behind the others. Dropped; viewers catch up by seq.
+        metrics.channel_layer_failed()
+        return
     layer = get_channel_layer()
     try:
         for group, message in messages:

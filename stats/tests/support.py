@@ -77,6 +77,15 @@ class Proc:
         self.stop()
         return self.start()
 
+    def freeze(self) -> None:
+        """Hang, as a full disk, a swap storm or a partition would: connections stay open,
+        nothing answers. Always thaw() in a finally."""
+        os.kill(self.popen.pid, signal.SIGSTOP)
+
+    def thaw(self) -> None:
+        if self.popen and self.popen.poll() is None:
+            os.kill(self.popen.pid, signal.SIGCONT)
+
     def log(self) -> str:
         return self.log_path.read_text(errors="replace") if self.log_path.exists() else ""
 
