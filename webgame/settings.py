@@ -314,3 +314,13 @@ except ValueError as _exc:
     raise ImproperlyConfigured(f"METRICS_ALLOWED_NETWORKS: {_exc}") from None
 # Request latency by route (outermost: it times the whole middleware chain).
 MIDDLEWARE = ["stats.ops.middleware.RequestMetricsMiddleware", *MIDDLEWARE]
+
+# --- The cost of one write, and of a game's stats (issue #19; README "Game stats") ---
+# Stats a game may declare (derived ones included): each is in every snapshot and frame, so
+# 32,767 made a 4.87 MB snapshot. Past it a declaration is refused (409 too_many_stats).
+WEBGAME_GAME_MAX_STATS = env.int("GAME_MAX_STATS", default=64)
+# Stats one event may carry, and stat values one POST or ingest frame may carry in all: each
+# value is kept in up to 4 periods for its player and its team, so 1,000 events x 32 stats
+# wrote ~131,000 rows in one transaction (4-6 s on PostgreSQL, other games' writes waiting).
+WEBGAME_EVENT_MAX_STATS = env.int("EVENT_MAX_STATS", default=32)
+WEBGAME_BATCH_MAX_STAT_VALUES = env.int("BATCH_MAX_STAT_VALUES", default=4000)
