@@ -86,6 +86,14 @@ def anon_read_retry_after(*, address: str) -> int | None:
     )
 
 
+def signup_retry_after(*, address: str) -> int | None:
+    """Count one account about to be made from this address (stats.accounts; issue #19). None
+    if allowed, else seconds until it may make another."""
+    return _window_retry_after(
+        name=f"webgame:ratelimit:signup:{address}:", limit=settings.SIGNUP_RATE, window=settings.SIGNUP_WINDOW
+    )
+
+
 def _window_retry_after(*, name: str, limit: int, window: int, cost: int = 1) -> int | None:
     """A sliding-window estimate: this window's count plus the previous window's, weighted by
     how much of it the sliding window still covers. A plain fixed window would let a caller
