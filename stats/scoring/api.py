@@ -57,6 +57,8 @@ def stats_view(request, slug: str):
     except DjangoValidationError as exc:
         details = [{"field": f, "message": m} for f, ms in exc.message_dict.items() for m in ms]
         raise ApiError(422, "invalid", "the stat is invalid", details) from None
+    except services.StatLimitReached as exc:
+        raise ApiError(409, "too_many_stats", str(exc)) from None
     except services.ScoringConflict as exc:
         raise ApiError(409, "conflict", str(exc)) from None
     return JsonResponse(stat_wire(stat), status=201 if created else 200)

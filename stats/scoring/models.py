@@ -35,7 +35,11 @@ class Stat(models.Model):
     position = models.PositiveSmallIntegerField(default=0)
 
     class Meta:
-        constraints = [models.UniqueConstraint(fields=["game", "name"], name="stat_unique_name")]
+        constraints = [
+            models.UniqueConstraint(fields=["game", "name"], name="stat_unique_name"),
+            # Declarations take the game's row lock (stat_declare): positions 0, 1, 2... never repeat.
+            models.UniqueConstraint(fields=["game", "position"], name="stat_unique_position"),
+        ]
         ordering = ["game", "position", "name"]
 
     def __str__(self) -> str:

@@ -4,6 +4,7 @@ match after its end."""
 
 import secrets
 
+from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.utils import timezone
@@ -21,6 +22,11 @@ class ScoringConflict(Exception):
     """Something with this name or id exists already with another definition."""
 
 
+class StatLimitReached(ScoringConflict):
+    """The game has declared GAME_MAX_STATS stats: each one is in every snapshot and frame.
+    A ScoringConflict, so the admin and the command say so as they do for a conflict."""
+
+
 def stat_declare(
     *,
     game: Game,
@@ -36,17 +42,26 @@ def stat_declare(
     Declaring the same again is a no-op, so a game server may declare at every start; a
     different definition of a name that exists raises ScoringConflict, and an invalid one
     django.core.exceptions.ValidationError."""
+    if bool(numerator) != bool(denominator):  # before either is dropped: never half a ratio
+        raise ValidationError({"denominator": "a derived stat needs both a numerator and a denominator"})
     stat = Stat(game=game, name=name, label=label or name.replace("_", " ").capitalize(), format=format, order=order)
     stat.op, stat.numerator, stat.denominator = (Stat.Op.INCR, numerator, denominator) if numerator else (op, "", "")
     stat.full_clean(exclude=["game"], validate_unique=False)
     stat_parts_check(game=game, stat=stat)
     with transaction.atomic():
-        existing = Stat.objects.select_for_update().filter(game=game, name=name).first()
+        # The game's row lock, as every write of the game takes: concurrent declarations of
+        # one name, or of new names, wait their turn, so none fails on the unique name and
+        # each new stat gets the next position (a lock on the Stat row alone locked nothing
+        # while the row did not exist: PostgreSQL gave an IntegrityError and equal positions).
+        eventlog.game_lock(game_id=game.pk)
+        existing = Stat.objects.filter(game=game, name=name).first()
         if existing is not None:
             if any(getattr(existing, f) != getattr(stat, f) for f in STAT_FIELDS):
                 raise ScoringConflict(f"stat {name!r} exists with another definition")
             return existing, False
         stat.position = Stat.objects.filter(game=game).count()
+        if stat.position >= settings.WEBGAME_GAME_MAX_STATS:
+            raise StatLimitReached(f"a game declares at most {settings.WEBGAME_GAME_MAX_STATS} stats (GAME_MAX_STATS)")
         stat.save()
     return stat, True
 
