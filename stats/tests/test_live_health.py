@@ -13,6 +13,7 @@ from django.db import connection
 from stats.live import health, publish
 from stats.tests.support import DaphneProc, ValkeyProc, database_url
 from stats.tests.test_live_failures import origin, post_event
+from stats.tests.test_live_hub import until
 
 pytestmark = pytest.mark.django_db(transaction=True)
 DEGRADED = {"type": "status", "live": False, "reason": "layer_down"}
@@ -35,10 +36,10 @@ def stack(game, frozen_valkey):
     web.stop()
 
 
-async def until_frame(ws, wanted: dict, timeout: float = 20) -> tuple[list[dict], float]:
+async def until_frame(ws, wanted: dict) -> tuple[list[dict], float]:
     """Frames read up to and including `wanted`, and when it came (time.monotonic())."""
     seen = []
-    async with asyncio.timeout(timeout):
+    async with asyncio.timeout(20):
         while True:
             seen.append(json.loads(await ws.recv()))
             if seen[-1] == wanted:
@@ -142,9 +143,3 @@ async def test_pushes_are_dropped_at_once_while_the_check_says_down(frozen_valke
     finally:
         frozen_valkey.thaw()
         await check.stop()
-
-
-async def until(predicate, timeout: float = 10.0) -> None:
-    async with asyncio.timeout(timeout):
-        while not predicate():
-            await asyncio.sleep(0.02)
