@@ -4,10 +4,19 @@ Frames are pipelined: each is checked and handed to the game's committer at once
 of the socket's own sends the answers in order as their commits complete, so a client may
 keep many frames in flight. At most INGEST_MAX_IN_FLIGHT frames wait for answers; past that
 the socket is not read until answers go out (the client's sends then wait: TCP backpressure).
+
+Every answer, an error for a frame that could not be parsed included, joins that one queue:
+an error sent at once overtook the acks of the frames before it (issue #22). A frame's answer
+carries its ref whenever one can be found, even in a frame too large to parse (frames.ref_peek).
+The key is read again every INGEST_KEY_RECHECK_SECONDS: a revoked key's next frame is refused
+(`key_revoked`) and the socket closed with 4401, and nothing it sends from then on is stored.
 """
 
 import asyncio
+import json
 import logging
+import math
+import time
 from collections import deque
 
 from channels.consumer import get_handler_name
@@ -16,16 +25,20 @@ from django.conf import settings
 from django.db import DatabaseError
 from pydantic import ValidationError
 
-from stats import selectors, services
+from stats import ratelimit, selectors, services
 from stats.ingest.committer import committer_for
-from stats.ingest.frames import IngestEventsIn, PingIn, ack, error_for, ref_of
+from stats.ingest.frames import IngestEventsIn, PingIn, ack, error_for, ref_of, ref_peek
 from stats.ingest.keyrate import KeyRate
 from stats.live import frames, publish
-from stats.live.jsonsocket import JsonFrameConsumer
+from stats.live.jsonsocket import MAX_FRAME_CHARS, JsonFrameConsumer, _reject_constant
 from stats.ops import metrics
+from stats.schemas import errors_describe
 from stats.scoring.record import EventsRefused
 
 logger = logging.getLogger(__name__)
+CLOSE_KEY_REVOKED = 4401  # after a key_revoked error frame: docs/protocol.md
+_CLOSE = object()  # in the answer queue: close the socket once every earlier answer is out
+_key_active = database_sync_to_async(selectors.api_key_active)
 
 
 def bearer_key(scope: dict) -> str | None:
@@ -40,6 +53,8 @@ class IngestConsumer(JsonFrameConsumer):
     handlers = {"events": "on_events", "ping": "on_ping"}
     frame_rate_limited = False  # the key's rate limit applies, per frame, as per request over HTTP
     channel_layer_alias = None  # answers go to this socket alone: no group, no layer channel
+    socket_caps = ratelimit.ingest_caps  # a game server's sockets do not use up its viewers' cap
+    revoked = False  # the key was found revoked: nothing more is read
 
     async def dispatch(self, message):
         """channels' dispatch, without its aclose_old_connections() per message: a thread hop
@@ -61,8 +76,10 @@ class IngestConsumer(JsonFrameConsumer):
         if publish.server_loop() is None:
             publish.server_loop_register(asyncio.get_running_loop())
         self.key, self.game_id = key, key.game_id
+        self.key_checked_at = -math.inf  # api_key_get's answer may be 5 s old: the first frame reads it again
         self.key_rate = KeyRate(key.prefix)
         self.answers: deque[tuple[object, asyncio.Future | dict]] = deque()
+        self.refs_waiting: dict[int, int] = {}  # refs of the queued answers: a ref in flight is refused
         self.answered = asyncio.Event()
         self.answer_task = asyncio.get_running_loop().create_task(self.answers_send())
         await self.accept()
@@ -80,19 +97,76 @@ class IngestConsumer(JsonFrameConsumer):
             if isinstance(outcome, asyncio.Future):
                 outcome.cancel()
 
-    async def receive_json(self, content, **kwargs):
+    async def receive(self, text_data=None, bytes_data=None, **kwargs):
+        """JsonFrameConsumer.receive, with every error queued in order (and naming its ref)."""
         # Over the cap, stop reading until answers go out.
         while len(self.answers) >= settings.WEBGAME_INGEST_MAX_IN_FLIGHT and not self.closing:
             self.answered.clear()
             await self.answered.wait()
-        await super().receive_json(content, **kwargs)
+        if self.closing or self.revoked:
+            return  # a frame that crossed our close: nothing to answer it with
+        if text_data is None:
+            return self.answer_queue(None, frames.error("binary_unsupported", "send JSON text frames"))
+        if len(text_data) > MAX_FRAME_CHARS:
+            ref = ref_peek(text_data)
+            message = f"frames are limited to {MAX_FRAME_CHARS} chars; send fewer events per frame"
+            return self.answer_queue(ref, frames.error("too_large", message, ref=ref))
+        try:
+            content = json.loads(text_data, parse_constant=_reject_constant)
+        except (ValueError, RecursionError):  # RecursionError: nested deeper than the parser's stack
+            ref = ref_peek(text_data)
+            return self.answer_queue(ref, frames.error("bad_json", "the frame is not valid JSON", ref=ref))
+        await self.receive_json(content)
+
+    async def receive_json(self, content, **kwargs):
+        kind = content.get("type") if isinstance(content, dict) else None
+        ref = ref_of(content) if isinstance(content, dict) else None
+        if not isinstance(kind, str):
+            message = 'expected a JSON object with a string "type"'
+            return self.answer_queue(ref, frames.error("bad_message", message, ref=ref))
+        if kind not in self.handlers:
+            message = f"unknown type; known types: {', '.join(sorted(self.handlers))}"
+            return self.answer_queue(ref, frames.error("unknown_type", message, ref=ref))
+        try:
+            await getattr(self, self.handlers[kind])(content)
+        except ValidationError as exc:
+            self.answer_queue(ref, error_for(exc, ref) if kind == "events" else _bad_field(exc))
+        except DatabaseError as exc:  # the key's re-check: the frame is refused, the client sends it again
+            metrics.backend_error("socket_frame")
+            logger.warning("ingest %s failed for %s (%s: %s)", kind, self.slug, type(exc).__name__, exc)
+            self.answer_queue(ref, error_for(exc, ref))
 
     def answer_queue(self, ref, outcome) -> None:
         self.answers.append((ref, outcome))
+        if ref is not None:
+            self.refs_waiting[ref] = self.refs_waiting.get(ref, 0) + 1
         self.answered.set()
+
+    async def key_active(self) -> bool:
+        """Whether the key still stands, read again once INGEST_KEY_RECHECK_SECONDS have passed
+        (a read per socket per interval while it sends; none while it is idle)."""
+        now = time.monotonic()
+        if now - self.key_checked_at < settings.WEBGAME_INGEST_KEY_RECHECK_SECONDS:
+            return True
+        active = await _key_active(key_id=self.key.pk)
+        self.key_checked_at = now
+        return active
+
+    def key_revoked(self, ref) -> None:
+        """Refuse this frame, close after the answers before it, and read nothing more."""
+        self.revoked = True
+        logger.info("ingest socket of %s closed: key %s revoked", self.slug, self.key.prefix)
+        message = "this API key was revoked; the socket is closed"
+        self.answer_queue(ref, frames.error("key_revoked", message, ref=ref))
+        self.answer_queue(None, _CLOSE)
 
     async def on_events(self, content):
         ref = ref_of(content)
+        if ref is not None and ref in self.refs_waiting:
+            message = "a frame with this ref is still waiting for its answer; use a new ref"
+            return self.answer_queue(ref, frames.error("ref_in_flight", message, ref=ref))
+        if not await self.key_active():
+            return self.key_revoked(ref)
         events = content.get("events")
         if isinstance(events, list) and len(events) > settings.WEBGAME_MAX_BATCH:
             message = f"at most {settings.WEBGAME_MAX_BATCH} events per frame"
@@ -101,7 +175,7 @@ class IngestConsumer(JsonFrameConsumer):
             frame = IngestEventsIn.model_validate(content)
         except ValidationError as exc:
             return self.answer_queue(ref, error_for(exc, ref))
-        if settings.WEBGAME_API_RATE_LIMIT and (retry := self.key_rate.take()):
+        if settings.WEBGAME_API_RATE_LIMIT and (retry := await self.key_rate.take()):
             message = f"too many frames for this key; retry in {retry}s"
             return self.answer_queue(ref, frames.error("rate_limited", message, ref=ref, retry_after=retry))
         self.answer_queue(ref, committer_for(self.game_id).submit_async(frame.events))
@@ -116,8 +190,14 @@ class IngestConsumer(JsonFrameConsumer):
                 self.answered.clear()
                 await self.answered.wait()
             ref, outcome = self.answers[0]
+            if outcome is _CLOSE:
+                return await self.close(code=CLOSE_KEY_REVOKED)
             frame = outcome if isinstance(outcome, dict) else await self.outcome_frame(ref, outcome)
             self.answers.popleft()
+            if ref is not None:
+                left = self.refs_waiting.pop(ref) - 1
+                if left:
+                    self.refs_waiting[ref] = left
             self.answered.set()  # wakes a reader held at the cap
             await self.send_json(frame)
 
@@ -131,3 +211,7 @@ class IngestConsumer(JsonFrameConsumer):
             return error_for(exc, ref)
         metrics.events_ingested("socket", result.accepted)
         return ack(ref, result)
+
+
+def _bad_field(exc: ValidationError) -> dict:
+    return frames.error("bad_field", "invalid fields", details=errors_describe(exc))

@@ -3,12 +3,19 @@ counted per frame on an ingest socket and per request over HTTP, but told to Red
 batches: one round trip per frame was the socket's bottleneck (a few hundred frames/s), and
 ~6 % of a one-event POST's CPU.
 
-A socket (KeyRate), or a process's POSTs for one key (SharedKeyRate), count here and report
-every batch_size() frames or REPORT_SECONDS, whichever comes first. A key over its limit is
-therefore seen up to a batch late (per socket; per request thread for POSTs); from then
-on its frames and POSTs are refused until the limiter's retry time. A low limit is reported
-at every frame (the batch is a twentieth of the limit at most), so it stays exact. Like the
-limiter itself, it fails open when Redis is unreachable."""
+A socket (KeyRate) reserves frames ahead: it asks the limiter for a batch, spends it frame by
+frame, and asks for the next batch when half is spent; a frame with nothing reserved waits
+for the reservation. So it never sends a frame the limiter has not counted: the limit is
+exact under any burst (counting after the fact let 1,500 of 3,000 frames through a limit of
+1,200). A socket's first batches are small (1, 2, 4 ... up to batch_size()), so a short-lived
+socket reserves little more than it sends; what a socket reserved and did not send when it
+closed counts against the key (at most one batch per socket: the limit errs on the low side).
+
+A process's POSTs for one key (SharedKeyRate) count here and report every batch_size() POSTs
+or REPORT_SECONDS, whichever comes first: a key over its limit is seen up to a batch late per
+request thread. A low limit is reported at every frame (the batch is a twentieth of the limit
+at most), so it stays exact. Like the limiter itself, both fail open when Redis is
+unreachable."""
 
 import asyncio
 import threading
@@ -31,29 +38,44 @@ def batch_size() -> int:
 
 
 class KeyRate:
+    """One ingest socket's frames, spent from batches the limiter counted beforehand."""
+
     def __init__(self, key_prefix: str) -> None:
         self.key_prefix = key_prefix
-        self.unreported = 0
-        self.reported_at = time.monotonic()
+        self.reserved = 0  # frames counted by the limiter and not sent yet
+        self.next_batch = 1  # doubles up to batch_size(): a short socket reserves little
         self.blocked_until = 0.0
-        self.report: asyncio.Task | None = None
+        self.report: asyncio.Task | None = None  # the reservation in flight
 
-    def take(self) -> int | None:
+    async def take(self) -> int | None:
         """Count one frame. None if allowed, else whole seconds until the key may send again."""
-        now = time.monotonic()
-        if now < self.blocked_until:
-            return max(1, round(self.blocked_until - now))
-        self.unreported += 1
-        due = self.unreported >= batch_size() or now - self.reported_at >= REPORT_SECONDS
-        if due and (self.report is None or self.report.done()):
-            self.report = asyncio.get_running_loop().create_task(self._report(self.unreported))
-            self.unreported, self.reported_at = 0, now
-        return None
+        while True:
+            now = time.monotonic()
+            if now < self.blocked_until:
+                return max(1, round(self.blocked_until - now))
+            if self.reserved > 0:
+                self.reserved -= 1
+                if self.reserved * 2 <= self.next_batch:
+                    self._reserve()  # ahead of need: the frames after this one rarely wait
+                return None
+            if ratelimit.fail_open.down:  # Redis unreachable: fail open, as the limiter does
+                self._reserve()
+                return None
+            await asyncio.shield(self._reserve())  # shielded: a socket gone mid-wait leaves it be
+
+    def _reserve(self) -> asyncio.Task:
+        if self.report is None or self.report.done():
+            batch, self.next_batch = self.next_batch, min(self.next_batch * 2, batch_size())
+            self.report = asyncio.get_running_loop().create_task(self._report(batch))
+        return self.report
 
     async def _report(self, frames: int) -> None:
         retry = await _retry_after(key_prefix=self.key_prefix, cost=frames)
-        if retry is not None:
+        if retry is None:
+            self.reserved += frames
+        else:
             self.blocked_until = time.monotonic() + retry
+            self.next_batch = 1  # after a refusal, ask small again: the window has room for less
 
     def close(self) -> None:
         if self.report is not None:

@@ -1,5 +1,6 @@
-"""The key's rate limit on the ingest socket (stats.ingest.keyrate): frames counted per frame,
-told to the real limiter (Redis) in batches, refused from the limiter's answer on."""
+"""The key's rate limit on the ingest socket (stats.ingest.keyrate): frames reserved from the
+real limiter (Redis) in batches before they are sent, refused from the limiter's answer on;
+POSTs counted and told in batches."""
 
 import asyncio
 import time
@@ -24,7 +25,11 @@ def test_the_limiter_counts_a_batch_of_frames_at_once(limited):
     assert ratelimit.api_key_retry_after(key_prefix=prefix, cost=1) is not None  # 121 > 120
 
 
-async def test_a_socket_reports_in_batches_and_is_refused_once_over(limited, monkeypatch):
+async def test_a_socket_reserves_in_batches_and_never_passes_the_limit_in_a_burst(limited, monkeypatch):
+    """400 frames as fast as the socket reads them: the frames allowed are frames the limiter
+    counted first, so no more than the limit pass (counting after the fact let every frame of
+    a burst through until the first report came back), and the reservations grow 1, 2, 4 ...
+    up to a batch."""
     reports: list[int] = []
     real = keyrate._retry_after
 
@@ -34,16 +39,27 @@ async def test_a_socket_reports_in_batches_and_is_refused_once_over(limited, mon
 
     monkeypatch.setattr(keyrate, "_retry_after", counting)
     rate = keyrate.KeyRate("sock-" + str(id(reports)))
-    verdicts = []
-    for _ in range(400):
-        verdicts.append(rate.take())
-        if rate.report is not None:
-            await rate.report  # a report in flight lands before the next frames, here
-    assert sum(reports) <= 120 + keyrate.REPORT_FRAMES and all(n <= keyrate.REPORT_FRAMES for n in reports)
-    first_refused = next(i for i, v in enumerate(verdicts) if v is not None)
-    assert 120 <= first_refused <= 120 + keyrate.REPORT_FRAMES
-    assert all(v is not None and v >= 1 for v in verdicts[first_refused:])
+    verdicts = [await rate.take() for _ in range(400)]
+    allowed = sum(v is None for v in verdicts)
+    assert 120 - keyrate.batch_size() <= allowed <= 120
+    assert reports[:3] == [1, 2, 4] and max(reports) == keyrate.batch_size() == 6
+    first_refused = verdicts.index(next(v for v in verdicts if v is not None))
+    assert first_refused == allowed and all(v is not None and v >= 1 for v in verdicts[first_refused:])
     rate.close()
+
+
+async def test_sockets_of_one_key_together_never_pass_the_limit(limited):
+    """Three sockets of one key, interleaved as a server's loop runs them."""
+    prefix = "socks-" + str(id(limited))
+    rates = [keyrate.KeyRate(prefix) for _ in range(3)]
+
+    async def burst(rate) -> int:
+        return sum([await rate.take() is None for _ in range(300)])
+
+    allowed = sum(await asyncio.gather(*(burst(rate) for rate in rates)))
+    assert 120 - 3 * keyrate.batch_size() <= allowed <= 120
+    for rate in rates:
+        rate.close()
 
 
 async def test_without_redis_the_socket_is_not_refused(limited, monkeypatch):
@@ -52,8 +68,7 @@ async def test_without_redis_the_socket_is_not_refused(limited, monkeypatch):
 
     monkeypatch.setattr(keyrate, "_retry_after", failing_open)
     rate = keyrate.KeyRate("down")
-    assert all(rate.take() is None for _ in range(500))
-    await asyncio.sleep(0)
+    assert all([await rate.take() is None for _ in range(500)])
     rate.close()
 
 
