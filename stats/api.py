@@ -18,7 +18,7 @@ from stats.ingest import keyrate
 from stats.ingest.committer import events_record_grouped
 from stats.models import ApiKey, Game, Match
 from stats.ops import metrics
-from stats.schemas import MAX_SEQ, EventBatchIn, EventIn, errors_describe
+from stats.schemas import MAX_SEQ, EventBatchIn, EventIn, errors_describe, stat_values_refusal
 from stats.scoring.record import EventsRefused
 from stats.wire import game_wire
 
@@ -125,11 +125,13 @@ def _parse_events(request) -> list[EventIn]:
     if "events" in data and isinstance(data["events"], list) and len(data["events"]) > settings.WEBGAME_MAX_BATCH:
         raise ApiError(413, "batch_too_large", f"at most {settings.WEBGAME_MAX_BATCH} events per batch")
     try:
-        if "events" in data:
-            return EventBatchIn.model_validate(data).events
-        return [EventIn.model_validate(data)]
+        events = EventBatchIn.model_validate(data).events if "events" in data else [EventIn.model_validate(data)]
     except ValidationError as exc:
         raise ApiError(422, "invalid", "some fields are invalid", errors_describe(exc)) from None
+    refusal = stat_values_refusal(events)
+    if refusal is not None:
+        raise ApiError(413, "too_many_stat_values", refusal)
+    return events
 
 
 def writer_key(request, slug: str) -> ApiKey:

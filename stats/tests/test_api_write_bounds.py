@@ -1,0 +1,47 @@
+"""The cost of one write is bounded (issue #19): stat values per batch (BATCH_MAX_STAT_VALUES),
+refused with a 413 that names the bound before anything is written."""
+
+import pytest
+from django.conf import settings
+
+from stats.models import ScoreEvent
+from stats.scoring import services as scoring
+from stats.scoring.models import StatTotal
+from stats.tests.test_api import error_code, post
+
+STATS = [f"s{i}" for i in range(32)]
+
+
+@pytest.fixture
+def stats_game(game):
+    for name in STATS:
+        scoring.stat_declare(game=game, name=name)
+    return game
+
+
+def batch(events: int, stats_each: int, prefix: str = "e") -> dict:
+    stats = dict.fromkeys(STATS[:stats_each], 1)
+    return {
+        "events": [
+            {"id": f"{prefix}{i}", "player": f"p{i}", "team": f"t{i % 2}", "stats": stats} for i in range(events)
+        ]
+    }
+
+
+def test_a_batch_over_the_stat_values_bound_is_a_413_naming_it(client, stats_game, api_key):
+    # 200 events x 32 stats = 6,400 values: past the default bound of 4,000.
+    response = post(client, stats_game.slug, batch(200, 32), api_key)
+    assert (response.status_code, error_code(response)) == (413, "too_many_stat_values")
+    message = response.json()["error"]["message"]
+    assert "BATCH_MAX_STAT_VALUES" in message and f"{settings.WEBGAME_BATCH_MAX_STAT_VALUES}" in message
+    assert "6400" in message
+    assert not ScoreEvent.objects.filter(game=stats_game).exists()
+    assert not StatTotal.objects.filter(game=stats_game).exists()
+
+
+def test_a_batch_at_the_bound_is_stored(client, stats_game, api_key, settings):
+    settings.WEBGAME_BATCH_MAX_STAT_VALUES = 64
+    assert post(client, stats_game.slug, batch(2, 32), api_key).status_code == 202
+    refused = post(client, stats_game.slug, batch(3, 22, prefix="f"), api_key)  # 66 values
+    assert (refused.status_code, error_code(refused)) == (413, "too_many_stat_values")
+    assert ScoreEvent.objects.filter(game=stats_game).count() == 2
