@@ -54,8 +54,10 @@ test: deps
 # The balancer run: HAProxy (deploy/haproxy.cfg, installed if missing) in front of two uvicorn
 # processes, one killed mid-stream (~30 s; test_lb.py).
 # The Sentinel run: a Redis primary killed mid-stream and failed over (~40 s; test_sentinel.py).
+# The freeze run: Redis hung (SIGSTOP) for 10 s under a stream, viewers on two web processes (~30 s;
+# test_freeze.py).
 chaos: deps
-	WEBGAME_CHAOS=1 python -m pytest stats/tests/test_faults.py stats/tests/test_churn.py stats/tests/test_lb.py stats/tests/test_sentinel.py -p no:cacheprovider -s $(PYTEST_ARGS)
+	WEBGAME_CHAOS=1 python -m pytest stats/tests/test_faults.py stats/tests/test_churn.py stats/tests/test_lb.py stats/tests/test_sentinel.py stats/tests/test_freeze.py -p no:cacheprovider -s $(PYTEST_ARGS)
 
 lint: deps
 	ruff check .

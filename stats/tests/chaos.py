@@ -300,3 +300,61 @@ class ViewerPool:
 
     def resumes(self) -> int:
         return sum(v.resumes for v in self.viewers)
+
+
+class StatusViewer(ChaosViewer):
+    """A dashboard through a Redis outage: it notes when the server says "degraded" and
+    "live" (`status` frames, time.monotonic()), and pings every `ping_every` seconds as
+    dashboard.js does, which keeps it current from the database while degraded."""
+
+    def __init__(self, url: str, *, ping_every: float = 2.0):
+        super().__init__(url)
+        self.ping_every = ping_every
+        self.told: list[tuple[bool, float]] = []  # (live, when)
+        self.seq_seen: list[tuple[int, float]] = []  # (last_seq, when) after each frame that moved it
+
+    def apply(self, frame: dict) -> dict | None:
+        if frame["type"] == "status":
+            self.told.append((frame["live"], time.monotonic()))
+            return None
+        before = self.last_seq
+        reply = super().apply(frame)
+        if self.last_seq != before:
+            self.seq_seen.append((self.last_seq, time.monotonic()))
+        return reply
+
+    def told_at(self, live: bool, after: float) -> float | None:
+        return next((at for state, at in self.told if state is live and at >= after), None)
+
+    def reached_at(self, seq: int, after: float) -> float | None:
+        """When it first held `seq` or later, at or after `after`."""
+        held = [at for s, at in self.seq_seen if s >= seq]
+        return max(after, held[0]) if held else None
+
+    def connect(self) -> websockets.connect:
+        return _PingingConnect(self, super().connect())
+
+
+class _PingingConnect:
+    """`async with` around websockets.connect that also sends the app's pings on the socket."""
+
+    def __init__(self, viewer: StatusViewer, connect) -> None:
+        self.viewer, self.connect = viewer, connect
+        self.task: asyncio.Task | None = None
+
+    async def __aenter__(self):
+        ws = await self.connect.__aenter__()
+        self.task = asyncio.ensure_future(self._pings(ws))
+        return ws
+
+    async def __aexit__(self, *exc):
+        self.task.cancel()
+        return await self.connect.__aexit__(*exc)
+
+    async def _pings(self, ws) -> None:
+        while True:
+            await asyncio.sleep(self.viewer.ping_every)
+            try:
+                await ws.send('{"type": "ping"}')
+            except websockets.WebSocketException:
+                return
