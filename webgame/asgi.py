@@ -13,6 +13,7 @@ django_asgi_app = get_pooled_asgi_application()
 from channels.routing import ProtocolTypeRouter  # noqa: E402
 
 import stats.routing  # noqa: E402
+from stats.accounts.gate import LoginGate  # noqa: E402
 from stats.live.sinks import SinkMiddleware  # noqa: E402
 from webgame.edge import BodyLimitMiddleware  # noqa: E402
 from webgame.wsstack import TailURLRouter, WebsocketAuthMiddleware  # noqa: E402
@@ -20,7 +21,8 @@ from webgame.wsstack import TailURLRouter, WebsocketAuthMiddleware  # noqa: E402
 application = ProtocolTypeRouter(
     {
         # Bodies over the cap are refused, and stalled ones dropped, before Django buffers them.
-        "http": BodyLimitMiddleware(django_asgi_app),
+        # Login and sign-up POSTs wait for a password-check slot on the loop (stats.accounts.gate).
+        "http": BodyLimitMiddleware(LoginGate(django_asgi_app)),
         # SinkMiddleware sits outermost: it needs the server's own `send`.
         # channels' AllowedHostsOriginValidator(AuthMiddlewareStack(URLRouter())), flattened:
         # every layer here lives as long as the socket (see webgame.wsstack).

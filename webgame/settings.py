@@ -137,8 +137,17 @@ WEBGAME_FRAME_TICK_MAX_MS = env.int("FRAME_TICK_MAX_MS", default=250)
 
 _BROKER_URL, _BROKER_OPTIONS = redis_conf.celery_broker(_REDIS)
 CELERY_BROKER_URL = env("CELERY_BROKER_URL", default=_BROKER_URL)
+# The broker's calls have the same deadlines as every Redis call, and sending a task retries
+# once, 0.2 s later: a .delay() on a frozen Redis fails within about 2 x REDIS_SOCKET_TIMEOUT
+# instead of hanging its caller (kombu's default read timeout is none).
+CELERY_BROKER_TRANSPORT_OPTIONS = {
+    "socket_connect_timeout": REDIS_CONNECT_TIMEOUT,
+    "socket_timeout": REDIS_SOCKET_TIMEOUT,
+}
 if _BROKER_OPTIONS and CELERY_BROKER_URL == _BROKER_URL:  # {"master_name": ...} for kombu's sentinel://
-    CELERY_BROKER_TRANSPORT_OPTIONS = _BROKER_OPTIONS
+    CELERY_BROKER_TRANSPORT_OPTIONS.update(_BROKER_OPTIONS)
+CELERY_BROKER_CONNECTION_TIMEOUT = REDIS_CONNECT_TIMEOUT
+CELERY_TASK_PUBLISH_RETRY_POLICY = {"max_retries": 1, "interval_start": 0.2, "interval_step": 0.2, "interval_max": 0.2}
 CELERY_RESULT_BACKEND = None
 CELERY_TASK_ACKS_LATE = True
 CELERY_TASK_REJECT_ON_WORKER_LOST = True
@@ -286,6 +295,36 @@ LOGOUT_REDIRECT_URL = "/"
 # Whether anyone may make an account at /accounts/signup/ (404 when off). On by default in
 # development only: a public deployment opens it on purpose, or staff create users in the admin.
 ACCOUNTS_SIGNUP = env.bool("ACCOUNTS_SIGNUP", default=DEBUG)
+
+# --- Login throttling and sign-up limits (issue #19; stats.accounts.throttle, .gate, django-axes) ---
+# At most LOGIN_MAX_FAILURES wrong passwords per username and per client address (BEHIND_PROXY
+# honoured); then /accounts/login/ and /admin/login/ answer 429 (templates/429.html, with
+# Retry-After) without checking the password. A counter is forgotten LOGIN_LOCKOUT_SECONDS
+# after its last failure; a successful login clears the username's. Counted in Redis; fails
+# open without it.
+LOGIN_MAX_FAILURES = env.int("LOGIN_MAX_FAILURES", default=10)
+LOGIN_LOCKOUT_SECONDS = env.int("LOGIN_LOCKOUT_SECONDS", default=900)
+# Password checks (~250 ms of a core each) running at once per web process; a login or
+# sign-up POST waits for one on the event loop, holding no web thread, and after LOGIN_WAIT_MS
+# is answered 503 with Retry-After, unchecked. 0: no bound.
+LOGIN_CONCURRENCY = env.int("LOGIN_CONCURRENCY", default=1)
+LOGIN_WAIT_MS = env.int("LOGIN_WAIT_MS", default=3000)
+# Accounts made per client address per window (seconds); over it, the 429 page.
+SIGNUP_RATE = env.int("SIGNUP_RATE", default=5)
+SIGNUP_WINDOW = env.int("SIGNUP_WINDOW", default=3600)
+INSTALLED_APPS = [*INSTALLED_APPS, "axes"]
+# Axes' backend first: it refuses a locked-out attempt before ModelBackend hashes anything.
+AUTHENTICATION_BACKENDS = ["axes.backends.AxesStandaloneBackend", "django.contrib.auth.backends.ModelBackend"]
+MIDDLEWARE = [*MIDDLEWARE, "stats.accounts.gate.LoginBusyMiddleware", "axes.middleware.AxesMiddleware"]
+AXES_HANDLER = "stats.accounts.throttle.RedisLoginHandler"
+AXES_FAILURE_LIMIT = "stats.accounts.throttle.failure_limit"
+AXES_COOLOFF_TIME = "stats.accounts.throttle.cool_off"
+AXES_CLIENT_IP_CALLABLE = "stats.accounts.throttle.client_address"
+AXES_LOCKOUT_CALLABLE = "stats.accounts.throttle.lockout_response"
+AXES_LOCKOUT_PARAMETERS = ["ip_address", "username"]  # what the handler counts, each on its own
+AXES_RESET_COOL_OFF_ON_FAILURE_DURING_LOCKOUT = False  # a refused attempt does not extend the lock
+AXES_ENABLE_ADMIN = False  # its admin pages show its database handler's rows: none here
+AXES_VERBOSE = False
 
 # --- Chat on the game socket (issue #12; stats.live.chat, docs/protocol.md) ---
 # Messages one user may send per window, across processes (sliding window in Redis; fails
