@@ -172,11 +172,11 @@ def test_refused_events_go_to_on_error_and_the_rest_is_stored(live, game, api_ke
     client, errors = client_for(live, game, api_key)
     with client:
         client.send("ada", 1, stats={"nope": 1}, id="unknown-stat")
-        assert client.flush(WAIT)
+        assert client.flush(WAIT) is False and client.pending == 0  # settled, not delivered (#22)
         client.send("ada", 1, id="taken")
         assert client.flush(WAIT)
         client.send("ada", 2, id="taken")  # the same id with other content
-        assert client.flush(WAIT)
+        assert client.flush(WAIT) is False and client.pending == 0
         good = client.send("ken", 5)
         assert client.flush(WAIT)
     assert [(code, [e["id"] for e in events]) for events, code, _ in errors] == [
@@ -193,7 +193,7 @@ def test_a_key_for_another_game_is_reported_not_retried(live, game, api_key):
     client, errors = client_for(live, other, api_key, socket_retry=60)
     with client:
         client.send("ada", 1)
-        assert client.flush(WAIT)
+        assert client.flush(WAIT) is False and client.pending == 0
     [(events, code, _)] = errors
     assert code == "not_found" and len(events) == 1
     assert client.stats.http_fallbacks == 1  # the socket refused (403), then HTTP said 404
@@ -205,3 +205,39 @@ def test_nothing_listening_close_reports_the_events(game, api_key):
     client.send("ada", 1)
     assert client.close(0.5) is False
     assert [code for _, code, _ in lost] == ["closed"] and client.stats.failed == 1
+
+
+def test_a_batch_over_the_sockets_frame_limit_is_delivered_in_frames_under_it(live, game, api_key):
+    """Issue #19: 500 events of ~203 bytes (99 KiB as one frame) were refused too_large on
+    every retry, and none was stored. The client splits frames by bytes, under 64 KiB."""
+    client, errors = client_for(live, game, api_key, batch_max=500, flush_interval=60)
+    with client:
+        ids = [client.send(f"player-{i % 7:02d}-{'p' * 40}", 1, kind="score", team="t" * 32, match=None,
+                           id=f"big-{i:04d}-{'x' * 55}") for i in range(500)]  # fmt: skip
+        assert client.flush(WAIT)
+    assert stored(game) == (set(ids), 500)
+    stats = client.stats
+    assert (stats.acked, stats.failed, stats.retries, stats.http_fallbacks) == (500, 0, 0, 0) and errors == []
+    assert stats.frames >= 2
+
+
+def test_a_revoked_keys_socket_refuses_the_client_and_stores_nothing_more(live, game, api_key):
+    """Issue #19: an open socket kept storing a revoked key's events. Now a frame after the
+    revocation is refused (key_revoked, then close 4401) within INGEST_KEY_RECHECK_SECONDS:
+    the client reports it, and what is stored is exactly what was acked."""
+    acked: list[str] = []
+    client, errors = client_for(
+        live, game, api_key, max_retries=1, on_ack=lambda events, _: acked.extend(e["id"] for e in events)
+    )
+    with client:
+        client.send("ada", 1)
+        assert client.flush(WAIT)
+        key = game.api_keys.get()
+        key.revoked = True
+        key.save()  # as the admin's change form does
+        deadline = time.monotonic() + WAIT
+        while client.flush(WAIT):  # one event per flush, until one is refused
+            assert time.monotonic() < deadline, "the revoked key's frames were still acked"
+            refused = client.send("ada", 1)
+    assert errors[0][1] == "key_revoked" and [e["id"] for e in errors[0][0]] == [refused]
+    assert stored(game)[0] == set(acked) and refused not in acked

@@ -1,5 +1,6 @@
 """The client against a fake ingest server: delivery, retries, fallback, errors, close."""
 
+import json
 import os
 import subprocess
 import sys
@@ -129,20 +130,20 @@ def test_permanent_refusals_go_to_on_error_and_are_not_retried(client_make, fake
     fake.script = [code]
     client = client_make()
     ids = ids_send(client, 3)
-    assert client.flush(10)
+    assert client.flush(10) is False and client.pending == 0  # settled, not delivered: False
     [(events, got_code, message)] = client_make.errors
     assert [e["id"] for e in events] == ids and got_code == code and message
     assert len(fake.ws_frames) == 1 and not fake.stored
     assert (client.stats.failed, client.stats.acked, client.stats.retries) == (3, 0, 0)
     later = client.send("ada", 1)
-    assert client.flush(10) and later in fake.stored  # the socket goes on
+    assert client.flush(10) and later in fake.stored  # the socket goes on; this flush's events were all acked
 
 
 def test_retries_stop_at_max_retries(client_make, fake):
     fake.script = ["unavailable"] * 10
     client = client_make(max_retries=2)
     ids_send(client, 2)
-    assert client.flush(10)
+    assert client.flush(10) is False and client.pending == 0
     [(_, code, message)] = client_make.errors
     assert code == "unavailable" and "after 2 retries" in message
     assert len(fake.ws_frames) == 3 and client.stats.failed == 2
@@ -185,7 +186,7 @@ def test_wrong_key_is_reported_not_retried_forever(client_make, server, fake):
     client = client_make()
     client._runner.key = "wrong"  # the socket says 403, HTTP says 401
     ids_send(client, 2)
-    assert client.flush(10)
+    assert client.flush(10) is False and client.pending == 0
     [(events, code, _)] = client_make.errors
     assert code == "unauthorized" and len(events) == 2
 
@@ -260,3 +261,41 @@ def test_interpreter_exit_flushes_over_http_too(server, fake):
     exit_without_close(server.url)
     assert set(fake.stored) == {f"exit-{i}" for i in range(7)}
     assert fake.posts and not fake.ws_frames
+
+
+def test_flush_is_true_only_when_every_event_was_acked(client_make, fake):
+    """Issue #22: flush() returned True with failed=1. A failure is reported by the flush that
+    sees it; the next flush speaks for its own events."""
+    fake.script = ["", "invalid"]
+    client = client_make(batch_max=2)
+    ids_send(client, 2)
+    assert client.flush(10) is True
+    ids_send(client, 2)
+    assert client.flush(10) is False and client.pending == 0 and client.stats.failed == 2
+    ids_send(client, 2)
+    assert client.flush(10) is True
+
+
+def test_frames_stay_under_the_servers_64_kib_limit(client_make, fake):
+    """Issue #19: 500 events of ~200 bytes made one 99 KiB frame, which the server refuses
+    (too_large) on every retry. Frames are split by bytes, under 65,536."""
+    client = client_make(batch_max=500, flush_interval=60)
+    ids = [client.send("ada", 1, kind="score", team="t" * 32, match="m" * 64, id=f"e{i:04d}-{'x' * 58}")
+           for i in range(500)]  # fmt: skip
+    assert client.flush(10)
+    assert set(fake.stored) == set(ids) and len(fake.ws_frames) >= 2
+    assert max(len(json.dumps(frame, separators=(",", ":"))) for frame in fake.ws_frames) <= 65_536
+
+
+def test_a_frame_the_server_finds_too_large_is_sent_again_in_halves(client_make, fake):
+    """A server whose limit is below the client's: its too_large answer splits the frame,
+    and later frames are made smaller than the refused one."""
+    fake.script = ["too_large"]
+    client = client_make(batch_max=10, flush_interval=60)
+    ids = ids_send(client, 10)
+    assert client.flush(10)
+    assert set(fake.stored) == set(ids) and client_make.errors == []
+    assert [len(frame["events"]) for frame in fake.ws_frames] == [10, 5, 5]
+    more = ids_send(client, 10)
+    assert client.flush(10) and set(more) <= set(fake.stored)
+    assert all(len(frame["events"]) < 10 for frame in fake.ws_frames[3:])

@@ -137,7 +137,9 @@ class Client:
 
     def flush(self, timeout: float | None = None) -> bool:
         """Send what is buffered now (no lingering for fuller batches) and wait until every
-        event so far is acked or given up on; False if `timeout` s passed first."""
+        event so far is acked or given up on. True only when all of them were acked: False if
+        `timeout` s passed first (`pending` > 0), or if any event was given up on (on_error)
+        since the last flush() that returned, which that False reports once."""
         self._outbox.flushing(+1)
         try:
             self._wake()
@@ -148,7 +150,7 @@ class Client:
     def close(self, timeout: float | None = None) -> bool:
         """Flush for up to `timeout` s (default: close_timeout), then stop the client's thread;
         events still undelivered go to on_error with code "closed". True if all were delivered
-        (or given up on for a reason of their own). Idempotent."""
+        (acked; see flush()). Idempotent."""
         if threading.current_thread() is self._thread:
             raise RuntimeError("close() from on_error would wait on itself")
         with self._close_lock:

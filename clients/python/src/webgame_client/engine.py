@@ -13,7 +13,7 @@ from dataclasses import dataclass
 
 from .answers import NOT_COUNTED, Answer
 from .backoff import Backoff
-from .events import MAX_FRAME_BYTES, Frame, frames_make, orders_new
+from .events import MAX_FRAME_BYTES, Frame, body_make, frames_make, orders_new
 from .outbox import Outbox
 from .stats import Counters
 
@@ -63,6 +63,7 @@ class Engine:
         self.poke = asyncio.Event()  # set whenever anything above may have changed
         self._orders = orders_new()
         self._refs = iter(range(1, 2**62))
+        self.max_frame_bytes = config.max_frame_bytes  # lowered by a server that refuses a frame as too_large
 
     def has_work(self) -> bool:
         return bool(self.queue) or self.outbox.peek()[0] > 0
@@ -112,10 +113,10 @@ class Engine:
     def _frame_take(self) -> Frame | None:
         if not self.queue:
             events = self.outbox.take(self.config.batch_max)
-            frames, too_large = frames_make(events, self._orders, self.config.max_frame_bytes)
+            frames, too_large = frames_make(events, self._orders, self.max_frame_bytes)
             self.queue.extend(frames)
             for event in too_large:
-                self.fail([event], "too_large", f"the event alone is over {self.config.max_frame_bytes} bytes")
+                self.fail([event], "too_large", f"the event alone is over {self.max_frame_bytes} bytes")
         return self.queue.pop(0) if self.queue else None
 
     def frame_sent(self, frame: Frame) -> int:
@@ -136,6 +137,8 @@ class Engine:
             self.outbox.settle(len(frame.events))  # after the callback: flush() returns past it
         elif answer.retryable:
             self.retry(frame, answer.code, answer.message, answer.retry_after)
+        elif answer.code == "too_large" and len(frame.events) > 1:
+            self.split(frame)
         else:
             self.fail(frame.events, answer.code, answer.message)
         self.poke.set()
@@ -156,6 +159,14 @@ class Engine:
                 self.pause_until = now + (delay if delay is not None else self.backoff.next())
         self.poke.set()
 
+    def split(self, frame: Frame) -> None:
+        """The server found the frame too large (its limit is below ours): send it again as two
+        halves, in its place, and make later frames smaller than it was."""
+        self.max_frame_bytes = min(self.max_frame_bytes, len(frame.body.encode()))
+        half = len(frame.events) // 2
+        for part in (frame.events[:half], frame.events[half:]):  # insort keeps the halves in order
+            bisect.insort(self.queue, Frame(frame.order, part, body_make(part)), key=lambda f: f.order)
+
     def in_flight_requeue(self, code: str, message: str) -> None:
         """The connection went with frames unanswered: each may or may not be stored, and the
         server's exactly-once by id makes sending it again safe either way."""
@@ -166,7 +177,7 @@ class Engine:
     def fail(self, events: list[dict], code: str, message: str) -> None:
         self.counters.add(failed=len(events))
         self._callback("on_error", self.on_error, events, code, message)
-        self.outbox.settle(len(events))  # after the callback: flush() returns past it
+        self.outbox.settle(len(events), failed=True)  # after the callback: flush() returns past it
 
     @staticmethod
     def _callback(name: str, callback: Callable[..., None], *args: object) -> None:

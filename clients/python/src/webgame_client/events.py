@@ -18,8 +18,9 @@ MAX_VALUE = 10**9
 NAME_MAX = 64
 TEAM_MAX = 32
 MAX_STATS = 32
-# The server refuses frames (WebSocket) and bodies (HTTP) over 1 MiB; keep clear of both.
-MAX_FRAME_BYTES = 1_000_000
+# The server refuses socket frames over 65,536 characters (`too_large`) and HTTP bodies over
+# 1 MiB: a frame is kept under the smaller, counted in bytes (never fewer than characters).
+MAX_FRAME_BYTES = 65_536
 ID_PATTERN = re.compile(r"[A-Za-z0-9._:\-]{1,64}")
 KIND_PATTERN = re.compile(r"[a-z][a-z0-9_]{0,31}")
 STAT_PATTERN = re.compile(r"[a-z][a-z0-9_]{0,31}")
@@ -123,9 +124,10 @@ class Frame:
 def frames_make(
     events: list[dict], orders: Iterator[int], max_bytes: int = MAX_FRAME_BYTES
 ) -> tuple[list[Frame], list[dict]]:
-    """Frames for `events`, halved until each fits in `max_bytes` (a 1 MiB frame closes the
-    socket, and would again on every retry), and the events too large to send even alone."""
-    body = json.dumps(events, ensure_ascii=False, separators=(",", ":"))
+    """Frames for `events`, halved until each fits in `max_bytes` (a frame over the server's
+    limit is refused, and would be again on every retry), and the events too large to send
+    even alone."""
+    body = body_make(events)
     if len(body.encode()) + 64 <= max_bytes:  # 64: the socket frame's envelope, ref included
         return [Frame(next(orders), events, body)], []
     if len(events) == 1:
@@ -134,6 +136,10 @@ def frames_make(
     first, first_large = frames_make(events[:half], orders, max_bytes)
     second, second_large = frames_make(events[half:], orders, max_bytes)
     return first + second, first_large + second_large
+
+
+def body_make(events: list[dict]) -> str:
+    return json.dumps(events, ensure_ascii=False, separators=(",", ":"))
 
 
 def orders_new() -> Iterator[int]:

@@ -27,6 +27,7 @@ class Outbox:
         self._pending = 0  # given to put() and not yet acked or given up on
         self._first_at = 0.0  # when the oldest buffered event arrived (monotonic)
         self._flushers = 0  # flush() calls waiting: no lingering for a fuller batch meanwhile
+        self._failed = 0  # events given up on since a flush() last returned: that flush says False
         self._closed = False
 
     def put(self, event: dict) -> bool:
@@ -63,10 +64,12 @@ class Outbox:
             left, self._events = list(self._events), deque()
             return left
 
-    def settle(self, count: int) -> None:
-        """`count` events are done with (acked, or given up on)."""
+    def settle(self, count: int, *, failed: bool = False) -> None:
+        """`count` events are done with (acked, or given up on: `failed`)."""
         with self._lock:
             self._pending -= count
+            if failed:
+                self._failed += count
             if self._pending <= 0:
                 self._settled.notify_all()
 
@@ -80,5 +83,11 @@ class Outbox:
             self._flushers += delta
 
     def settled_wait(self, timeout: float | None) -> bool:
+        """True once every event is settled, all of them acked since the last call that
+        returned so; False on the timeout, or when some were given up on (then counted as
+        told: the next call starts afresh)."""
         with self._settled:
-            return self._settled.wait_for(lambda: self._pending <= 0, timeout)
+            if not self._settled.wait_for(lambda: self._pending <= 0, timeout):
+                return False
+            failed, self._failed = self._failed, 0
+            return failed == 0
