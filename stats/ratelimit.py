@@ -19,9 +19,10 @@ import redis
 from django.conf import settings
 
 from stats.ops import metrics
-from webgame import redis_conf
+from webgame import redis_conf, redis_retry
 
 logger = logging.getLogger(__name__)
+RATE_LIMIT_TIMEOUT = 0.5  # seconds: connect and read deadline of each rate-limit call
 _clients: dict[redis_conf.Target, redis.Redis] = {}
 _clients_lock = threading.Lock()
 
@@ -51,8 +52,12 @@ def _client() -> redis.Redis:
     where = redis_conf.target()
     with _clients_lock:
         if where not in _clients:
-            # Short timeouts: a hung Redis must not hold up storing events.
-            _clients[where] = redis_conf.sync_client(where, socket_connect_timeout=0.5, socket_timeout=0.5)
+            # Shorter than the settings' REDIS_*_TIMEOUT: a hung Redis must not hold up storing
+            # events (a POST counts here before it is stored). The deadline is the same for a
+            # frozen Redis with the retry: that is a timeout, which is not tried again.
+            _clients[where] = redis_conf.sync_client(
+                where, socket_connect_timeout=RATE_LIMIT_TIMEOUT, socket_timeout=RATE_LIMIT_TIMEOUT
+            )
         return _clients[where]
 
 
@@ -100,13 +105,21 @@ def _window_retry_after(*, name: str, limit: int, window: int, cost: int = 1) ->
     send twice its limit across a window boundary."""
     now = time.time()
     slot = int(now // window)
-    try:
+    client = _client()
+
+    def count_send():
         # No MULTI/EXEC: INCR is atomic by itself, and EXPIRE only has to land eventually.
-        pipe = _client().pipeline(transaction=False)
+        pipe = client.pipeline(transaction=False)
         pipe.incrby(f"{name}{slot}", cost)
         pipe.expire(f"{name}{slot}", window * 2)
         pipe.get(f"{name}{slot - 1}")
-        count, _, previous = pipe.execute()
+        return pipe.execute()
+
+    try:
+        # A dead pooled connection (a failover, a restart) gets one more try on a fresh one:
+        # failing open on it would lose this count though Redis is there. (If the first INCRBY
+        # landed and only its answer was lost, it counts twice: the limit errs on the safe side.)
+        count, _, previous = redis_retry.call_retry_once(client, count_send)
     except redis.RedisError as exc:
         fail_open.failed(exc)
         return None

@@ -9,8 +9,9 @@ import logging
 import time
 
 import redis.asyncio as aioredis
+from django.conf import settings
 
-from webgame import redis_conf
+from webgame import redis_conf, redis_retry
 
 logger = logging.getLogger(__name__)
 PRESENCE_TTL = 60
@@ -26,12 +27,14 @@ def _client() -> aioredis.Redis:
     if cached is None or cached[0] is not loop:
         # A bounded pool that waits for a free connection: a thousand sockets joining at once
         # queue up on a few connections instead of failing with "Too many connections".
+        # Every wait has the settings' deadline (a free connection, connecting, an answer): a
+        # hung Redis must not hold a socket's connect or ping for longer.
         client = redis_conf.async_blocking_client(
             redis_conf.target(),
             max_connections=PRESENCE_CONNECTIONS,
-            timeout=5,
-            socket_connect_timeout=2,
-            socket_timeout=2,
+            timeout=settings.REDIS_SOCKET_TIMEOUT,
+            socket_connect_timeout=settings.REDIS_CONNECT_TIMEOUT,
+            socket_timeout=settings.REDIS_SOCKET_TIMEOUT,
         )
         cached = _clients[id(loop)] = (loop, client)
     return cached[1]
@@ -43,8 +46,10 @@ def _key(slug: str) -> str:
 
 async def _update(*, slug: str, channel: str, join: bool) -> int | None:
     now = time.time()
-    try:
-        pipe = _client().pipeline(transaction=True)
+    client = _client()
+
+    def update_send():
+        pipe = client.pipeline(transaction=True)
         if join:
             pipe.zadd(_key(slug), {channel: now + PRESENCE_TTL})
         else:
@@ -52,7 +57,12 @@ async def _update(*, slug: str, channel: str, join: bool) -> int | None:
         pipe.zremrangebyscore(_key(slug), "-inf", now)
         pipe.zcard(_key(slug))
         pipe.expire(_key(slug), PRESENCE_TTL * 2)
-        results = await pipe.execute()
+        return pipe.execute()
+
+    try:
+        # Once more on a fresh connection if a pooled one was dead (after a failover or a
+        # restart): else this viewer would go uncounted though Redis is there.
+        results = await redis_retry.acall_retry_once(client, update_send)
     except Exception as exc:  # noqa: BLE001 - presence is best-effort; the socket carries on
         logger.warning("presence unavailable: %s: %s", type(exc).__name__, exc)
         return None
@@ -69,7 +79,8 @@ async def presence_leave(*, slug: str, channel: str) -> int | None:
 
 
 async def presence_count(*, slug: str) -> int | None:
+    client = _client()
     try:
-        return int(await _client().zcount(_key(slug), time.time(), "+inf"))
+        return int(await redis_retry.acall_retry_once(client, lambda: client.zcount(_key(slug), time.time(), "+inf")))
     except Exception:  # noqa: BLE001 - an unknown count is shown as such, not an error
         return None

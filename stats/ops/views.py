@@ -25,7 +25,7 @@ from redis.backoff import NoBackoff
 from redis.retry import Retry
 
 from stats.ops import metrics
-from webgame import redis_conf
+from webgame import redis_conf, redis_retry
 
 logger = logging.getLogger(__name__)
 # A probe must answer within the load balancer's timeout even when Redis hangs.
@@ -104,46 +104,52 @@ def _redis_client(where: redis_conf.Target) -> redis.Redis:
         return client
 
 
-def _failure(exc: Exception) -> str:
+def _failure_detail(exc: Exception) -> str:
     return f"{type(exc).__name__}: {exc}"[:200]
 
 
-def database_check() -> str | None:
-    """None if the database answers a SELECT 1, else why not."""
+def database_check() -> Exception | None:
+    """None if the database answers a SELECT 1, else what it raised."""
     try:
         with connection.cursor() as cursor:
             cursor.execute("SELECT 1")
             cursor.fetchone()
     except Exception as exc:  # noqa: BLE001 - any failure is the answer
-        return _failure(exc)
+        return exc
     return None
 
 
-def redis_check() -> str | None:
-    """None if Redis answers a PING, else why not."""
+def redis_check() -> Exception | None:
+    """None if Redis answers a PING, else what it raised. A dead pooled connection (after a
+    restart or a failover) gets one more try on a fresh one: a Redis that is there is not
+    reported as failed."""
     try:
-        _redis_client(redis_conf.target()).ping()
+        client = _redis_client(redis_conf.target())
+        redis_retry.call_retry_once(client, client.ping)
     except Exception as exc:  # noqa: BLE001 - any failure is the answer
-        return _failure(exc)
+        return exc
     return None
 
 
 @never_cache
 @require_safe
 def readyz(request):
-    """200 {"database": "ok", "redis": "ok"} when both answer; else 503 naming what failed and why."""
+    """200 {"database": "ok", "redis": "ok"} when both answer; else 503 naming what failed and
+    the kind of error (the message, with its addresses, goes to the log)."""
     failures = {"database": database_check(), "redis": redis_check()}
     body: dict = {name: "ok" if why is None else "failed" for name, why in failures.items()}
     failed = [name for name, why in failures.items() if why is not None]
     if not failed:
         _readiness_log(None)
         return JsonResponse(body)
-    body["reason"] = "; ".join(f"{name}: {failures[name]}" for name in failed)
+    # The body names the kind of error only: its message names hosts, ports and users, which
+    # anyone who can reach /readyz must not learn (issue #19). The log has it all.
+    body["reason"] = "; ".join(f"{name}: {type(failures[name]).__name__}" for name in failed)
     response = JsonResponse(body, status=503)
     # Not Django's "ERROR Service Unavailable" line for every probe (every few seconds, from
     # every load balancer): a warning when readiness is lost, and a line when it is back.
     response._has_been_logged = True
-    _readiness_log(body["reason"])
+    _readiness_log("; ".join(f"{name}: {_failure_detail(failures[name])}" for name in failed))
     return response
 
 

@@ -94,7 +94,7 @@ def test_readyz_names_the_database_when_it_fails(monkeypatch):
     assert response.json() == {
         "database": "failed",
         "redis": "ok",
-        "reason": "database: OperationalError: could not connect to server",
+        "reason": "database: OperationalError",  # the message (hosts, ports) is logged, not shown
     }
 
 
@@ -109,7 +109,7 @@ def test_readyz_answers_in_time_when_redis_hangs(settings):
         response = Client().get("/readyz")
         elapsed = time.monotonic() - started
     assert response.status_code == 503
-    assert response.json()["redis"] == "failed" and "Timeout" in response.json()["reason"]
+    assert response.json()["redis"] == "failed" and response.json()["reason"] == "redis: TimeoutError"
     assert elapsed < 3 * views.REDIS_PROBE_TIMEOUT + 1
 
 

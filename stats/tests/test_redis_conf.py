@@ -94,18 +94,22 @@ def settings_read(**env: str) -> dict:
 
 
 def test_the_settings_build_the_layer_and_broker_from_one_setting():
+    # Every Redis user has the settings' deadlines: the layer's hosts and Celery's broker too.
+    deadlines = {"socket_connect_timeout": 2.0, "socket_timeout": 2.0}
     assert settings_read(REDIS_URL=URL) == {
-        "hosts": [{"address": URL, "socket_connect_timeout": 2}],
+        "hosts": [{"address": URL, **deadlines}],
         "broker": URL,
-        "options": None,
+        "options": deadlines,
     }
     found = settings_read(REDIS_SENTINELS="127.0.0.1:1,127.0.0.1:2")
     assert found["hosts"][0]["sentinels"] == [["127.0.0.1", 1], ["127.0.0.1", 2]]
     assert found["hosts"][0]["master_name"] == "webgame"
     assert found["broker"] == "sentinel://127.0.0.1:1/0;sentinel://127.0.0.1:2/0"
-    assert found["options"] == {"master_name": "webgame"}
+    assert found["options"] == {"master_name": "webgame", **deadlines}
     # An explicit CELERY_BROKER_URL still wins, and gets no sentinel options.
-    assert settings_read(REDIS_SENTINELS="h:1", CELERY_BROKER_URL=URL)["options"] is None
+    assert settings_read(REDIS_SENTINELS="h:1", CELERY_BROKER_URL=URL)["options"] == deadlines
+    shorter = settings_read(REDIS_URL=URL, REDIS_CONNECT_TIMEOUT="0.5", REDIS_SOCKET_TIMEOUT="1")
+    assert shorter["options"] == {"socket_connect_timeout": 0.5, "socket_timeout": 1.0}
     assert "bad port" in settings_read(REDIS_SENTINELS="h:nope")["error"]
 
 
@@ -160,4 +164,5 @@ def test_readyz_names_a_missing_primary_without_waiting(settings, monkeypatch):
     settings.REDIS_SENTINELS = [f"127.0.0.1:{free_port()}"]  # no sentinel there
     monkeypatch.setattr(views, "_redis_clients", {})
     failure = views.redis_check()
-    assert failure is not None and failure.startswith("MasterNotFoundError: No master found for 'webgame'")
+    assert type(failure).__name__ == "MasterNotFoundError", failure
+    assert str(failure).startswith("No master found for 'webgame'")
