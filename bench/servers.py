@@ -120,6 +120,7 @@ class Stack:
             API_RATE_LIMIT="100000000",
             # A thousand viewers come from 127.0.0.1: the per-address socket cap is off here.
             WS_MAX_PER_ADDRESS="0",
+            WS_MAX_INGEST_PER_ADDRESS="0",  # and so is the game servers' own (issue #19)
             WS_MAX_PER_USER="0",
             PYTHONPATH=str(ROOT),
         )
