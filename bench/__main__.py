@@ -12,11 +12,13 @@ from bench.chat import chat_bench
 from bench.fanout import Target, fanout_step
 from bench.idle import idle_bench
 from bench.ingest import ingest_bench
+from bench.login import COLUMNS as LOGIN_COLUMNS
+from bench.login import login_bench
 from bench.reads import reads_bench
 from bench.scaleout import scaleout_bench
 from bench.servers import stack
 
-ALL = ("latency", "fanout", "chat", "ingest", "reads", "idle", "scaleout")
+ALL = ("latency", "fanout", "chat", "ingest", "reads", "login", "idle", "scaleout")
 FANOUT_COLUMNS = [
     "server", "viewers", "rate", "posted_rate", "post_p50_ms", "deliveries_per_s", "cpu_s_per_1k",
     "deliveries_per_cpu_s", "p50_ms", "p99_ms", "p999_ms", "last_viewer_p50_ms", "last_viewer_p99_ms", "gaps",
@@ -104,6 +106,10 @@ def main() -> None:
             results["ingest"] = ingest_bench(st, args)
         if "reads" in only:
             results["reads"] = reads_bench(st, args)
+        if "login" in only:
+            opts = argparse.Namespace(servers="uvicorn,daphne", gates="1,0", clients=32, attempts=10)
+            opts.baseline_seconds = 8
+            results["login"] = login_bench(st, opts)
         if "idle" in only:
             idle_servers = [s for s in ("uvicorn", "daphne", "raw") if s in servers]
             results["idle"] = idle_bench(st, args, "idle", idle_servers)
@@ -142,6 +148,9 @@ def summary_print(results: dict) -> None:
         print(report.table("Anonymous snapshot reads, one process", results["reads"]["snapshot"], cols))
         cols = ["readers", "posts", "post_p50_ms", "post_max_ms", "post_errors", "pages_ok_per_s", "pages_refused"]
         print(report.table("One-event POSTs while connections read 1,000-event pages", results["reads"]["post"], cols))
+    if results.get("login"):
+        title = "Login flood: another game's one-event POST, alone and during it"
+        print(report.table(title, results["login"], LOGIN_COLUMNS))
     if results.get("idle"):
         cols = ["server", "viewers", "open_at_end", "cpu_pct_of_core", "rss_before_mb", "rss_after_mb"]
         print(report.table("Idle viewers", results["idle"], [*cols, "kb_per_connection"]))
