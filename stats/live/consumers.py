@@ -13,12 +13,12 @@ from django.db import DatabaseError
 
 from stats import selectors
 from stats.chat.selectors import chat_recent
-from stats.live import frames, presence, publish
+from stats.live import cut, frames, presence, publish
 from stats.live.chat import ChatHandlers
 from stats.live.frames import OutFrame
 from stats.live.hub import hub_get
 from stats.live.jsonsocket import CLOSE_INTERNAL, CLOSE_NOT_FOUND, CLOSE_TRY_AGAIN, JsonFrameConsumer
-from stats.live.sinks import SocketGone
+from stats.live.sinks import SendRefused, SocketGone
 from stats.models import Game
 from stats.ops import metrics
 from stats.schemas import PingIn, ResumeIn
@@ -141,12 +141,12 @@ class GameConsumer(ChatHandlers, JsonFrameConsumer):
             metrics.snapshot_sent("resync")
             return await self.send_snapshot()
         self.sent_seq = run.last_seq
-        events_json = frames.json_compact(run.events)
-        await self.send(
-            text_data=frames.events_text(
-                events_json=events_json, players=run.players, game=run.game, teams=run.teams, resumed=True
-            )
-        )
+        # Cut below WS_MAX_FRAME_BYTES into contiguous frames (a replay of up to 500 events).
+        for *_, text in cut.events_cut(
+            events=run.events, players=run.players, game=run.game, teams=run.teams,
+            limit=settings.WEBGAME_WS_MAX_FRAME_BYTES, resumed=True,
+        ):  # fmt: skip
+            await self.send(text_data=text)
 
     async def send_resume(self, after_seq: int) -> None:
         """A client's resume: read here, for this socket alone."""
@@ -179,6 +179,8 @@ class GameConsumer(ChatHandlers, JsonFrameConsumer):
             await self.sink.write(frame)
         except SocketGone:
             await self.socket_gone()
+        except SendRefused as exc:  # refused on an open socket: closed with a code (issue #19)
+            await self.send_refused(exc)
 
     async def events_forward(self, first_seq: int, last_seq: int, frame: OutFrame) -> None:
         """Called by the fan-out feed (stats.fanout) for each events frame."""
@@ -186,7 +188,7 @@ class GameConsumer(ChatHandlers, JsonFrameConsumer):
             self.held.append((first_seq, last_seq, frame))
         elif last_seq <= self.sent_seq or not self.joined:
             return  # already covered by the snapshot or a replay, or the socket is gone
-        elif self.outbox.should_skip(self.resync_after_lag):
+        elif self.outbox.should_skip(self.resync_after_lag, frame):
             return  # the socket is not being read: drop frames, resync once it drains
         elif first_seq != self.sent_seq + 1:
             # Something was dropped, reordered or half-covered by the snapshot: fill from the
@@ -322,6 +324,8 @@ class LobbyConsumer(JsonFrameConsumer):
             await self.sink.write(frame)
         except SocketGone:
             await self.socket_gone()
+        except SendRefused as exc:  # refused on an open socket: closed with a code (issue #19)
+            await self.send_refused(exc)
 
     async def resync_after_lag(self) -> None:
         await self.games_send()

@@ -1,8 +1,10 @@
 """Step 3 of the live path: hand a feed's frames to its viewers in this process.
 
 Chat frames go out from a task of their own, so the feed never waits for them.
-Bursts are coalesced: at most one events frame per game per tick (the tick grows with the
-viewers, see Hub.tick_for), while a frame that finds the game idle goes out at once. A frame
+Bursts are coalesced: at most one flush per game per tick (the tick grows with the
+viewers, see Hub.tick_for), while a frame that finds the game idle goes out at once. A flush
+joins its runs into frames of up to WS_MAX_FRAME_BYTES and cuts a longer run into contiguous
+frames (stats.live.cut): daphne refuses to send a message over 1 MiB. A frame
 is built once (an OutFrame: its text, and its bytes for the sinks that write them) and
 handed to the viewers a slice at a time, so other work runs between slices. Presence counts
 are throttled: only the latest matters, at most one frame per PRESENCE_TICK.
@@ -12,7 +14,9 @@ import asyncio
 import logging
 from typing import TYPE_CHECKING, Protocol
 
-from stats.live import frames
+from django.conf import settings
+
+from stats.live import cut
 from stats.live.frames import OutFrame
 from stats.ops import metrics
 
@@ -34,13 +38,6 @@ class Viewer(Protocol):
     async def live_forward(self, last_seq: int | None) -> None: ...
 
 
-def frame_merge(messages: list[dict]) -> str:
-    """One events frame for several contiguous messages (one message: its own text)."""
-    if len(messages) == 1:
-        return messages[0]["text"]
-    return frames.events_merge([(m["events"], m["players"], m["game"], m.get("teams")) for m in messages])
-
-
 class Fanout:
     """One game's viewers in this process, and the frames on their way to them."""
 
@@ -49,6 +46,7 @@ class Fanout:
         self.viewers: dict[Viewer, None] = {}  # insertion-ordered set
         self.pending: list[dict] = []  # contiguous messages waiting for the tick
         self.flush_lock = asyncio.Lock()
+        self.max_frame_bytes = settings.WEBGAME_WS_MAX_FRAME_BYTES
         self.last_flush = 0.0
         self.timer: asyncio.TimerHandle | None = None
         self.presence_text: str | None = None
@@ -104,12 +102,18 @@ class Fanout:
         if not messages:
             return
         self.last_flush = asyncio.get_running_loop().time()
-        first, last = messages[0]["first_seq"], messages[-1]["last_seq"]
-        frame = OutFrame(frame_merge(messages))
-        metrics.events_frame_out(len(messages), len(self.viewers))  # once per frame, not per socket
+        # Frames under the servers' limit (daphne refuses to send over 1 MiB): a burst is
+        # joined up to WS_MAX_FRAME_BYTES, a longer run cut into contiguous frames.
+        parts = cut.messages_cut(messages, self.max_frame_bytes)
+        metrics.events_frame_out(len(messages), len(self.viewers))  # once per flush, not per socket
         # One flush at a time (hand_out yields): a viewer must get frames in seq order.
         async with self.flush_lock:
-            await self.hand_out(lambda viewer: viewer.events_forward(first, last, frame))
+            burst = object() if len(parts) > 1 else None
+            for i, (first, last, text) in enumerate(parts):
+                if i:  # let the server write the previous part out first (Twisted writes on the loop)
+                    await asyncio.sleep(0)
+                frame = OutFrame(text, burst)
+                await self.hand_out(lambda viewer, f=first, t=last, o=frame: viewer.events_forward(f, t, o))
 
     async def text_send(self, text: str) -> None:
         frame = OutFrame(text)

@@ -26,11 +26,14 @@ class OutFrame:
     sinks (stats.live.sinks) write `asgi` through the server, or `wire` (the WebSocket bytes,
     built once) straight to a socket where the server allows it."""
 
-    __slots__ = ("_wire", "asgi")
+    __slots__ = ("_wire", "asgi", "burst")
 
-    def __init__(self, text: str) -> None:
+    def __init__(self, text: str, burst: object | None = None) -> None:
         self.asgi = {"type": "websocket.send", "text": text}  # shared: the servers only read it
         self._wire: bytes | None = None
+        # The frames one flush cut from one burst share a token: a socket takes all or none
+        # of them (stats.live.sinks.BoundedSender), as it did the one frame they were.
+        self.burst = burst
 
     @property
     def text(self) -> str:

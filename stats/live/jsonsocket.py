@@ -9,11 +9,13 @@ import logging
 
 from channels.exceptions import StopConsumer
 from channels.generic.websocket import AsyncJsonWebsocketConsumer
+from django.conf import settings
 from django.db import DatabaseError
 from pydantic import ValidationError
 
 from stats import ratelimit
-from stats.live import frames
+from stats.live import frames, sinks
+from stats.live.cut import utf8_len
 from stats.live.sinks import SCOPE_KEY, AsgiSink, BoundedSender
 from stats.ops import metrics
 from stats.ratelimit import ConnectionRate
@@ -27,6 +29,9 @@ CLOSE_NOT_FOUND = 4404
 CLOSE_FLOOD = 4429
 CLOSE_INTERNAL = 4500  # the database failed under a live socket: reconnect, the snapshot resyncs
 CLOSE_TRY_AGAIN = 4503  # the database is unreachable: reconnect with backoff
+CLOSE_TOO_LARGE = 4413  # a frame (a snapshot) over WS_MAX_FRAME_BYTES: refused, not sent
+# A send the server refused on an open socket (daphne: over its size limit) closes it with
+# CLOSE_INTERNAL: the client reconnects and resyncs from its snapshot.
 # What a send through the server raises for a socket that is already gone: daphne,
 # autobahn's Disconnected (a RuntimeError); uvicorn, ClientDisconnected (an OSError), or a
 # RuntimeError for a send after websocket.close.
@@ -88,10 +93,31 @@ class JsonFrameConsumer(AsyncJsonWebsocketConsumer):
     async def send(self, text_data=None, bytes_data=None, close=False):
         if self.closing:
             return
+        if text_data is not None and utf8_len(text_data) > settings.WEBGAME_WS_MAX_FRAME_BYTES:
+            return await self.frame_too_large(text_data)
         try:
             await super().send(text_data=text_data, bytes_data=bytes_data, close=close)
-        except SOCKET_GONE:
-            await self.socket_gone()
+        except SOCKET_GONE as exc:
+            await (self.send_refused(exc) if sinks.send_refused(exc) else self.socket_gone())
+
+    async def frame_too_large(self, text: str) -> None:
+        """A frame over WS_MAX_FRAME_BYTES that cannot be cut (`events` frames are cut before
+        they get here): an error frame and a close, never a frame some server refuses."""
+        logger.warning(
+            "%s: a frame of %d bytes (%s...) is over WS_MAX_FRAME_BYTES (%d); refused, socket closed with %d",
+            type(self).__name__, utf8_len(text), text[:30], settings.WEBGAME_WS_MAX_FRAME_BYTES, CLOSE_TOO_LARGE,
+        )  # fmt: skip
+        await self.send_json(frames.error("too_large", "this frame is over the server's frame limit"))
+        await self.close(code=CLOSE_TOO_LARGE)
+
+    async def send_refused(self, exc: BaseException) -> None:
+        """The server refused a frame on an open socket: close it with a code, so the client
+        reconnects (and resyncs from its snapshot), and say so once."""
+        logger.warning(
+            "%s: the server refused to send a frame (%s: %s); socket closed with %d",
+            type(self).__name__, type(exc).__name__, exc, CLOSE_INTERNAL,
+        )  # fmt: skip
+        await self.close(code=CLOSE_INTERNAL)
 
     async def send_json(self, content, close=False):
         # channels' send_json calls its parent's send, past the guard above: route it through.

@@ -2,7 +2,8 @@
 
 This is the one module that touches servers' internals. A sink can write a prepared frame
 (stats.live.frames.OutFrame), say how many bytes wait unsent (ASGI has no backpressure for
-WebSockets), and raises SocketGone, whatever the server raised, when the peer is gone.
+WebSockets), and raises SocketGone, whatever the server raised, when the peer is gone, and
+SendRefused when the server refuses a frame on an open socket.
 
 - UvicornSink (uvicorn's websockets-sansio protocol): writes each frame's bytes, built once
   per frame, straight to the transport, as `websockets.broadcast` does; the backlog is the
@@ -35,6 +36,8 @@ INTERNALS = {
     "uvicorn": "websockets-sansio: send is the protocol's bound method; protocol.transport, .writable "
     "(asyncio.Event), .close_sent, .handshake_complete, .conn (websockets ServerProtocol)",
     "websockets": "conn.state (State.OPEN), conn.extensions (empty: no compression negotiated)",
+    "autobahn": "sendMessage raises PayloadExceededError (a RuntimeError) for a message over the server's "
+    "limit, and leaves the socket open",
 }
 
 
@@ -42,9 +45,26 @@ class SocketGone(Exception):
     """The peer is gone (or the socket closing): send nothing more to it."""
 
 
+class SendRefused(Exception):
+    """The server refused to send this frame on a socket that is still open (daphne: a
+    message over its size limit). Not a socket gone: the socket must be closed, with a code."""
+
+
+try:
+    from autobahn.exception import PayloadExceededError
+except ImportError:  # no daphne here
+    PayloadExceededError = ()
+
 # daphne (autobahn's Disconnected is a RuntimeError); uvicorn (ClientDisconnected is an
 # OSError, and a send after websocket.close a RuntimeError).
 _SERVER_GONE = (OSError, RuntimeError)
+
+
+def send_refused(exc: BaseException) -> bool:
+    """Whether what a server's send raised is a refusal on an open socket, not a socket gone:
+    autobahn raises both as RuntimeErrors, and taking the refusal for a socket gone left a
+    daphne viewer silently stopped (issue #19)."""
+    return isinstance(exc, PayloadExceededError)
 
 
 class AsgiSink:
@@ -57,6 +77,8 @@ class AsgiSink:
         try:
             await self.send(frame.asgi)
         except _SERVER_GONE as exc:
+            if send_refused(exc):
+                raise SendRefused(str(exc)) from exc
             raise SocketGone from exc
 
     def backlog(self) -> int:
@@ -144,19 +166,26 @@ class BoundedSender:
     Past WEBGAME_WS_MAX_BACKLOG unsent bytes, live frames are dropped; once the backlog
     drains, `resync` (a replay or a snapshot from the database) replaces all of them."""
 
-    __slots__ = ("_watcher", "cap", "lagging", "sink", "skipped")  # one per viewer
+    __slots__ = ("_watcher", "burst", "cap", "lagging", "sink", "skipped")  # one per viewer
 
     def __init__(self, sink: AsgiSink):
         self.sink = sink
         self.cap = settings.WEBGAME_WS_MAX_BACKLOG  # read once: this runs per viewer per frame
         self.lagging = False
         self.skipped = 0
+        self.burst: object | None = None  # the burst whose first frame was let through
         self._watcher: asyncio.Task | None = None
 
-    def should_skip(self, resync: Callable[[], Awaitable[None]]) -> bool:
+    def should_skip(self, resync: Callable[[], Awaitable[None]], frame=None) -> bool:
         """True if a live frame must be dropped now; starts the wait for the buffer to drain,
-        after which `resync` replaces everything dropped."""
+        after which `resync` replaces everything dropped. The frames cut from one burst are
+        judged once, by the first: the rest follow it (the backlog they make is the burst's,
+        which went whole as one frame before it was cut; a cut must not turn into a resync)."""
+        burst = getattr(frame, "burst", None)
+        if not self.lagging and burst is not None and burst is self.burst:
+            return False
         if not self.lagging and self.sink.backlog() <= self.cap:
+            self.burst = burst
             return False
         self.skipped += 1
         metrics.frame_dropped()
