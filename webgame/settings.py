@@ -309,6 +309,16 @@ LOGIN_LOCKOUT_SECONDS = env.int("LOGIN_LOCKOUT_SECONDS", default=900)
 # is answered 503 with Retry-After, unchecked. 0: no bound.
 LOGIN_CONCURRENCY = env.int("LOGIN_CONCURRENCY", default=1)
 LOGIN_WAIT_MS = env.int("LOGIN_WAIT_MS", default=3000)
+# The niceness of the threads that hash passwords (stats.accounts.hashing): they get the CPU the
+# serving threads leave. Django's PBKDF2 hasher otherwise; the stored hashes are unchanged.
+LOGIN_HASH_NICE = env.int("LOGIN_HASH_NICE", default=10)
+PASSWORD_HASHERS = [
+    "stats.accounts.hashing.LowPriorityPBKDF2PasswordHasher",
+    "django.contrib.auth.hashers.PBKDF2SHA1PasswordHasher",
+    "django.contrib.auth.hashers.Argon2PasswordHasher",
+    "django.contrib.auth.hashers.BCryptSHA256PasswordHasher",
+    "django.contrib.auth.hashers.ScryptPasswordHasher",
+]
 # Accounts made per client address per window (seconds); over it, the 429 page.
 SIGNUP_RATE = env.int("SIGNUP_RATE", default=5)
 SIGNUP_WINDOW = env.int("SIGNUP_WINDOW", default=3600)

@@ -270,3 +270,35 @@ def test_signup_normalises_a_fullwidth_name_to_an_existing_one(db, signup_on):
     fullwidth = "".join(chr(ord(c) + 0xFEE0) for c in taken)  # fullwidth letters: NFKC makes it `taken`
     response = signup(Client(), fullwidth, addr=address())
     assert response.status_code == 200 and "already exists" in response.content.decode()
+
+
+# --- hashing at a low priority ---------------------------------------------------------------
+
+
+def test_passwords_are_hashed_in_a_low_priority_thread_and_old_hashes_still_verify(settings, monkeypatch):
+    import os
+    import threading
+
+    from django.contrib.auth.hashers import PBKDF2PasswordHasher, check_password, make_password
+
+    from stats.accounts import hashing
+
+    stock = PBKDF2PasswordHasher().encode(PASSWORD, "saltsaltsalt", iterations=1000)  # Django's own hasher
+    settings.PASSWORD_HASHERS = ["stats.accounts.hashing.LowPriorityPBKDF2PasswordHasher"]
+    settings.LOGIN_HASH_NICE = 7
+    monkeypatch.setattr(hashing, "_executor", None)  # threads of its own, made with this niceness
+    seen = []
+    real = PBKDF2PasswordHasher.encode
+
+    def spied(self, password, salt, iterations=None):
+        seen.append((threading.get_ident(), os.getpriority(os.PRIO_PROCESS, threading.get_native_id())))
+        return real(self, password, salt, iterations)
+
+    monkeypatch.setattr(PBKDF2PasswordHasher, "encode", spied)
+    try:
+        assert check_password(PASSWORD, stock) and not check_password("wrong", stock)
+        assert make_password(PASSWORD).startswith("pbkdf2_sha256$")
+    finally:
+        hashing._pool().shutdown()
+    assert len(seen) >= 3  # and harden_runtime's extra rounds for the old hash's fewer iterations
+    assert all(ident != threading.get_ident() and nice == 7 for ident, nice in seen)
