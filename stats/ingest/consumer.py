@@ -143,11 +143,9 @@ class IngestConsumer(JsonFrameConsumer):
         self.answered.set()
 
     async def key_active(self) -> bool:
-        """Whether the key still stands, read again once INGEST_KEY_RECHECK_SECONDS have passed
-        (a read per socket per interval while it sends; none while it is idle)."""
+        """Whether the key still stands, read now: on_events asks once INGEST_KEY_RECHECK_SECONDS
+        have passed (a read per socket per interval while it sends; none while it is idle)."""
         now = time.monotonic()
-        if now - self.key_checked_at < settings.WEBGAME_INGEST_KEY_RECHECK_SECONDS:
-            return True
         active = await _key_active(key_id=self.key.pk)
         self.key_checked_at = now
         return active
@@ -165,7 +163,8 @@ class IngestConsumer(JsonFrameConsumer):
         if ref is not None and ref in self.refs_waiting:
             message = "a frame with this ref is still waiting for its answer; use a new ref"
             return self.answer_queue(ref, frames.error("ref_in_flight", message, ref=ref))
-        if not await self.key_active():
+        recheck = time.monotonic() - self.key_checked_at >= settings.WEBGAME_INGEST_KEY_RECHECK_SECONDS
+        if recheck and not await self.key_active():
             return self.key_revoked(ref)
         events = content.get("events")
         if isinstance(events, list) and len(events) > settings.WEBGAME_MAX_BATCH:
@@ -175,7 +174,8 @@ class IngestConsumer(JsonFrameConsumer):
             frame = IngestEventsIn.model_validate(content)
         except ValidationError as exc:
             return self.answer_queue(ref, error_for(exc, ref))
-        if settings.WEBGAME_API_RATE_LIMIT and (retry := await self.key_rate.take()):
+        limited = settings.WEBGAME_API_RATE_LIMIT and not self.key_rate.spend()
+        if limited and (retry := await self.key_rate.take()):
             message = f"too many frames for this key; retry in {retry}s"
             return self.answer_queue(ref, frames.error("rate_limited", message, ref=ref, retry_after=retry))
         self.answer_queue(ref, committer_for(self.game_id).submit_async(frame.events))

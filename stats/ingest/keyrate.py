@@ -4,12 +4,12 @@ batches: one round trip per frame was the socket's bottleneck (a few hundred fra
 ~6 % of a one-event POST's CPU.
 
 A socket (KeyRate) reserves frames ahead: it asks the limiter for a batch, spends it frame by
-frame, and asks for the next batch when half is spent; a frame with nothing reserved waits
+frame, and asks for the next batch while a whole one is left; a frame with nothing reserved waits
 for the reservation. So it never sends a frame the limiter has not counted: the limit is
 exact under any burst (counting after the fact let 1,500 of 3,000 frames through a limit of
 1,200). A socket's first batches are small (1, 2, 4 ... up to batch_size()), so a short-lived
 socket reserves little more than it sends; what a socket reserved and did not send when it
-closed counts against the key (at most one batch per socket: the limit errs on the low side).
+closed counts against the key (at most two batches per socket: the limit errs on the low side).
 
 A process's POSTs for one key (SharedKeyRate) count here and report every batch_size() POSTs
 or REPORT_SECONDS, whichever comes first: a key over its limit is seen up to a batch late per
@@ -47,17 +47,23 @@ class KeyRate:
         self.blocked_until = 0.0
         self.report: asyncio.Task | None = None  # the reservation in flight
 
+    def spend(self) -> bool:
+        """Spend one reserved frame, if there is one (the hot path: no coroutine)."""
+        if self.reserved <= 0 or time.monotonic() < self.blocked_until:
+            return False
+        self.reserved -= 1
+        if self.reserved <= self.next_batch:
+            self._reserve()  # a batch ahead of need: the frames after this one rarely wait
+        return True
+
     async def take(self) -> int | None:
         """Count one frame. None if allowed, else whole seconds until the key may send again."""
         while True:
+            if self.spend():
+                return None
             now = time.monotonic()
             if now < self.blocked_until:
                 return max(1, round(self.blocked_until - now))
-            if self.reserved > 0:
-                self.reserved -= 1
-                if self.reserved * 2 <= self.next_batch:
-                    self._reserve()  # ahead of need: the frames after this one rarely wait
-                return None
             if ratelimit.fail_open.down:  # Redis unreachable: fail open, as the limiter does
                 self._reserve()
                 return None

@@ -17,7 +17,7 @@ from stats.live.jsonsocket import MAX_FRAME_CHARS
 from stats.models import ApiKey
 from stats.ratelimit import WS_CLOSE_OVER_CAP
 from stats.tests.chaos import origin_of
-from stats.tests.support import DaphneProc, UvicornProc, web_proc_running
+from stats.tests.support import DaphneProc, UvicornProc, tracebacks_report, web_proc_running
 from stats.tests.test_ingest_consumer import answer, connect, events_frame, stored_ids
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -46,6 +46,8 @@ def server(request, django_db_setup, django_db_blocker, valkey):
     proc_class = HostileDaphne if request.param == "daphne" else HostileUvicorn
     with web_proc_running(proc_class, django_db_blocker, valkey) as running:
         yield running
+        log = running.log()  # every refusal above is answered, none is a server error
+        assert "Traceback" not in log and " ERROR " not in log, tracebacks_report(log)
 
 
 def run(scenario, timeout: float = 60):
