@@ -6,7 +6,9 @@ class StatsConfig(AppConfig):
     default_auto_field = "django.db.models.BigAutoField"
 
     def ready(self) -> None:
-        from django.db.models.signals import post_delete, post_save
+        from django.contrib.auth import get_user_model
+        from django.contrib.auth.signals import user_logged_out
+        from django.db.models.signals import m2m_changed, post_delete, post_save
 
         from stats import checks, receivers, signals  # noqa: F401 - checks registers itself
         from stats.models import ApiKey, Game
@@ -19,3 +21,9 @@ class StatsConfig(AppConfig):
         post_save.connect(receivers.api_key_cache_clear, sender=ApiKey, dispatch_uid="stats.keys.saved")
         post_delete.connect(receivers.api_key_cache_clear, sender=ApiKey, dispatch_uid="stats.keys.deleted")
         post_delete.connect(receivers.api_key_cache_clear, sender=Game, dispatch_uid="stats.keys.game_deleted")
+        # Rights on open sockets (stats.live.rights): told when they change, issue #19.
+        m2m_changed.connect(
+            receivers.rights_viewers_changed, sender=Game.viewers.through, dispatch_uid="stats.rights.viewers"
+        )
+        post_save.connect(receivers.rights_user_saved, sender=get_user_model(), dispatch_uid="stats.rights.user")
+        user_logged_out.connect(receivers.rights_logged_out, dispatch_uid="stats.rights.logout")

@@ -66,6 +66,7 @@ class GameConsumer(ChatHandlers, JsonFrameConsumer):
         except DatabaseError as exc:
             return await self.refuse_unavailable(exc)
         self.game_id = game.pk
+        await self.rights_watch()  # told when its user's rights change (stats.live.rights)
         # Join before reading the snapshot, so no event can fall between the two. In a layer
         # outage the feed keeps trying; meanwhile pings keep this viewer current from the database.
         self.feed = await hub_get().join(self.group, self, game_id=self.game_id)

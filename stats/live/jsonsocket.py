@@ -14,7 +14,7 @@ from django.db import DatabaseError
 from pydantic import ValidationError
 
 from stats import ratelimit
-from stats.live import frames, sinks
+from stats.live import frames, rights, sinks
 from stats.live.cut import utf8_len
 from stats.live.sinks import SCOPE_KEY, AsgiSink, BoundedSender
 from stats.ops import metrics
@@ -29,6 +29,7 @@ CLOSE_NOT_FOUND = 4404
 CLOSE_FLOOD = 4429
 CLOSE_INTERNAL = 4500  # the database failed under a live socket: reconnect, the snapshot resyncs
 CLOSE_TRY_AGAIN = 4503  # the database is unreachable: reconnect with backoff
+CLOSE_FORBIDDEN = 4403  # the socket's user may no longer watch the game (stats.live.rights)
 CLOSE_TOO_LARGE = 4413  # a frame (a snapshot) over WS_MAX_FRAME_BYTES: refused, not sent
 # A send the server refused on an open socket (daphne: over its size limit) closes it with
 # CLOSE_INTERNAL: the client reconnects and resyncs from its snapshot.
@@ -137,6 +138,9 @@ class JsonFrameConsumer(AsyncJsonWebsocketConsumer):
         and release what it holds. Idempotent; disconnect() ends here too."""
         self.closing = True
         self.outbox.cancel()
+        if getattr(self, "rights_user_id", None) is not None:  # no rights check for it any more
+            rights.watch_get().unwatch(self, self.rights_user_id)
+            self.rights_user_id = None
 
     async def disconnect(self, code):
         await self.socket_gone()

@@ -1,0 +1,127 @@
+"""Rights on open sockets (issue #19): a socket's user is resolved once, at the handshake, and
+open sockets kept the rights their user had then: a viewer removed from a private game kept
+its events and chat, a logged-out or deactivated user kept chatting, staff who lost
+`is_staff` kept moderating.
+
+Two checks, each against the database (the source of truth):
+
+- **When a right is used**: every chat action reads the socket's user again from its session
+  (stats.live.chat), so a logout, a deactivation or a lost `is_staff` holds from the next
+  message on, on every process, with no message needed.
+- **When a right changes**: a change that can take a game away from a user (removed from a
+  private game's viewers, made inactive or no longer staff, logged out) publishes a `rights`
+  message to the group `rights` after commit (stats.receivers). Each web process follows that
+  group once (a feed of the hub, as a game's) and has every open game socket of that user
+  check again: one that may no longer watch gets an error frame `forbidden` and is closed
+  with 4403. After a Redis outage every watched socket checks again (messages may be lost).
+"""
+
+import asyncio
+import hashlib
+import json
+import logging
+from importlib import import_module
+from types import SimpleNamespace
+
+from django.conf import settings
+from django.contrib.auth import get_user
+from django.contrib.auth.models import AnonymousUser
+from django.db import transaction
+
+from stats import selectors
+from stats.live import frames, publish
+
+logger = logging.getLogger(__name__)
+RIGHTS_GROUP = "rights"
+
+
+def session_tag(session_key: str | None) -> str | None:
+    """A session named in a message without its key (the group travels through Redis)."""
+    return hashlib.sha256(session_key.encode()).hexdigest()[:32] if session_key else None
+
+
+def rights_changed_publish(*, user_id: int, session_key: str | None = None) -> None:
+    """Tell every web process that `user_id`'s rights changed (and, on logout, which session
+    ended), after the transaction that changed them commits."""
+    text = frames.json_compact({"type": "rights", "user": user_id, "session": session_tag(session_key)})
+
+    def send_committed() -> None:
+        publish.messages_send([(RIGHTS_GROUP, {"type": "rights.changed", "text": text})])
+
+    transaction.on_commit(send_committed, robust=True)
+
+
+def user_current(*, scope: dict, logged_out: bool = False):
+    """The socket's user as its session says now: anonymous once the session has ended (a
+    logout), the user is inactive, or the password changed (Django's own get_user checks)."""
+    session = scope.get("session")
+    key = getattr(session, "session_key", None)
+    if logged_out or key is None:
+        return AnonymousUser()
+    store = import_module(settings.SESSION_ENGINE).SessionStore(session_key=key)  # read afresh
+    return get_user(SimpleNamespace(session=store))
+
+
+def socket_rights(*, scope: dict, game_id: int, logged_out: bool = False) -> tuple[object, bool]:
+    """(the user now, whether that user may still watch the game)."""
+    user = user_current(scope=scope, logged_out=logged_out)
+    return user, selectors.game_list_visible(user=user).filter(pk=game_id).exists()
+
+
+class RightsWatch:
+    """A process's (an event loop's) open game sockets by user, told of rights messages by
+    its feed of the `rights` group. A Viewer of that feed (stats.live.fanout.Viewer)."""
+
+    def __init__(self) -> None:
+        self.sockets: dict[int, dict] = {}  # user id -> {socket: None}
+        self.joined: asyncio.Future | None = None
+        self.loop = asyncio.get_running_loop()
+        from stats.live.hub import hub_get  # the hub imports the live path: imported late
+
+        self.hub = hub_get()
+
+    async def watch(self, socket, user_id: int) -> None:
+        self.sockets.setdefault(user_id, {})[socket] = None
+        if self.joined is None:
+            self.joined = self.hub.spawn(self.hub.join(RIGHTS_GROUP, self))
+        await asyncio.shield(self.joined)
+
+    def unwatch(self, socket, user_id: int) -> None:
+        sockets = self.sockets.get(user_id)
+        if sockets is not None:
+            sockets.pop(socket, None)
+            if not sockets:
+                del self.sockets[user_id]
+
+    async def text_forward(self, frame) -> None:
+        try:
+            message = json.loads(frame.text)
+        except ValueError:
+            return
+        if not isinstance(message, dict) or message.get("type") != "rights":
+            return  # the feed's own status frames
+        for socket in list(self.sockets.get(message.get("user"), ())):
+            self.hub.spawn(socket.rights_check(message.get("session")))
+
+    async def live_forward(self, last_seq: int | None) -> None:
+        """Live again after an outage: rights messages may have been lost, check every socket."""
+        for sockets in list(self.sockets.values()):
+            for socket in list(sockets):
+                self.hub.spawn(socket.rights_check(None))
+
+    async def events_forward(self, first_seq: int, last_seq: int, frame) -> None:
+        pass  # the rights group carries no events
+
+    async def lobby_forward(self, message: dict) -> None:
+        pass
+
+
+_watches: dict[int, RightsWatch] = {}
+
+
+def watch_get() -> RightsWatch:
+    loop = asyncio.get_running_loop()
+    watch = _watches.get(id(loop))
+    if watch is None or watch.loop is not loop:
+        watch = _watches[id(loop)] = RightsWatch()
+    return watch
