@@ -43,7 +43,9 @@ from django.urls import set_script_prefix
 # with 16, 16 concurrent one-event POSTs into PostgreSQL went from ~270 to ~500/s
 # (docs/benchmarks.md, issue #13). Heavy reads stay capped by API_READ_CONCURRENCY.
 SYNC_THREADS = int(os.environ.get("WEB_SYNC_THREADS", "16"))
-HEAVY_READ = re.compile(r"/api/games/[^/]+/(?:events|history|snapshot|chat)$")
+# The leaderboard too: a derived stat's is ranked in Python (stats.scoring.leaderboard, kept
+# per seq), ~200 ms of CPU at 20,000 players, and anyone may read it (issue #19).
+HEAVY_READ = re.compile(r"/api/games/[^/]+/(?:events|history|snapshot|chat|leaderboard)$")
 BUSY_BODY = json.dumps(
     {"error": {"code": "busy", "message": "the server is busy with other reads; retry shortly"}}
 ).encode()  # api.error_response's shape, sent from here: a refused read takes no thread at all
