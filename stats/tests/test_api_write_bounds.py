@@ -45,3 +45,14 @@ def test_a_batch_at_the_bound_is_stored(client, stats_game, api_key, settings):
     refused = post(client, stats_game.slug, batch(3, 22, prefix="f"), api_key)  # 66 values
     assert (refused.status_code, error_code(refused)) == (413, "too_many_stat_values")
     assert ScoreEvent.objects.filter(game=stats_game).count() == 2
+
+
+def test_a_body_of_many_bad_fields_gets_a_short_422(client, game, api_key):
+    # ~600 KB: 1,000 events, each with bad points, a bad kind and extra fields.
+    bad = {"id": "x", "player": "ada", "points": "1", "kind": "Bad", "a": 1, "b": 2, "c": "x" * 500}
+    body = {"events": [{**bad, "id": f"e{i}"} for i in range(1000)]}
+    response = post(client, game.slug, body, api_key)
+    assert (response.status_code, error_code(response)) == (422, "invalid")
+    details = response.json()["error"]["details"]
+    assert len(details) == 51 and details[-1] == {"field": "(more)", "message": "4950 more problems not listed"}
+    assert len(response.content) < 10_000
