@@ -6,6 +6,7 @@ server refuses on an open socket closes it with 4500 and one WARNING line."""
 
 import asyncio
 import json
+import logging
 import threading
 import urllib.request
 import uuid
@@ -17,7 +18,8 @@ from stats import services
 from stats.live import frames
 from stats.scoring import services as scoring
 from stats.tests.chaos import origin_of
-from stats.tests.support import DaphneProc, database_url
+from stats.tests.support import DaphneProc, database_url, event_in
+from stats.tests.test_live_consumers import connect, record, watch
 
 pytestmark = pytest.mark.django_db(transaction=True)
 STATS = ("kills", "deaths", "assists")
@@ -107,7 +109,7 @@ def daphne_unbounded(transactional_db, valkey):
     web = DaphneProc(
         database_url=database_url(connection.settings_dict),
         redis_url=valkey.url,
-        extra_env={"WS_MAX_FRAME_BYTES": str(8 * 2**20), "FRAME_TICK_MS": "1000"},
+        extra_env={"WS_MAX_FRAME_BYTES": str(8 * 2**20), "FRAME_TICK_MS": "5000"},
     ).start()
     yield web
     web.stop()
@@ -115,7 +117,7 @@ def daphne_unbounded(transactional_db, valkey):
 
 def test_a_send_daphne_refuses_closes_the_socket_with_4500_and_one_warning(daphne_unbounded):
     """Before: the refusal (autobahn's PayloadExceededError) was taken for a socket gone: no
-    close came, and nothing was logged. The frame here is a 1 s tick's coalesced burst."""
+    close came, and nothing was logged. The frame here is a 5 s tick's coalesced burst."""
     web = daphne_unbounded
     slug, key = burst_game()
     url = f"ws://127.0.0.1:{web.port}/ws/games/{slug}/"
@@ -221,3 +223,37 @@ def test_fanout_joins_small_runs_and_cuts_a_large_one():
     parts = cut.messages_cut([*small, message(range(300), 11)], 8 * 1024)
     assert parts[0][:2] == (1, 10) and parts[-1][1] == 310 and len(parts) > 3
     assert all(parts[i][1] + 1 == parts[i + 1][0] for i in range(len(parts) - 1))
+
+
+async def test_a_snapshot_over_the_limit_is_refused_with_an_error_frame_and_4413(game, settings, caplog):
+    """A frame that cannot be cut is never handed to a server that might refuse it silently."""
+    logging.getLogger("stats.live.jsonsocket").addHandler(caplog.handler)  # its logger may not propagate
+    await record(game, *[event_in(f"e{i}", player=f"player-{i}") for i in range(40)])
+    settings.WEBGAME_WS_MAX_FRAME_BYTES = 4096  # the snapshot of 40 events and players is larger
+    comm = await connect(f"/ws/games/{game.slug}/")
+    frame = await comm.receive_json_from(timeout=5)
+    assert (frame["type"], frame["code"]) == ("error", "too_large")
+    assert (await comm.receive_output(timeout=5)) == {"type": "websocket.close", "code": 4413}
+    logging.getLogger("stats.live.jsonsocket").removeHandler(caplog.handler)
+    # One record (the handler may see it twice: here and through the root logger).
+    logged = {id(r): r.levelname for r in caplog.records if "WS_MAX_FRAME_BYTES" in r.getMessage()}
+    assert list(logged.values()) == ["WARNING"]
+    await comm.disconnect()
+
+
+async def test_a_replay_longer_than_the_limit_comes_as_contiguous_resumed_frames(game, settings):
+
+    settings.WEBGAME_WS_MAX_FRAME_BYTES = 16 * 1024
+    comm, _ = await watch(game)
+    await record(game, *[event_in(f"e{i}", player=f"player-{i % 7}") for i in range(150)])
+    await comm.send_json_to({"type": "resume", "after_seq": 0})
+    seqs, parts = [], 0
+    async with asyncio.timeout(10):
+        while len(seqs) < 150 or seqs[-1] < 150:
+            frame = await comm.receive_json_from(timeout=5)
+            if frame["type"] == "events" and frame.get("resumed"):
+                frames.frame_validate(frame)
+                seqs += [e["seq"] for e in frame["events"]]
+                parts += 1
+    assert seqs == list(range(1, 151)) and parts > 1
+    await comm.disconnect()
