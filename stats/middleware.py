@@ -7,12 +7,14 @@ so a few lines beat a dependency.) And the API's JSON answer to a bad Host."""
 import logging
 
 from django.conf import settings
-from django.core.exceptions import DisallowedHost
+from django.core.exceptions import DisallowedHost, TooManyFieldsSent
+from django.views import defaults
 
 from stats import api
 
 # The logger Django reports a bad Host to, so that its configuration still applies.
 host_logger = logging.getLogger("django.security.DisallowedHost")
+fields_logger = logging.getLogger("django.security.TooManyFieldsSent")
 
 CSP = "; ".join(
     [
@@ -64,18 +66,33 @@ class ContentSecurityPolicyMiddleware:
 
 
 class ApiHostCheckMiddleware:
-    """A request under /api/ whose Host is not in ALLOWED_HOSTS gets the API's JSON 400 and
-    one log line. Django checks the Host in a middleware further in, before any view, and
-    answers with its HTML 400 page and a logged traceback, as for a bug."""
+    """A request whose Host is not in ALLOWED_HOSTS, or whose query string holds more than
+    DATA_UPLOAD_MAX_NUMBER_FIELDS parameters, is answered 400 with one WARNING line: the API's
+    JSON under /api/, Django's 400 page elsewhere. Left to Django, the Host is checked in a
+    middleware further in (the query when a view reads it), and the refusal is logged at ERROR
+    with a traceback, as for a bug: anyone could fill the logs with them (issue #19)."""
 
     def __init__(self, get_response):
         self.get_response = get_response
 
     def __call__(self, request):
-        if request.path_info.startswith("/api/"):
-            try:
-                request.get_host()
-            except DisallowedHost as exc:
-                host_logger.warning("%s", exc)
-                return api.suspicious_response(exc)
+        try:
+            request.get_host()
+            if request.method == "GET":
+                request.GET  # noqa: B018 - parsed here, so a refusal is ours to log
+        except DisallowedHost as exc:
+            host_logger.warning("%s", exc)
+            return self._refused(request, exc)
+        except TooManyFieldsSent as exc:
+            fields_logger.warning("%s (%s)", exc, request.path)
+            return self._refused(request, exc)
         return self.get_response(request)
+
+    @staticmethod
+    def _refused(request, exc):
+        if request.path_info.startswith("/api/"):
+            response = api.suspicious_response(exc)
+        else:
+            response = defaults.bad_request(request, exc)
+        response._has_been_logged = True  # the line above says it: no second "Bad Request" line
+        return response
