@@ -49,7 +49,9 @@ _ISO_TIME = re.compile(
 )
 
 
-def _visible(ch: str) -> bool:
+def char_visible(ch: str) -> bool:
+    """Whether a character shows as something: a letter, digit, mark of punctuation or symbol,
+    not one that renders as nothing (zero-width characters are Cf, so never visible)."""
     return unicodedata.category(ch)[0] in "LNPS" and ch not in _BLANK_LOOKING
 
 
@@ -60,7 +62,7 @@ def _clean_name(value: str) -> str:
         value = unicodedata.normalize("NFC", value)
         if any(unicodedata.category(ch) in _REFUSED_CATEGORIES for ch in value):
             raise ValueError("must not contain control, invisible or line-separator characters")
-        if not any(_visible(ch) for ch in value):
+        if not any(char_visible(ch) for ch in value):
             raise ValueError("must contain a visible character")
     value = value.strip()
     if not value:
@@ -114,7 +116,7 @@ def name_pattern_of(code_points) -> str:
     for cp in code_points:
         ch = chr(cp)
         if category(ch) not in _REFUSED_CATEGORIES:
-            (visible if _visible(ch) else blank).append(cp)
+            (visible if char_visible(ch) else blank).append(cp)
     return f"^{_class_of(blank)}*(?:{_class_of(visible)}{_class_of(blank)}*)+$"
 
 

@@ -15,6 +15,7 @@ from stats.chat.models import TEXT_MAX_LENGTH, ChatMessage, ChatMute
 from stats.chat.wire import chat_wire
 from stats.live import publish
 from stats.models import Game
+from stats.schemas import char_visible
 
 # Bidirectional overrides and isolates: text that renders in another order than it is stored
 # (a username or link shown reversed). Other format characters stay: emoji need U+200D.
@@ -53,8 +54,9 @@ def _text_check(*, text: str) -> str:
     if not isinstance(text, str):
         raise ChatRefused("empty", "the message must be text")
     cleaned = chat_text_clean(text=text)
-    if not cleaned:
-        raise ChatRefused("empty", "the message is empty")
+    # Zero-width or blank-looking characters alone (U+200B, U+2800...) show an empty line.
+    if not any(char_visible(c) for c in cleaned):
+        raise ChatRefused("empty", "the message is empty (nothing in it is visible)")
     limit = min(settings.CHAT_MAX_CHARS, TEXT_MAX_LENGTH)
     if len(cleaned) > limit:
         raise ChatRefused("too_long", f"a message holds at most {limit} characters")

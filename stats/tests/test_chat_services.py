@@ -49,7 +49,10 @@ def test_post_stores_the_message_and_publishes_it_once(game, ada, published, dja
     assert isinstance(frame["message"]["at_ms"], int)
 
 
-@pytest.mark.parametrize("text", ["", "   ", "\n\t ", "\x00\x1b\u202e", "\u3000"])
+# Zero-width and blank-looking characters alone (issue #19): a message that shows nothing.
+@pytest.mark.parametrize(
+    "text", ["", "   ", "\n\t ", "\x00\x1b\u202e", "\u3000", "\u200b\u200b", "\u200d\ufeff\u2060", "\u2800", "\u3164 "]
+)
 def test_empty_text_is_refused_and_nothing_published(game, ada, published, text, django_capture_on_commit_callbacks):
     assert refused_code(game, ada, text, django_capture_on_commit_callbacks) == "empty"
     assert (ChatMessage.objects.count(), published.calls) == (0, [])
