@@ -154,6 +154,7 @@ def test_a_web_process_killed_behind_the_balancer_loses_nothing_and_its_viewers_
         edge = {
             "healthz_via_lb": http_get(lb.port, "/healthz")[0],
             "metrics_via_lb": http_get(lb.port, "/metrics")[0],
+            "metrics_encoded_via_lb": http_get(lb.port, "/%6Detrics")[0],  # the app decodes it: /metrics
             "oversized_post_via_lb": oversized_post_status(lb.port, f"/api/games/{game.slug}/events"),
         }
         pool = ViewerPool(url=f"ws://127.0.0.1:{lb.port}/ws/games/{game.slug}/", count=VIEWERS)
@@ -182,6 +183,7 @@ def test_a_web_process_killed_behind_the_balancer_loses_nothing_and_its_viewers_
     assert pool.error is None, f"a viewer client of the test crashed: {pool.error!r}"
     assert min(run["viewers_per_process_before"]) > 0, "the balancer did not spread the viewers"
     assert (edge["healthz_via_lb"], edge["metrics_via_lb"], edge["oversized_post_via_lb"]) == (200, 404, 413)
+    assert edge["metrics_encoded_via_lb"] == 404
     assert figures["events_acknowledged"] == EVENTS
     assert (figures["lost"], figures["doubled"]) == (0, 0)
     # The balancer hid the kill from the game server: POSTs sent to the dead process, and the
