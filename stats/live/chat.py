@@ -39,18 +39,14 @@ class ChatHandlers:
 
     async def rights_watch(self) -> None:
         """Be told when this socket's user's rights change (a logged-in user's sockets only)."""
-        user = self.scope["user"]
-        if user.is_authenticated:
-            self.rights_user_id = user.pk
-            await rights.watch_get().watch(self, user.pk)
+        await rights.socket_watch(self)
 
     async def rights_check(self, session: str | None) -> None:
         """The user's rights changed (`session`: the tag of a session that ended): check again;
         a socket that may no longer watch its game gets `forbidden` and is closed (4403)."""
         if self.closing:
             return
-        own = rights.session_tag(getattr(self.scope.get("session"), "session_key", None))
-        logged_out = session is not None and session == own
+        logged_out = rights.ended(self.scope, session)
         try:
             check = database_sync_to_async(rights.socket_rights)
             user, visible = await check(scope=self.scope, game_id=self.game_id, logged_out=logged_out)

@@ -18,6 +18,7 @@ from stats.live.chat import ChatHandlers
 from stats.live.frames import OutFrame
 from stats.live.hub import hub_get
 from stats.live.jsonsocket import CLOSE_INTERNAL, CLOSE_NOT_FOUND, CLOSE_TRY_AGAIN, JsonFrameConsumer
+from stats.live.rights import LobbyRights
 from stats.live.sinks import SendRefused, SocketGone
 from stats.models import Game
 from stats.ops import metrics
@@ -244,7 +245,7 @@ class GameConsumer(ChatHandlers, JsonFrameConsumer):
             await self.close(code=CLOSE_INTERNAL)
 
 
-class LobbyConsumer(JsonFrameConsumer):
+class LobbyConsumer(LobbyRights, JsonFrameConsumer):
     """All visible games with live totals: the lobby-wide broadcast. Like a game's viewers,
     its sockets are fed by the process's one feed of the lobby group (stats.live.hub), which
     tells them when Redis goes down or comes back; while down, each ping brings the list
@@ -262,6 +263,7 @@ class LobbyConsumer(JsonFrameConsumer):
         await self.accept()
         self.feed = await hub_get().join(publish.LOBBY_GROUP, self)
         self.joined = True
+        await self.rights_watch()  # told when its user's rights change (stats.live.rights)
         await self.send_json(frames.connection_established())
         await self.games_send()
         if not self.feed.live:

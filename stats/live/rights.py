@@ -23,10 +23,11 @@ import logging
 from importlib import import_module
 from types import SimpleNamespace
 
+from channels.db import database_sync_to_async
 from django.conf import settings
 from django.contrib.auth import get_user
 from django.contrib.auth.models import AnonymousUser
-from django.db import transaction
+from django.db import DatabaseError, transaction
 
 from stats import selectors
 from stats.live import frames, publish
@@ -62,10 +63,43 @@ def user_current(*, scope: dict, logged_out: bool = False):
     return get_user(SimpleNamespace(session=store))
 
 
+def ended(scope: dict, tag: str | None) -> bool:
+    """Whether a rights message's session tag (a logout) names this socket's session."""
+    return tag is not None and tag == session_tag(getattr(scope.get("session"), "session_key", None))
+
+
+async def socket_watch(socket) -> None:
+    """Have `socket.rights_check(tag)` called when its user's rights change (logged-in users
+    only); the socket unwatches when it goes (stats.live.jsonsocket)."""
+    user = socket.scope["user"]
+    if user.is_authenticated:
+        socket.rights_user_id = user.pk
+        await watch_get().watch(socket, user.pk)
+
+
 def socket_rights(*, scope: dict, game_id: int, logged_out: bool = False) -> tuple[object, bool]:
     """(the user now, whether that user may still watch the game)."""
     user = user_current(scope=scope, logged_out=logged_out)
     return user, selectors.game_list_visible(user=user).filter(pk=game_id).exists()
+
+
+class LobbyRights:
+    """Mixed into LobbyConsumer: a lobby socket whose user's rights change is sent the list
+    of games again as that user may now see it, and private games' totals only if so."""
+
+    async def rights_watch(self) -> None:
+        await socket_watch(self)
+
+    async def rights_check(self, session: str | None) -> None:
+        if self.closing:
+            return
+        try:
+            user = await database_sync_to_async(user_current)(scope=self.scope, logged_out=ended(self.scope, session))
+            self.scope["user"] = user
+            self.sees_private = bool(user.is_authenticated and user.is_staff)
+            await self.games_send()
+        except DatabaseError as exc:  # the next rights message or reconnect brings it
+            logger.warning("lobby rights check failed (%s: %s)", type(exc).__name__, exc)
 
 
 class RightsWatch:

@@ -183,3 +183,32 @@ def test_a_private_game_socket_is_closed_when_its_user_loses_the_game(live, how)
         return frames[-1]["code"], ws.close_code
 
     assert asyncio.run(scenario()) == ("forbidden", 4403)
+
+
+@pytest.mark.parametrize("how", ["staff_lost", "viewer_removed"])
+def test_a_lobby_socket_is_sent_the_games_its_user_may_still_see(live, how):
+    """Before, a lobby socket kept listing (and pushing the totals of) private games its user
+    had lost: nothing came when the rights changed."""
+    game = game_new(private=True)
+    user, _, cookie = user_with_session(staff=how == "staff_lost")
+    if how == "viewer_removed":
+        game.viewers.add(user)
+
+    def rights_lose():
+        if how == "viewer_removed":
+            game.viewers.remove(user)
+        else:
+            fresh = User.objects.get(pk=user.pk)
+            fresh.is_staff = False
+            fresh.save()
+
+    async def scenario():
+        url = f"ws://127.0.0.1:{live.port}/ws/lobby/"
+        async with websockets.connect(url, origin=origin_of(url), additional_headers={"Cookie": cookie}) as ws:
+            first = (await until(ws, lambda f: f["type"] == "games"))[-1]
+            await in_thread(rights_lose)
+            again = (await until(ws, lambda f: f["type"] == "games"))[-1]
+        return [g["slug"] for g in first["games"]], [g["slug"] for g in again["games"]]
+
+    first, again = asyncio.run(scenario())
+    assert game.slug in first and game.slug not in again
