@@ -13,7 +13,8 @@ Two checks, each against the database (the source of truth):
   message to the group `rights` after commit (stats.receivers). Each web process follows that
   group once (a feed of the hub, as a game's) and has every open game socket of that user
   check again: one that may no longer watch gets an error frame `forbidden` and is closed
-  with 4403. After a Redis outage every watched socket checks again (messages may be lost).
+  with 4403; a lobby socket is sent the list of games again, as its user may now see it.
+  After a Redis outage every watched socket checks again (messages may be lost).
 """
 
 import asyncio
