@@ -10,6 +10,7 @@ Celery's broker) through an outage (issue #18):
 Each test has its own Valkey (or, for the dead connection, a proxy in front of the suite's,
 with its own keys)."""
 
+import asyncio
 import contextlib
 import os
 import signal
@@ -126,6 +127,27 @@ async def test_presence_on_a_frozen_redis_answers_within_the_deadline_and_counts
             assert await presence.presence_count(slug=slug) is None
             assert time.monotonic() - started < 2 * 0.5 + SLACK
         assert await presence.presence_join(slug=slug, channel="c") in (2, 3)  # 3: the frozen join landed
+    finally:
+        await presence._client().aclose()
+
+
+async def test_a_crowd_joining_a_frozen_redis_waits_one_deadline_not_two(own_valkey, redis_at, settings):
+    """More joins than presence has connections: those that wait for a connection give up
+    after the deadline, and do not wait a second time (a busy pool is no dead connection)."""
+    deadline = settings.REDIS_CONNECT_TIMEOUT = settings.REDIS_SOCKET_TIMEOUT = 1.0
+    redis_at(own_valkey.url)
+    slug = f"crowd-{uuid.uuid4().hex[:8]}"
+
+    async def join_timed(n: int) -> float:
+        started = time.monotonic()
+        assert await presence.presence_join(slug=slug, channel=str(n)) is None
+        return time.monotonic() - started
+
+    try:
+        assert await presence.presence_join(slug=slug, channel="first") == 1
+        with frozen(own_valkey):
+            waits = await asyncio.gather(*(join_timed(n) for n in range(5 * presence.PRESENCE_CONNECTIONS)))
+        assert max(waits) < deadline + 0.7, sorted(waits)[-5:]
     finally:
         await presence._client().aclose()
 
