@@ -71,8 +71,11 @@ async def opened(url: str):
     return ws
 
 
-def test_a_burst_of_8_posts_of_1000_events_reaches_a_daphne_viewer_whole(live, settings):
-    """Before: one 324,736-byte frame (up to seq 1,000 of 8,000), then nothing, and no pong."""
+@pytest.mark.parametrize("server", ["live", "web"])  # daphne, uvicorn (conftest)
+def test_a_burst_of_8_posts_of_1000_events_reaches_a_viewer_whole(request, server, transactional_db, settings):
+    """Before, under daphne: one 324,736-byte frame (up to seq 1,000 of 8,000), then nothing,
+    and no pong. Under uvicorn, frames of 1.6 MB (no proxy or client limit was respected)."""
+    live = request.getfixturevalue(server)
     slug, key = burst_game()
     url = f"ws://127.0.0.1:{live.port}/ws/games/{slug}/"
 
