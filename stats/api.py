@@ -188,7 +188,17 @@ def int_param(request, name: str, default: int, low: int, high: int) -> int:
     return int(raw)
 
 
-def str_param(request, name: str, default: str | None = None, max_chars: int = 64) -> str | None:
+PARAM_TEXT_MAX = 64
+# str_param's rules, for the OpenAPI document (stats.openapi, stats.scoring.openapi).
+TEXT_PARAM_SCHEMA = {
+    "type": "string",
+    "minLength": 1,
+    "maxLength": PARAM_TEXT_MAX,
+    "pattern": "^[^\\u0000-\\u001f\\u007f-\\u009f]+$",
+}
+
+
+def str_param(request, name: str, default: str | None = None, max_chars: int = PARAM_TEXT_MAX) -> str | None:
     """A text query parameter: 1 to `max_chars` characters, none of them a control character.
     PostgreSQL refuses NUL in any string (a 500 from deep in a query), and nothing a parameter
     names (a stat, match or player) can be empty, longer, or hold one."""

@@ -14,6 +14,7 @@ import re
 from django.conf import settings
 from pydantic.json_schema import models_json_schema
 
+from stats.api import TEXT_PARAM_SCHEMA
 from stats.chat.selectors import CHAT_ID_MAX, CHAT_PAGE_MAX, CHAT_RECENT_DEFAULT
 from stats.live.frames import EventWire, GameWire, Snapshot
 from stats.models import SLUG_VALIDATOR
@@ -55,11 +56,14 @@ ERROR_ANSWERS = {
     "probing (`not_found`); also an unknown match named in the path or the query",
     405: "another method; `Allow` lists this path's (`method_not_allowed`)",
     408: "the body stopped coming for HTTP_BODY_TIMEOUT; the connection is closed (`body_timeout`)",
-    409: "an event names a match that has ended (`match_ended`); a stat or match exists otherwise (`conflict`)",
-    413: "a body over MAX_BODY_BYTES, refused before it is read (`too_large`), or a batch over the most events "
-    "(`batch_too_large`)",
-    422: "invalid fields, each named in `details` (`invalid`); an event id reused with other content "
-    "(`id_conflict`); a stat the game does not declare (`unknown_stat`); an unknown match (`unknown_match`)",
+    409: "an event names a match that has ended (`match_ended`); a stat or match exists otherwise (`conflict`); "
+    "the game has declared GAME_MAX_STATS stats (`too_many_stats`)",
+    413: "a body over MAX_BODY_BYTES, refused before it is read (`too_large`), a batch over the most events "
+    "(`batch_too_large`), or over BATCH_MAX_STAT_VALUES stat values in all (`too_many_stat_values`)",
+    422: "invalid fields, each named in `details` (the first 50, then a `(more)` entry that counts the rest) "
+    "(`invalid`), also an integer written with a fraction or an exponent (1.0, 1e3); an event id reused with "
+    "other content (`id_conflict`); a stat the game does not declare (`unknown_stat`); an unknown match "
+    "(`unknown_match`)",
     429: "too many requests for this key, or from this address without a key or a login; retry after "
     "`Retry-After` seconds (`rate_limited`)",
     503: "the server is busy with other reads; retry after `Retry-After` seconds (`busy`)",
@@ -269,7 +273,7 @@ def openapi_document() -> dict:
                         "name": "match",
                         "in": "query",
                         "description": "only this match's events",
-                        "schema": {"type": "string"},
+                        "schema": TEXT_PARAM_SCHEMA,
                     },
                 ],
                 "responses": {"200": _json("events", EVENT_PAGE), **_errors(404, 429)},
@@ -316,7 +320,7 @@ def openapi_document() -> dict:
                         "name": "match",
                         "in": "query",
                         "description": "a match's id (range match)",
-                        "schema": {"type": "string"},
+                        "schema": TEXT_PARAM_SCHEMA,
                     },
                 ],
                 "responses": {"200": _json("history", HISTORY), **_errors(404, 429)},

@@ -185,7 +185,9 @@ Kind = Annotated[
     ),
     AfterValidator(_kind_not_reserved),
 ]
-Points = Annotated[StrictInt, Field(ge=-MAX_POINTS, le=MAX_POINTS)]
+# JSON Schema's "integer" takes 1.0 too; this API does not (strict: a float is refused, 422).
+INTEGER_RULE = "a JSON integer, written without a fraction or an exponent (1.0 and 1e3 are refused)"
+Points = Annotated[StrictInt, Field(ge=-MAX_POINTS, le=MAX_POINTS, description=INTEGER_RULE)]
 At = Annotated[AwareDatetime, BeforeValidator(_at_text), AfterValidator(_at_in_utc)]
 
 
@@ -197,7 +199,7 @@ def _stats_not_points(value: dict | None) -> dict | None:
 
 STAT_NAME_PATTERN = r"^[a-z][a-z0-9_]{0,31}$"
 StatName = Annotated[str, Field(pattern=STAT_NAME_PATTERN)]
-StatValue = Annotated[StrictInt, Field(ge=-MAX_STAT_VALUE, le=MAX_STAT_VALUE)]
+StatValue = Annotated[StrictInt, Field(ge=-MAX_STAT_VALUE, le=MAX_STAT_VALUE, description=INTEGER_RULE)]
 
 
 def _points_or_stats_json_schema(schema: dict) -> None:

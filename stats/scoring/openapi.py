@@ -4,6 +4,7 @@ from the models that validate them, responses from the frame models they share."
 from django.urls.converters import StringConverter
 from pydantic.json_schema import models_json_schema
 
+from stats.api import TEXT_PARAM_SCHEMA
 from stats.live.frames import MatchWire, StatWire
 from stats.scoring.api import BEFORE_MAX, MatchIn, StatIn
 from stats.scoring.leaderboard import LIMIT_MAX
@@ -114,10 +115,10 @@ def paths(*, slug: dict, json, errors, reader: list) -> dict:
                                "`around` gives a player's neighbourhood", "security": reader,
                     "parameters": [
                         slug,
-                        _query("stat", {"type": "string", "default": "points"}),
+                        _query("stat", {**TEXT_PARAM_SCHEMA, "default": "points"}),
                         _query("period", {"enum": list(PERIODS), "default": PERIODS[0]}),
-                        _query("match", {"type": "string"}, "a match's id (with period all)"),
-                        _query("around", {"type": "string"}, "a player (or team) to centre the page on"),
+                        _query("match", TEXT_PARAM_SCHEMA, "a match's id (with period all)"),
+                        _query("around", TEXT_PARAM_SCHEMA, "a player (or team) to centre the page on"),
                         _query("limit", {"type": "integer", "minimum": 1, "maximum": LIMIT_MAX, "default": 10}),
                         _query("entity", {"enum": ["player", "team"], "default": "player"}),
                     ],

@@ -95,3 +95,37 @@ def test_plain_names_and_labels_are_still_taken(client, base, api_key):
     assert send(client, f"{base}/matches", {"id": "m2", "name": "Grand Final"}, api_key).status_code == 201
     assert send(client, f"{base}/matches", {"id": "m3"}, api_key).status_code == 201
     assert send(client, f"{base}/stats", {"name": "deaths", "label": "Deaths ☠"}, api_key).status_code == 201
+
+
+TEXT_PARAMS = [
+    ("/api/games/{slug}/events", "match", "events?match="),
+    ("/api/games/{slug}/history", "match", "history?range=match&match="),
+    ("/api/games/{slug}/leaderboard", "stat", "leaderboard?stat="),
+    ("/api/games/{slug}/leaderboard", "match", "leaderboard?match="),
+    ("/api/games/{slug}/leaderboard", "around", "leaderboard?around="),
+]
+
+
+@pytest.mark.parametrize(("path", "name", "query"), TEXT_PARAMS)
+def test_the_document_refuses_the_text_parameters_the_server_refuses(client, base, path, name, query):
+    """The OpenAPI document says what the server does (issue #19): an empty value, a NUL or
+    a value past 64 characters is a 400 from the server, and invalid by the document."""
+    import jsonschema_rs
+
+    doc = client.get("/api/openapi.json").json()
+    (param,) = [p for p in doc["paths"][path]["get"]["parameters"] if p["name"] == name]
+    valid = jsonschema_rs.Draft202012Validator(param["schema"]).is_valid
+    for value, sent in [("", ""), ("\x00", NUL), ("k" * 65, "k" * 65)]:
+        assert not valid(value), value
+        assert client.get(f"{base}/{query}{sent}").status_code == 400
+    assert valid("m1") and valid("ada \u2620")
+
+
+def test_the_document_says_a_float_written_integer_is_refused(client, game, api_key):
+    doc = client.get("/api/openapi.json").json()
+    assert "1.0" in doc["components"]["schemas"]["EventIn"]["properties"]["points"]["description"]
+    body = '{"id": "f", "player": "ada", "points": 999999999.0}'
+    response = client.post(
+        f"/api/games/{game.slug}/events", body, content_type="application/json", HTTP_AUTHORIZATION=f"Bearer {api_key}"
+    )
+    assert (response.status_code, error_code(response)) == (422, "invalid")
