@@ -32,7 +32,7 @@ from stats.ingest.keyrate import KeyRate
 from stats.live import frames, publish
 from stats.live.jsonsocket import MAX_FRAME_CHARS, JsonFrameConsumer, _reject_constant
 from stats.ops import metrics
-from stats.schemas import errors_describe
+from stats.schemas import errors_describe, stat_values_refusal
 from stats.scoring.record import EventsRefused
 
 logger = logging.getLogger(__name__)
@@ -174,6 +174,8 @@ class IngestConsumer(JsonFrameConsumer):
             frame = IngestEventsIn.model_validate(content)
         except ValidationError as exc:
             return self.answer_queue(ref, error_for(exc, ref))
+        if (refusal := stat_values_refusal(frame.events)) is not None:  # the HTTP body's bound (#19)
+            return self.answer_queue(ref, frames.error("too_many_stat_values", refusal, ref=ref))
         limited = settings.WEBGAME_API_RATE_LIMIT and not self.key_rate.spend()
         if limited and (retry := await self.key_rate.take()):
             message = f"too many frames for this key; retry in {retry}s"
