@@ -105,7 +105,8 @@ class Fanout:
         # Frames under the servers' limit (daphne refuses to send over 1 MiB): a burst is
         # joined up to WS_MAX_FRAME_BYTES, a longer run cut into contiguous frames.
         parts = cut.messages_cut(messages, self.max_frame_bytes)
-        metrics.events_frame_out(len(messages), len(self.viewers))  # once per flush, not per socket
+        # Once per flush, not per socket: each of its frames is handed to every viewer.
+        metrics.events_frame_out(len(messages), len(self.viewers) * len(parts))
         # One flush at a time (hand_out yields): a viewer must get frames in seq order.
         async with self.flush_lock:
             burst = object() if len(parts) > 1 else None
