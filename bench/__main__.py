@@ -108,7 +108,7 @@ def main() -> None:
             results["reads"] = reads_bench(st, args)
         if "login" in only:
             opts = argparse.Namespace(servers="uvicorn,daphne", gates="1,0", clients=32, attempts=10)
-            opts.baseline_seconds = 8
+            opts.baseline_seconds, opts.sources = 8, "each,one"
             results["login"] = login_bench(st, opts)
         if "idle" in only:
             idle_servers = [s for s in ("uvicorn", "daphne", "raw") if s in servers]

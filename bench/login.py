@@ -32,6 +32,7 @@ def arguments() -> argparse.Namespace:
     p = argparse.ArgumentParser(prog="python -m bench.login", description=__doc__)
     p.add_argument("--servers", default="uvicorn,daphne", help="ASGI servers to run it on")
     p.add_argument("--gates", default="1,0", help="LOGIN_CONCURRENCY values (0: no gate)")
+    p.add_argument("--sources", default="each,one", help="each client its own address, or all from one")
     p.add_argument("--clients", type=int, default=32, help="flooding clients, each its own address")
     p.add_argument("--attempts", type=int, default=10, help="wrong passwords per client")
     p.add_argument("--baseline-seconds", type=float, default=8, help="POSTs alone, before the flood")
@@ -46,10 +47,13 @@ def arguments() -> argparse.Namespace:
     return args
 
 
-async def flood_client(port: int, attempts: int, tally: dict) -> None:
-    """One address, one username, `attempts` wrong passwords one after another."""
+def address_make() -> str:
+    return f"10.{secrets.randbelow(256)}.{secrets.randbelow(256)}.{secrets.randbelow(254) + 1}"
+
+
+async def flood_client(port: int, attempts: int, tally: dict, address: str) -> None:
+    """One username, `attempts` wrong passwords one after another, from `address`."""
     http = Http("127.0.0.1", port)
-    address = f"10.{secrets.randbelow(256)}.{secrets.randbelow(256)}.{secrets.randbelow(254) + 1}"
     username = f"victim-{secrets.token_hex(4)}"
     headers = {
         "Content-Type": "application/x-www-form-urlencoded",
@@ -84,7 +88,7 @@ def quantiles(ms: list[float]) -> tuple[float, float]:
     return round(statistics.median(ordered), 1), round(ordered[min(len(ordered) - 1, int(len(ordered) * 0.99))], 1)
 
 
-async def measure(port: int, pids: list[int], key: str, args) -> dict:
+async def measure(port: int, pids: list[int], key: str, args, source: str) -> dict:
     loop = asyncio.get_running_loop()
     until = loop.time() + 1
     await posts_while(port, key, lambda: loop.time() > until)  # warm: imports, connections
@@ -92,7 +96,9 @@ async def measure(port: int, pids: list[int], key: str, args) -> dict:
     alone = await posts_while(port, key, lambda: loop.time() > until)
     tally: dict[int, int] = {}
     cpu0, t0 = cpu_seconds(pids), loop.time()
-    flood = asyncio.gather(*(flood_client(port, args.attempts, tally) for _ in range(args.clients)))
+    one = address_make()  # source "one": every client behind one address, as the issue's flood was
+    addresses = [one if source == "one" else address_make() for _ in range(args.clients)]
+    flood = asyncio.gather(*(flood_client(port, args.attempts, tally, address) for address in addresses))
     during = await posts_while(port, key, flood.done)
     await flood
     wall, cpu = loop.time() - t0, cpu_seconds(pids) - cpu0
@@ -112,7 +118,7 @@ async def measure(port: int, pids: list[int], key: str, args) -> dict:
     }
 
 
-COLUMNS = ["server", "gate", "alone_p50_ms", "alone_p99_ms", "flood", "flood_s", "server_cpu_s", "answers"]
+COLUMNS = ["server", "gate", "source", "alone_p50_ms", "alone_p99_ms", "flood", "flood_s", "server_cpu_s", "answers"]
 COLUMNS += ["posts", "p50_ms", "p99_ms", "p99_ratio"]
 
 
@@ -120,14 +126,16 @@ def login_bench(st, args) -> list[dict]:
     """Also the `login` step of `make bench` (python -m bench), with this module's defaults."""
     key, rows = st.games_create([SLUG])[SLUG], []
     for server in args.servers.split(","):
-        for gate in args.gates.split(","):
-            web = st.web(server, name=f"login-{server}-{gate}", BEHIND_PROXY="true", LOGIN_CONCURRENCY=gate)
-            try:
-                row = {"server": server, "gate": gate, **asyncio.run(measure(web.port, web.pids, key, args))}
-            finally:
-                st.stop(web)
-            print(report.table(f"Login flood, {server}, LOGIN_CONCURRENCY={gate}", [row], COLUMNS), flush=True)
-            rows.append(row)
+        for source in args.sources.split(","):
+            for gate in args.gates.split(",") if source == "each" else ["1"]:  # one address: the lockout's case
+                web = st.web(server, name=f"login-{server}-{gate}", BEHIND_PROXY="true", LOGIN_CONCURRENCY=gate)
+                try:
+                    measured = asyncio.run(measure(web.port, web.pids, key, args, source))
+                finally:
+                    st.stop(web)
+                row = {"server": server, "gate": gate, "source": source, **measured}
+                print(report.table(f"Login flood, {server}, gate {gate}, {source}", [row], COLUMNS), flush=True)
+                rows.append(row)
     return rows
 
 
