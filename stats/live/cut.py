@@ -37,9 +37,11 @@ def events_cut(
 ) -> list[tuple[int, int, str]]:
     """(first_seq, last_seq, text) of each frame: the run cut into contiguous frames, each
     under `limit` bytes unless one event with its records is larger alone."""
-    if not events:
-        text = frames.events_text(events_json="[]", players=players, game=game, teams=teams, resumed=resumed)
-        return [(0, 0, text)]
+    whole = frames.events_text(
+        events_json=frames.json_compact(events), players=players, game=game, teams=teams, resumed=resumed
+    )
+    if not events or utf8_len(whole) <= limit:  # the usual case: one frame, as it always was
+        return [(events[0]["seq"] if events else 0, events[-1]["seq"] if events else 0, whole)]
     encoded = [frames.json_compact(e) for e in events]
     final = {p["player"]: p for p in players}
     team_final = {(t["match"], t["team"]): t for t in teams or ()}
