@@ -57,7 +57,8 @@ ERROR_ANSWERS = {
     405: "another method; `Allow` lists this path's (`method_not_allowed`)",
     408: "the body stopped coming for HTTP_BODY_TIMEOUT; the connection is closed (`body_timeout`)",
     409: "an event names a match that has ended (`match_ended`); a stat or match exists otherwise (`conflict`); "
-    "the game has declared GAME_MAX_STATS stats (`too_many_stats`)",
+    "the game has declared GAME_MAX_STATS stats (`too_many_stats`); the game holds so many events (4.6 billion) "
+    "that a total could pass 2^63 (`totals_overflow`)",
     413: "a body over MAX_BODY_BYTES, refused before it is read (`too_large`), a batch over the most events "
     "(`batch_too_large`), or over BATCH_MAX_STAT_VALUES stat values in all (`too_many_stat_values`)",
     422: "invalid fields, each named in `details` (the first 50, then a `(more)` entry that counts the rest) "

@@ -6,7 +6,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 from stats.models import Game, Player
-from stats.schemas import EventIn
+from stats.schemas import MAX_POINTS, MAX_STAT_VALUE, EventIn
 from stats.scoring import periods, totals
 from stats.scoring.models import Match, MatchPlayer, Stat, StatTotal
 
@@ -95,8 +95,23 @@ def _roster(*, plan: Plan, players: dict[str, Player]) -> dict[tuple[int, str], 
     return {(pk, names[player_id]): team for pk, player_id, team in rows}
 
 
+# Every kept total (points, a stat's sum, per player, team and period) adds at most one value
+# per event, each within 2 x 10^9 (a value, or an admin correction's difference): up to this
+# many events in a game, none can pass bigint. Past it PostgreSQL failed every later write
+# that touched the total (a 500) and SQLite kept it as a float (issue #19).
+EVENTS_MAX = (2**63 - 1) // (2 * max(MAX_POINTS, MAX_STAT_VALUE))
+
+
+def _room_check(*, game: Game, events: Sequence[EventIn]) -> None:
+    if game.event_count + len(events) > EVENTS_MAX:
+        message = f"the game holds {game.event_count} events of at most {EVENTS_MAX}: its totals could overflow"
+        raise EventsRefused(409, "totals_overflow", message)
+
+
 def plan_make(*, game: Game, events: Sequence[EventIn], ended_ok: bool = False) -> Plan:
-    """Check the batch's stats and matches (raises EventsRefused); before anything is written."""
+    """Check the batch's room, stats and matches (raises EventsRefused); before anything is
+    written. `game` is the locked row (eventlog.game_lock), so its event count is current."""
+    _room_check(game=game, events=events)
     merges = _merges(game=game, events=events)
     match_pks, matches = _matches(game=game, events=events, ended_ok=ended_ok)
     return Plan(match_pks=match_pks, teams=[], merges=merges, matches=matches)

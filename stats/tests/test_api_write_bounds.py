@@ -56,3 +56,19 @@ def test_a_body_of_many_bad_fields_gets_a_short_422(client, game, api_key):
     details = response.json()["error"]["details"]
     assert len(details) == 51 and details[-1] == {"field": "(more)", "message": "4950 more problems not listed"}
     assert len(response.content) < 10_000
+
+
+def test_a_game_whose_totals_could_overflow_refuses_more_events(client, game, api_key):
+    """Past EVENTS_MAX events some total could pass bigint: PostgreSQL failed every later
+    write touching it (500), SQLite turned it into a float. Refused alike on both (409)."""
+    from stats.models import Game, Player
+    from stats.scoring.record import EVENTS_MAX
+
+    assert post(client, game.slug, {"id": "a", "player": "ada", "points": 10**9}, api_key).status_code == 202
+    Game.objects.filter(pk=game.pk).update(event_count=EVENTS_MAX)
+    refused = post(client, game.slug, {"id": "b", "player": "ada", "points": 10**9}, api_key)
+    assert (refused.status_code, error_code(refused)) == (409, "totals_overflow")
+    assert str(EVENTS_MAX) in refused.json()["error"]["message"]
+    assert list(ScoreEvent.objects.filter(game=game).values_list("event_id", flat=True)) == ["a"]
+    assert Player.objects.get(game=game, name="ada").total == 10**9
+    assert EVENTS_MAX * 2 * 10**9 < 2**63  # the bound's reason: no total can pass bigint below it
