@@ -7,12 +7,15 @@ Valkey of the test's own."""
 import logging
 import os
 import re
+import socket
 import subprocess
 import sys
+import threading
 import time
 import uuid
 
 import pytest
+import redis
 from django.db import connection
 
 from stats import services
@@ -79,6 +82,75 @@ def test_make_run_shows_no_per_burst_line_but_still_info_and_warnings(transactio
     assert "INFO/MainProcess] beat: Starting..." in beat_text, beat_text[-3000:]
 
 
+class ClosingListener:
+    """A port where every connection is accepted and closed at once, counted: a broker that is
+    not there, whose callers the test can count."""
+
+    def __init__(self, port: int) -> None:
+        self.sock = socket.create_server(("127.0.0.1", port))
+        self.accepted = 0
+        threading.Thread(target=self._serve, daemon=True).start()
+
+    def _serve(self) -> None:
+        while True:
+            try:
+                conn, _ = self.sock.accept()
+            except OSError:
+                return
+            conn.close()
+            self.accepted += 1
+
+    def close(self) -> None:
+        if self.sock.fileno() != -1:
+            self.sock.shutdown(socket.SHUT_RDWR)  # wakes accept()
+            self.sock.close()
+
+
+def until(check, *, timeout: float, what: str):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if found := check():
+            return found
+        time.sleep(0.05)
+    raise AssertionError(f"{what}: not within {timeout}s")
+
+
+@pytest.mark.timeout(120)
+def test_beat_says_once_that_the_broker_is_unreachable_and_sends_again_when_it_is_back(tmp_path):
+    broker = ValkeyProc().start()
+    env = {
+        **{k: v for k, v in os.environ.items() if k not in ("REDIS_URL", "CELERY_BROKER_URL")},
+        "DJANGO_SETTINGS_MODULE": "webgame.settings",
+        "SECRET_KEY": "test-only-secret-key-not-for-production",
+        "DEBUG": "false",
+        "REDIS_URL": broker.url,
+    }
+    beat_log = tmp_path / "beat.log"
+    beat = celery_start("beat", ["--schedule", str(tmp_path / "beat-schedule")], env, beat_log)
+    listener = None
+    try:
+        with redis.Redis.from_url(broker.url) as client:
+            until(lambda: client.llen("celery"), timeout=60, what="beat's first send")
+        broker.stop()  # lost while beat runs, as when the embedded Valkey dies under make run
+        listener = ClosingListener(broker.port)
+        # The demo's sends every 0.5 s, each tried twice (the publish retry): 8 connections
+        # are at least three failed sends.
+        until(lambda: listener.accepted >= 8, timeout=60, what="beat's sends to a missing broker")
+        listener.close()
+        broker.start()  # the same port, empty
+        with redis.Redis.from_url(broker.url) as client:
+            until(lambda: client.llen("celery"), timeout=60, what="a send once the broker is back")
+    finally:
+        beat.terminate()
+        beat.wait(timeout=30)
+        if listener is not None:
+            listener.close()
+        broker.stop()
+    log = beat_log.read_text()
+    assert log.count("broker unreachable, scheduled tasks not sent until it is back") == 1, log[-3000:]
+    assert "Traceback" not in log and "Message Error" not in log, log[-3000:]
+
+
 def record(msg: str, args, level: int = logging.INFO, name: str = "celery.app.trace") -> logging.LogRecord:
     return logging.LogRecord(name, level, __file__, 1, msg, args, None)
 
@@ -97,3 +169,13 @@ def test_only_routine_tasks_received_succeeded_and_sending_lines_are_demoted():
     assert not quiet.filter(expired)
     warning = record("demo %s: events not acked", ("demo",), level=logging.WARNING, name="stats.simulator")
     assert quiet.filter(warning) and warning.levelname == "WARNING"
+
+
+def test_a_send_that_fails_for_another_reason_keeps_its_traceback():
+    from worker.logquiet import BEAT_SEND_FAILED, BeatOutageFilter
+
+    try:
+        raise ValueError("a bad argument")
+    except ValueError as exc:
+        failed = logging.LogRecord("celery.beat", logging.ERROR, "", 1, BEAT_SEND_FAILED, (exc, []), sys.exc_info())
+    assert BeatOutageFilter().filter(failed) and failed.exc_info is not None and failed.msg == BEAT_SEND_FAILED
