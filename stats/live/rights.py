@@ -109,7 +109,7 @@ class RightsWatch:
 
     def __init__(self) -> None:
         self.sockets: dict[int, dict] = {}  # user id -> {socket: None}
-        self.joined: asyncio.Future | None = None
+        self.following = False  # a viewer of the hub's feed of RIGHTS_GROUP
         self.loop = asyncio.get_running_loop()
         from stats.live.hub import hub_get  # the hub imports the live path: imported late
 
@@ -117,9 +117,9 @@ class RightsWatch:
 
     async def watch(self, socket, user_id: int) -> None:
         self.sockets.setdefault(user_id, {})[socket] = None
-        if self.joined is None:
-            self.joined = self.hub.spawn(self.hub.join(RIGHTS_GROUP, self))
-        await asyncio.shield(self.joined)
+        if not self.following:  # the first watched socket: follow the group (its feed retries in an outage)
+            self.following = True
+            await self.hub.join(RIGHTS_GROUP, self)
 
     def unwatch(self, socket, user_id: int) -> None:
         sockets = self.sockets.get(user_id)
@@ -127,6 +127,9 @@ class RightsWatch:
             sockets.pop(socket, None)
             if not sockets:
                 del self.sockets[user_id]
+        if not self.sockets and self.following:  # the last one gone: no feed left behind
+            self.following = False
+            self.hub.leave(RIGHTS_GROUP, self)
 
     async def text_forward(self, frame) -> None:
         try:

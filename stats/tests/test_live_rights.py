@@ -212,3 +212,22 @@ def test_a_lobby_socket_is_sent_the_games_its_user_may_still_see(live, how):
 
     first, again = asyncio.run(scenario())
     assert game.slug in first and game.slug not in again
+
+
+async def test_a_process_follows_the_rights_group_only_while_a_logged_in_socket_is_open(game):
+    from stats.live.hub import hub_get
+    from stats.live.rights import RIGHTS_GROUP
+    from stats.tests.test_live_chat import user_cookie
+    from stats.tests.test_live_consumers import watch
+
+    _, cookie = await user_cookie()
+    anonymous, _ = await watch(game)
+    assert RIGHTS_GROUP not in hub_get().feeds
+    first, _ = await watch(game, cookie)
+    second, _ = await watch(game, cookie)
+    assert list(hub_get().feeds[RIGHTS_GROUP].viewers) != []
+    await first.disconnect()
+    assert RIGHTS_GROUP in hub_get().feeds
+    await second.disconnect()
+    assert RIGHTS_GROUP not in hub_get().feeds  # no feed left behind
+    await anonymous.disconnect()
