@@ -10,7 +10,7 @@ from django.contrib.auth.decorators import login_not_required
 from django.contrib.auth.forms import UserCreationForm
 from django.contrib.auth.views import LoginView, LogoutView, RedirectURLMixin
 from django.core.exceptions import ValidationError
-from django.http import Http404
+from django.http import Http404, HttpResponse
 from django.shortcuts import render, resolve_url
 from django.utils import timezone
 from django.utils.decorators import method_decorator
@@ -28,6 +28,13 @@ class AccountLoginView(LoginView):
 
     def get_context_data(self, **kwargs):
         return super().get_context_data(signup_enabled=settings.ACCOUNTS_SIGNUP, **kwargs)
+
+    def form_invalid(self, form):
+        if getattr(self.request, "axes_locked_out", False):
+            # axes' middleware answers with the 429 page instead (stats.accounts.throttle): not
+            # rendering the form as well halves what a refused attempt costs (~5 -> ~2.5 ms).
+            return HttpResponse(status=429)
+        return super().form_invalid(form)
 
 
 class AccountLogoutView(LogoutView):
