@@ -103,32 +103,35 @@ def test_a_burst_of_8_posts_of_1000_events_reaches_a_viewer_whole(request, serve
     assert max(sizes) <= settings.WEBGAME_WS_MAX_FRAME_BYTES
 
 
+class SmallDaphne(DaphneProc):
+    """daphne sending at most 200,000 bytes a message, under the application's 256 KiB
+    frames: as a server configured below WS_MAX_FRAME_BYTES would (one POST of 1,000 events
+    with 3 stats is a frame of about 225 KB, which it refuses)."""
+
+    def command(self) -> list[str]:
+        return [*super().command()[:-1], "--websocket-max-message-size", "200000", super().command()[-1]]
+
+
 @pytest.fixture
-def daphne_unbounded(transactional_db, valkey):
-    """daphne whose application may build frames up to 8 MiB, past daphne's own 1 MiB: a
-    frame the server refuses to send."""
+def daphne_small(transactional_db, valkey):
     from django.db import connection
 
-    web = DaphneProc(
-        database_url=database_url(connection.settings_dict),
-        redis_url=valkey.url,
-        extra_env={"WS_MAX_FRAME_BYTES": str(8 * 2**20), "FRAME_TICK_MS": "5000"},
-    ).start()
+    web = SmallDaphne(database_url=database_url(connection.settings_dict), redis_url=valkey.url).start()
     yield web
     web.stop()
 
 
-def test_a_send_daphne_refuses_closes_the_socket_with_4500_and_one_warning(daphne_unbounded):
+def test_a_send_daphne_refuses_closes_the_socket_with_4500_and_one_warning(daphne_small):
     """Before: the refusal (autobahn's PayloadExceededError) was taken for a socket gone: no
-    close came, and nothing was logged. The frame here is a 5 s tick's coalesced burst."""
-    web = daphne_unbounded
+    close came, and nothing was logged."""
+    web = daphne_small
     slug, key = burst_game()
     url = f"ws://127.0.0.1:{web.port}/ws/games/{slug}/"
     log_start = len(web.log())
 
     async def scenario() -> int:
         ws = await opened(url)
-        await asyncio.to_thread(burst_post, web.port, slug, key)
+        await asyncio.to_thread(burst_post, web.port, slug, key, 1)
         async with asyncio.timeout(30):
             try:
                 while True:
