@@ -178,7 +178,7 @@ async def test_a_server_process_exposes_every_family_after_it_is_exercised(game,
             assert not missing, f"families missing from the server's /metrics: {missing}"
             for kind in ("game", "lobby", "ingest"):
                 assert sample(scraped, "webgame_sockets_open", kind=kind) == 1, kind
-            assert sample(scraped, "webgame_feeds") == 1
+            assert sample(scraped, "webgame_feeds") == 2  # the game's, and the lobby's (one per process)
             assert sample(scraped, "webgame_snapshots_sent_total", reason="connect") == 1
             assert sample(scraped, "webgame_frames_sent_total", kind="events") >= 1
             assert sample(scraped, "webgame_frames_sent_total", kind="lobby") >= 1
