@@ -11,6 +11,7 @@ import time
 import redis.asyncio as aioredis
 from django.conf import settings
 
+from stats.live import health
 from webgame import redis_conf, redis_retry
 
 logger = logging.getLogger(__name__)
@@ -45,6 +46,10 @@ def _key(slug: str) -> str:
 
 
 async def _update(*, slug: str, channel: str, join: bool) -> int | None:
+    if health.redis_down():
+        # This process's check found Redis not answering: a socket's connect or ping must not
+        # wait for the deadline. A viewer not refreshed now is refreshed at its next ping.
+        return None
     now = time.time()
     client = _client()
 
@@ -79,6 +84,8 @@ async def presence_leave(*, slug: str, channel: str) -> int | None:
 
 
 async def presence_count(*, slug: str) -> int | None:
+    if health.redis_down():
+        return None
     client = _client()
     try:
         return int(await redis_retry.acall_retry_once(client, lambda: client.zcount(_key(slug), time.time(), "+inf")))

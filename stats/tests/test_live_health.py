@@ -10,7 +10,7 @@ import pytest
 import websockets
 from django.db import connection
 
-from stats.live import health, publish
+from stats.live import health, presence, publish
 from stats.tests.support import DaphneProc, ValkeyProc, database_url
 from stats.tests.test_live_failures import origin, post_event
 from stats.tests.test_live_hub import until
@@ -125,7 +125,7 @@ async def test_the_check_sees_a_hang_and_the_return(frozen_valkey, settings):
         await check.stop()
 
 
-async def test_pushes_are_dropped_at_once_while_the_check_says_down(frozen_valkey, settings):
+async def test_pushes_and_presence_skip_redis_at_once_while_the_check_says_down(frozen_valkey, settings):
     """A push to a hung Redis waits for its deadline, and every push after it queues behind:
     while this loop's check says down, none is attempted."""
     settings.REDIS_URL = frozen_valkey.url
@@ -140,6 +140,11 @@ async def test_pushes_are_dropped_at_once_while_the_check_says_down(frozen_valke
         for _ in range(50):
             await publish.messages_send_async([("game.nowhere", {"type": "game.chat", "text": "{}"})])
         assert time.monotonic() - t0 < 0.25  # 50 pushes, none waited for a 0.5 s deadline
+        # Nor does a socket's connect or ping wait for presence's deadline.
+        t0 = time.monotonic()
+        assert await presence.presence_join(slug="nowhere", channel="viewer.x") is None
+        assert await presence.presence_count(slug="nowhere") is None
+        assert time.monotonic() - t0 < 0.25
     finally:
         frozen_valkey.thaw()
         await check.stop()
