@@ -19,7 +19,6 @@ from stats.live.frames import OutFrame
 from stats.live.hub import hub_get
 from stats.live.jsonsocket import CLOSE_INTERNAL, CLOSE_NOT_FOUND, CLOSE_TRY_AGAIN, JsonFrameConsumer
 from stats.live.rights import LobbyRights
-from stats.live.sinks import SendRefused, SocketGone
 from stats.models import Game
 from stats.ops import metrics
 from stats.schemas import PingIn, ResumeIn
@@ -176,14 +175,6 @@ class GameConsumer(ChatHandlers, JsonFrameConsumer):
         resume = ResumeIn.model_validate(content)
         await self.from_database(self.send_resume, resume.after_seq)
 
-    async def frame_send(self, frame: OutFrame) -> None:
-        try:
-            await self.sink.write(frame)
-        except SocketGone:
-            await self.socket_gone()
-        except SendRefused as exc:  # refused on an open socket: closed with a code (issue #19)
-            await self.send_refused(exc)
-
     async def events_forward(self, first_seq: int, last_seq: int, frame: OutFrame) -> None:
         """Called by the fan-out feed (stats.fanout) for each events frame."""
         if self.held is not None:
@@ -321,14 +312,6 @@ class LobbyConsumer(LobbyRights, JsonFrameConsumer):
             await self.games_send()
         except DatabaseError as exc:  # the next ping or frame brings it; never an unretrieved error
             logger.warning("lobby refresh failed (%s: %s)", type(exc).__name__, exc)
-
-    async def frame_send(self, frame: OutFrame) -> None:
-        try:
-            await self.sink.write(frame)
-        except SocketGone:
-            await self.socket_gone()
-        except SendRefused as exc:  # refused on an open socket: closed with a code (issue #19)
-            await self.send_refused(exc)
 
     async def resync_after_lag(self) -> None:
         await self.games_send()

@@ -111,6 +111,15 @@ class JsonFrameConsumer(AsyncJsonWebsocketConsumer):
         await self.send_json(frames.error("too_large", "this frame is over the server's frame limit"))
         await self.close(code=CLOSE_TOO_LARGE)
 
+    async def frame_send(self, frame: frames.OutFrame) -> None:
+        """A frame built once for many sockets (stats.live.fanout), written through the sink."""
+        try:
+            await self.sink.write(frame)
+        except sinks.SocketGone:
+            await self.socket_gone()
+        except sinks.SendRefused as exc:  # refused on an open socket: closed with a code (issue #19)
+            await self.send_refused(exc)
+
     async def send_refused(self, exc: BaseException) -> None:
         """The server refused a frame on an open socket: close it with a code, so the client
         reconnects (and resyncs from its snapshot), and say so once."""
