@@ -21,6 +21,7 @@ from stats.ops import metrics
 from stats.schemas import MAX_SEQ, EventBatchIn, EventIn, errors_describe, stat_values_refusal
 from stats.scoring.record import EventsRefused
 from stats.wire import game_wire
+from webgame import httpkit
 
 # One answer for a game that does not exist and for one the caller may not use (private, or
 # another game's key): telling them apart would let any key holder discover private games.
@@ -34,11 +35,8 @@ class ApiError(Exception):
         self.headers = headers or {}
 
 
-def error_response(status: int, code: str, message: str, details: list | None = None) -> JsonResponse:
-    body = {"error": {"code": code, "message": message}}
-    if details:
-        body["error"]["details"] = details
-    return JsonResponse(body, status=status)
+# The one builder of the error body (webgame.httpkit), under the name the API's callers use.
+error_response = httpkit.error_response
 
 
 def api_view(*methods: str):
@@ -55,10 +53,7 @@ def api_view(*methods: str):
             try:
                 return view(request, *args, **kwargs)
             except ApiError as exc:
-                response = error_response(exc.status, exc.code, exc.message, exc.details)
-                for name, value in exc.headers.items():
-                    response[name] = value
-                return response
+                return error_response(exc.status, exc.code, exc.message, exc.details, exc.headers)
             except (RequestDataTooBig, TooManyFieldsSent) as exc:  # from reading the query string
                 return suspicious_response(exc)
 
@@ -68,11 +63,8 @@ def api_view(*methods: str):
 
 
 def _bearer_key(request) -> ApiKey | None:
-    header = request.headers.get("Authorization", "")
-    scheme, _, raw = header.partition(" ")
-    if scheme.lower() != "bearer" or not raw.strip():
-        return None
-    return selectors.api_key_get(raw=raw.strip())
+    raw = httpkit.bearer_token(request.headers.get("Authorization"))
+    return None if raw is None else selectors.api_key_get(raw=raw)
 
 
 def _reader_key(request) -> ApiKey | None:
@@ -108,7 +100,7 @@ def json_object(request) -> dict:
     try:
         body = request.body
     except RequestDataTooBig:
-        raise ApiError(413, "too_large", f"body over {settings.DATA_UPLOAD_MAX_MEMORY_SIZE} bytes") from None
+        raise ApiError(413, "too_large", f"body over {settings.MAX_BODY_BYTES} bytes") from None
     try:
         data = json.loads(body, parse_constant=_reject_constant)
     except (ValueError, UnicodeDecodeError) as exc:
@@ -261,7 +253,7 @@ def not_found(request, exception=None):
 def suspicious_response(exc: Exception) -> JsonResponse:
     """What Django raises for a request it refuses to read, as the API's JSON error."""
     if isinstance(exc, RequestDataTooBig):
-        return error_response(413, "too_large", f"body over {settings.DATA_UPLOAD_MAX_MEMORY_SIZE} bytes")
+        return error_response(413, "too_large", f"body over {settings.MAX_BODY_BYTES} bytes")
     if isinstance(exc, TooManyFieldsSent):
         return error_response(400, "too_many_fields", f"over {settings.DATA_UPLOAD_MAX_NUMBER_FIELDS} parameters")
     if isinstance(exc, DisallowedHost):
