@@ -35,6 +35,8 @@ INSTALLED_APPS = [
     "django.contrib.messages",
     "django.contrib.staticfiles",
     "channels",
+    # django-ninja: the HTTP API (webgame.api); an app for its static files (Swagger UI at /api/docs).
+    "ninja",
     "stats",
 ]
 
