@@ -101,7 +101,8 @@ class ApiKeyAuth(HttpAuthBase):
     openapi_scheme = "bearer"
 
     def __call__(self, request):
-        raw = httpkit.bearer_token(request.headers.get("Authorization"))
+        # META, not request.headers: that builds a dict of every header first (~10 us a POST).
+        raw = httpkit.bearer_token(request.META.get("HTTP_AUTHORIZATION"))
         return None if raw is None else selectors.api_key_get(raw=raw)
 
 
