@@ -24,7 +24,7 @@ from pydantic_core import PydanticCustomError
 
 from stats import selectors
 from stats.models import SLUG_VALIDATOR
-from stats.schemas import ERRORS_SHOWN
+from stats.schemas import error_list_describe
 from webgame import httpkit
 
 # One answer for a game that does not exist and for one the caller may not use (private, or
@@ -137,18 +137,14 @@ def digits(low: int, high: int, *, description: str | None = None):
     return Annotated[int, Field(ge=low, le=high, description=description), BeforeValidator(_ascii_digits)]
 
 
-def _details(errors: list[dict], skip: int) -> list[dict]:
-    """pydantic's errors as `{"field": "events.3.points", "message": ...}`, without input echo:
-    the first ERRORS_SHOWN, then one `{"field": "(more)", ...}` that counts the rest."""
-    shown = []
-    for err in errors[:ERRORS_SHOWN]:
-        loc = list(err["loc"][skip:])
-        if loc and loc[0] in BODY_TAGS:
-            loc = loc[1:]
-        shown.append({"field": ".".join(str(p) for p in loc) or "(body)", "message": err["msg"]})
-    if len(errors) > ERRORS_SHOWN:
-        shown.append({"field": "(more)", "message": f"{len(errors) - ERRORS_SHOWN} more problems not listed"})
-    return shown
+def _details(errors: list[dict]) -> list[dict]:
+    """The fields at fault as the API names them: without ninja's ("body", <parameter>) and the
+    body's union tag in front."""
+    located = []
+    for err in errors:
+        loc = list(err["loc"][2:])
+        located.append({**err, "loc": loc[1:] if loc and loc[0] in BODY_TAGS else loc})
+    return error_list_describe(located)
 
 
 def validation_error(errors: list[dict]):
@@ -163,7 +159,7 @@ def validation_error(errors: list[dict]):
         return error_response(413, "batch_too_large", f"at most {settings.WEBGAME_MAX_BATCH} events per batch")
     if any(err["type"] == "missing" and len(err["loc"]) <= 2 for err in errors):  # no body at all
         return error_response(400, "bad_json", "body is not valid JSON: it is empty")
-    return error_response(422, "invalid", "some fields are invalid", _details(errors, skip=2))
+    return error_response(422, "invalid", "some fields are invalid", _details(errors))
 
 
 def suspicious_response(exc: Exception):

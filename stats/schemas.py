@@ -318,7 +318,11 @@ ERRORS_SHOWN = 50
 def errors_describe(exc) -> list[dict]:
     """pydantic's errors as `{"field": "events.3.points", "message": ...}`, without input echo:
     the first ERRORS_SHOWN, then one `{"field": "(more)", ...}` that counts the rest."""
-    errors = exc.errors(include_url=False, include_input=False)
+    return error_list_describe(exc.errors(include_url=False, include_input=False))
+
+
+def error_list_describe(errors: list[dict]) -> list[dict]:
+    """errors_describe of a list of pydantic's error dicts (django-ninja's, stats.apikit)."""
     shown = [
         {"field": ".".join(str(p) for p in err["loc"]) or "(body)", "message": err["msg"]}
         for err in errors[:ERRORS_SHOWN]
