@@ -10,7 +10,7 @@ from django.conf import settings
 from django.core.exceptions import DisallowedHost, TooManyFieldsSent
 from django.views import defaults
 
-from stats import api
+from stats import apikit as api
 
 # The logger Django reports a bad Host to, so that its configuration still applies.
 host_logger = logging.getLogger("django.security.DisallowedHost")

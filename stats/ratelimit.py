@@ -19,7 +19,7 @@ import redis
 from django.conf import settings
 
 from stats.ops import metrics
-from webgame import redis_conf, redis_retry
+from webgame import httpkit, redis_conf, redis_retry
 
 logger = logging.getLogger(__name__)
 RATE_LIMIT_TIMEOUT = 0.5  # seconds: connect and read deadline of each rate-limit call
@@ -171,14 +171,13 @@ class ConnectionRate:
 
 
 def address_pick(*, peer: str | None, forwarded: str | None) -> str:
-    """The client address every per-address limit counts by.
+    """The client address every per-address limit counts by: httpkit.client_address (the TCP
+    peer, or behind our proxy the entry it appended), with IPv6 counted per /64, the block one
+    subscriber gets: a single host can use all of it."""
+    return _address_bucket(httpkit.client_address(peer=peer, forwarded=forwarded))
 
-    The TCP peer, unless BEHIND_PROXY is on: then the last entry of X-Forwarded-For, the one
-    our own proxy appended (entries before it are whatever the client sent, so never those).
-    IPv6 counts per /64, the block one subscriber gets: a single host can use all of it."""
-    raw = peer or ""
-    if settings.WEBGAME_BEHIND_PROXY and forwarded:
-        raw = forwarded.rsplit(",", 1)[-1].strip() or raw
+
+def _address_bucket(raw: str) -> str:
     try:
         ip = ipaddress.ip_address(raw.strip("[]"))
     except ValueError:
@@ -191,15 +190,13 @@ def address_pick(*, peer: str | None, forwarded: str | None) -> str:
 
 
 def request_address(request) -> str:
-    """address_pick for a Django request (daphne and uvicorn fill REMOTE_ADDR from the scope)."""
-    return address_pick(peer=request.META.get("REMOTE_ADDR"), forwarded=request.META.get("HTTP_X_FORWARDED_FOR"))
+    """address_pick for a Django request."""
+    return _address_bucket(httpkit.request_client_address(request))
 
 
 def scope_address(scope: dict) -> str:
-    """address_pick for an ASGI scope (a WebSocket's). Repeated headers are joined, as Django does."""
-    client = scope.get("client")
-    values = [value.decode("latin-1") for name, value in scope.get("headers", ()) if name == b"x-forwarded-for"]
-    return address_pick(peer=client[0] if client else None, forwarded=",".join(values) or None)
+    """address_pick for an ASGI scope (a WebSocket's)."""
+    return _address_bucket(httpkit.scope_client_address(scope))
 
 
 def scope_user_id(scope: dict) -> int | None:

@@ -18,10 +18,12 @@ from pydantic import (
     BaseModel,
     BeforeValidator,
     ConfigDict,
+    Discriminator,
     Field,
     StrictBool,
     StrictInt,
     StrictStr,
+    Tag,
     model_validator,
 )
 
@@ -256,7 +258,19 @@ def stat_values_refusal(events) -> str | None:
 class EventBatchIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    events: list[EventIn] = Field(min_length=1)
+    # Past the most, the API answers 413 batch_too_large (stats.apikit), not 422.
+    events: list[EventIn] = Field(min_length=1, max_length=settings.WEBGAME_MAX_BATCH)
+
+
+def _events_body_tag(value) -> str:
+    return "batch" if isinstance(value, dict) and "events" in value else "event"
+
+
+# The event POST's body: one event, or a batch (an object with `events`); a tagged union, so a
+# bad body's errors are those of the model it meant, not of both.
+EventsIn = Annotated[
+    Annotated[EventIn, Tag("event")] | Annotated[EventBatchIn, Tag("batch")], Discriminator(_events_body_tag)
+]
 
 
 class ResumeIn(BaseModel):
@@ -304,7 +318,11 @@ ERRORS_SHOWN = 50
 def errors_describe(exc) -> list[dict]:
     """pydantic's errors as `{"field": "events.3.points", "message": ...}`, without input echo:
     the first ERRORS_SHOWN, then one `{"field": "(more)", ...}` that counts the rest."""
-    errors = exc.errors(include_url=False, include_input=False)
+    return error_list_describe(exc.errors(include_url=False, include_input=False))
+
+
+def error_list_describe(errors: list[dict]) -> list[dict]:
+    """errors_describe of a list of pydantic's error dicts (django-ninja's, stats.apikit)."""
     shown = [
         {"field": ".".join(str(p) for p in err["loc"]) or "(body)", "message": err["msg"]}
         for err in errors[:ERRORS_SHOWN]

@@ -1,6 +1,7 @@
-"""Writes. Every change to a game's log goes through score_events_record, which assigns the
-per-game seq under a row lock, keeps the totals, and announces the change (signal -> after
-commit -> broadcast)."""
+"""Writes. Every change to a game's log goes through one write, stats.ingest.group's
+score_event_batches_record (score_events_record here is it with a group of one; group commit
+gives it many), which assigns the per-game seq under a row lock, keeps the totals (fresh_write)
+and announces the change (signal -> after commit -> broadcast)."""
 
 import hashlib
 import secrets
@@ -134,27 +135,19 @@ def _rows_build(
 
 
 def score_events_record(*, game_id: int, events: Sequence[EventIn], corrects: ScoreEvent | None = None) -> RecordResult:
-    """Store new events exactly once under (game, id); all or nothing.
+    """Store new events exactly once under (game, id); all or nothing: the group commit's
+    write (stats.ingest.group) with a group of one, so there is one write path.
 
     Raises EventConflict when an id is reused with other content, and record.EventsRefused
     when an event names an unknown stat or match, or an ended match (nothing is stored).
     """
-    unique = batch_dedupe(events)
-    with transaction.atomic():
-        # The row lock serialises writers of one game: seq stays gap-free and unique, and two
-        # concurrent posts of the same id cannot both pass the existence check.
-        game = eventlog.game_lock(game_id=game_id)
-        stored = stored_events_get(game_id=game_id, ids=[e.id for e in unique])
-        if conflicts := stored_conflicts(stored, unique):
-            raise EventConflict(conflicts)
-        fresh = [e for e in unique if e.id not in stored]
-        if not fresh:
-            return RecordResult(accepted=0, duplicates=len(events), last_seq=game.last_seq)
-        # A correction may land in an ended match: it fixes what was played there.
-        plan = record.plan_make(game=game, events=fresh, ended_ok=corrects is not None)
-        rows = fresh_write(game=game, fresh=fresh, plan=plan, corrects=corrects)
-    metrics.events_recorded(len(rows))  # admin, staff, simulator (an HTTP POST counts its own)
-    return RecordResult(accepted=len(rows), duplicates=len(events) - len(rows), last_seq=game.last_seq, events=rows)
+    from stats.ingest import group  # it builds on this module's helpers
+
+    (outcome,) = group.score_event_batches_record(game_id=game_id, batches=[events], corrects=corrects)
+    if isinstance(outcome, Exception):
+        raise outcome
+    metrics.events_recorded(outcome.accepted)  # admin, staff, simulator (an HTTP POST counts its own)
+    return outcome
 
 
 def fresh_write(

@@ -8,13 +8,12 @@ from dataclasses import dataclass
 from django import forms
 from django.contrib import messages
 from django.contrib.admin.views.decorators import staff_member_required
-from django.http import Http404, JsonResponse, QueryDict
+from django.http import Http404, QueryDict
 from django.shortcuts import redirect, render
 from pydantic import ValidationError
 
 from stats import selectors, services
 from stats.models import Game
-from stats.openapi import openapi_document
 from stats.schemas import EventIn, errors_describe
 
 
@@ -161,7 +160,3 @@ def staff_score(request):
         )
         return redirect(f"{request.path}?game={game.slug}")
     return render(request, "stats/staff_score.html", {"form": form})
-
-
-def openapi(request):
-    return JsonResponse(openapi_document())

@@ -4,7 +4,7 @@ that stops coming is answered 408 instead of holding its connection forever (iss
 Django reads the whole request body before any view runs (ASGIHandler.read_body spools it to
 a temporary file), so without this a 300 MB upload was read to the end before the API looked
 at its key, let alone its size. This middleware sits between the server and Django: a
-Content-Length over DATA_UPLOAD_MAX_MEMORY_SIZE (env MAX_BODY_BYTES, the one body setting) is
+Content-Length over MAX_BODY_BYTES (Django's DATA_UPLOAD_MAX_MEMORY_SIZE is set from it) is
 answered 413 at once, and a chunked body is counted as it streams and cut off at the cap.
 
 Under daphne it saves the view, not the memory: daphne reads the whole request and queues all
@@ -13,9 +13,10 @@ of its body for the app before the app is called. Hence the Procfile runs uvicor
 """
 
 import asyncio
-import json
 
 from django.conf import settings
+
+from webgame import httpkit
 
 DISCONNECT = {"type": "http.disconnect"}
 
@@ -30,8 +31,8 @@ def declared_length(scope) -> int | None:
 
 
 async def refuse(send, status: int, code: str, message: str) -> None:
-    """An error in the API's shape (stats.api.error_response), sent without Django."""
-    body = json.dumps({"error": {"code": code, "message": message}}).encode()
+    """An error in the API's shape, sent without Django."""
+    body = httpkit.error_bytes(code, message)
     headers = [
         (b"content-type", b"application/json"),
         (b"content-length", str(len(body)).encode()),
@@ -86,7 +87,7 @@ class BodyLimitMiddleware:
     async def __call__(self, scope, receive, send):
         if scope["type"] != "http":
             return await self.app(scope, receive, send)
-        cap = settings.DATA_UPLOAD_MAX_MEMORY_SIZE  # None: no cap, as in Django
+        cap = settings.MAX_BODY_BYTES  # None: no cap, as in Django
         length = declared_length(scope)
         if cap is not None and length is not None and length > cap:
             # Refused on the headers alone: no byte of the body is read (no 100 Continue either).

@@ -24,8 +24,6 @@ A read that waits more than API_READ_WAIT_MS for a slot is answered 503 with Ret
 """
 
 import asyncio
-import json
-import os
 import re
 from concurrent.futures import ThreadPoolExecutor
 
@@ -37,18 +35,13 @@ from django.core.handlers.asgi import ASGIHandler, get_script_prefix
 from django.http import FileResponse, HttpResponseBase
 from django.urls import set_script_prefix
 
-# 16, not 4: a POST of events spends most of its time waiting for its group's commit
-# (stats.ingest.committer), holding its thread but no CPU and no database connection (the key
-# is cached, the writer thread does the writing). With 4 threads a group held at most 4 POSTs;
-# with 16, 16 concurrent one-event POSTs into PostgreSQL went from ~270 to ~500/s
-# (docs/benchmarks.md, issue #13). Heavy reads stay capped by API_READ_CONCURRENCY.
-SYNC_THREADS = int(os.environ.get("WEB_SYNC_THREADS", "16"))
+from webgame import httpkit
+
 # The leaderboard too: a derived stat's is ranked in Python (stats.scoring.leaderboard, kept
 # per seq), ~200 ms of CPU at 20,000 players, and anyone may read it (issue #19).
 HEAVY_READ = re.compile(r"/api/games/[^/]+/(?:events|history|snapshot|chat|leaderboard)$")
-BUSY_BODY = json.dumps(
-    {"error": {"code": "busy", "message": "the server is busy with other reads; retry shortly"}}
-).encode()  # api.error_response's shape, sent from here: a refused read takes no thread at all
+# Sent from here: a refused read takes no thread at all.
+BUSY_BODY = httpkit.error_bytes("busy", "the server is busy with other reads; retry shortly")
 BUSY_HEADERS = [
     (b"content-type", b"application/json"),
     (b"content-length", str(len(BUSY_BODY)).encode()),
@@ -58,10 +51,10 @@ BUSY_HEADERS = [
 
 
 class PooledThreadASGIHandler(ASGIHandler):
-    def __init__(self, threads: int = SYNC_THREADS) -> None:
+    def __init__(self, threads: int | None = None) -> None:
         # Not ASGIHandler.__init__, which would build the async chain (then thrown away).
         self.load_middleware(is_async=False)
-        self.threads = threads
+        self.threads = threads or settings.WEB_SYNC_THREADS
         self.free: asyncio.Queue[ThreadPoolExecutor] | None = None
         self.loop: asyncio.AbstractEventLoop | None = None
         self.read_slots_loop: asyncio.AbstractEventLoop | None = None

@@ -4,6 +4,7 @@ Every value has a default that works on a laptop with nothing installed: SQLite,
 embedded Valkey server that `make run` starts on port 6390. See `.env.example`.
 """
 
+import os
 from pathlib import Path
 
 import environ
@@ -34,10 +35,18 @@ INSTALLED_APPS = [
     "django.contrib.messages",
     "django.contrib.staticfiles",
     "channels",
+    # django-ninja: the HTTP API (webgame.api); an app for its static files (Swagger UI at /api/docs).
+    "ninja",
     "stats",
 ]
 
+# One list, in the order a request meets them.
 MIDDLEWARE = [
+    # Request latency by route (outermost: it times the whole middleware chain; stats.ops).
+    "stats.ops.middleware.RequestMetricsMiddleware",
+    # A bad Host under /api/ gets the API's JSON error (stats.middleware), not Django's HTML page
+    # and a logged traceback. Before SecurityMiddleware, which may read the Host already.
+    "stats.middleware.ApiHostCheckMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "stats.middleware.ContentSecurityPolicyMiddleware",
@@ -47,6 +56,9 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    # Login throttling (issue #19, below): a busy password check answers 503, then axes.
+    "stats.accounts.gate.LoginBusyMiddleware",
+    "axes.middleware.AxesMiddleware",
 ]
 
 ROOT_URLCONF = "webgame.urls"
@@ -128,12 +140,12 @@ if env("CHANNEL_LAYER", default="pubsub") == "core":
     CHANNEL_LAYERS["default"]["CONFIG"]["hosts"][0]["socket_timeout"] = REDIS_SOCKET_TIMEOUT + 5
 # stats.live.fanout sends at most one events frame per game per tick and web process; an event
 # that finds its game idle for a tick goes out at once. 0 sends every message as it comes.
-WEBGAME_FRAME_TICK_MS = env.int("FRAME_TICK_MS", default=25)
+FRAME_TICK_MS = env.int("FRAME_TICK_MS", default=25)
 # A frame to N sockets costs ~20 us per socket here (the write syscall, mostly), so the tick
 # grows with a game's viewers in the process (N x this), up to FRAME_TICK_MAX_MS: at 1,000
 # viewers frames go out every 50 ms, which keeps the fan-out under half a core (docs/benchmarks.md).
-WEBGAME_FRAME_TICK_PER_VIEWER_US = env.int("FRAME_TICK_PER_VIEWER_US", default=50)
-WEBGAME_FRAME_TICK_MAX_MS = env.int("FRAME_TICK_MAX_MS", default=250)
+FRAME_TICK_PER_VIEWER_US = env.int("FRAME_TICK_PER_VIEWER_US", default=50)
+FRAME_TICK_MAX_MS = env.int("FRAME_TICK_MAX_MS", default=250)
 
 _BROKER_URL, _BROKER_OPTIONS = redis_conf.celery_broker(_REDIS)
 CELERY_BROKER_URL = env("CELERY_BROKER_URL", default=_BROKER_URL)
@@ -186,15 +198,22 @@ WHITENOISE_USE_FINDERS = DEBUG
 X_FRAME_OPTIONS = "DENY"
 SECURE_CONTENT_TYPE_NOSNIFF = True
 SECURE_REFERRER_POLICY = "same-origin"
-SESSION_COOKIE_SECURE = env.bool("SECURE_COOKIES", default=False)
-CSRF_COOKIE_SECURE = SESSION_COOKIE_SECURE
+# Cookies only over HTTPS (behind a TLS-terminating proxy, or TLS in the server).
+SECURE_COOKIES = env.bool("SECURE_COOKIES", default=False)
+SESSION_COOKIE_SECURE = CSRF_COOKIE_SECURE = SECURE_COOKIES
 SECURE_SSL_REDIRECT = env.bool("SECURE_SSL_REDIRECT", default=False)
 SECURE_HSTS_SECONDS = env.int("SECURE_HSTS_SECONDS", default=0)
 SECURE_HSTS_INCLUDE_SUBDOMAINS = SECURE_HSTS_SECONDS > 0
 # Sending the preload directive enrolls nothing by itself (that takes a submission to
 # hstspreload.org), so a year-long HSTS policy sends it unless told not to.
 SECURE_HSTS_PRELOAD = env.bool("SECURE_HSTS_PRELOAD", default=SECURE_HSTS_SECONDS >= 31536000)
-SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https") if env.bool("BEHIND_PROXY", default=False) else None
+# Whether a proxy of ours is in front: then the scheme comes from X-Forwarded-Proto, and the
+# client address (webgame.httpkit.client_address) from the last entry of X-Forwarded-For
+# instead of the TCP peer. Only behind a proxy that sets them: without one, any client could
+# name any address. Behind a proxy with this off, every client shares the proxy's address, and
+# so its caps.
+BEHIND_PROXY = env.bool("BEHIND_PROXY", default=False)
+SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https") if BEHIND_PROXY else None
 
 # A batch POST holds at most MAX_BATCH events; the body cap keeps a request bounded.
 WEBGAME_MAX_BATCH = 1000
@@ -210,7 +229,10 @@ WEBGAME_INGEST_MAX_IN_FLIGHT = env.int("INGEST_MAX_IN_FLIGHT", default=256)
 # Seconds an open ingest socket trusts its key before reading it again: a revoked key's socket
 # is refused (key_revoked, close 4401) at its first frame after this.
 WEBGAME_INGEST_KEY_RECHECK_SECONDS = env.float("INGEST_KEY_RECHECK_SECONDS", default=1.0)
-DATA_UPLOAD_MAX_MEMORY_SIZE = env.int("MAX_BODY_BYTES", default=1024 * 1024)
+# The request body cap, in bytes: webgame.edge refuses a larger body before the view, counting
+# a chunked one as it streams; Django's own cap is the same number.
+MAX_BODY_BYTES = env.int("MAX_BODY_BYTES", default=1024 * 1024)
+DATA_UPLOAD_MAX_MEMORY_SIZE = MAX_BODY_BYTES
 WEBGAME_DEMO_GAMES = env.list("DEMO_GAMES", default=["demo"])
 # Seconds a demo match lasts: the simulator then ends it and starts the next.
 WEBGAME_DEMO_MATCH_SECONDS = env.int("DEMO_MATCH_SECONDS", default=90)
@@ -251,16 +273,7 @@ LOGGING = {
     "loggers": {"django.channels.server": {"level": "WARNING"}},
 }
 
-# A bad Host under /api/ gets the API's JSON error (stats.middleware), not Django's HTML page
-# and a logged traceback. Outermost: SecurityMiddleware may read the Host already.
-MIDDLEWARE = ["stats.middleware.ApiHostCheckMiddleware", *MIDDLEWARE]
-
 # --- Abuse limits (issue #10; docs/reliability.md, "Abuse limits") ---
-# Whether the client address comes from X-Forwarded-For (its last entry: the address the
-# nearest proxy saw) instead of the TCP peer. Only behind a proxy that sets it: without one,
-# any client could name any address. Behind a proxy with this off, every client shares the
-# proxy's address, and so its caps.
-WEBGAME_BEHIND_PROXY = env.bool("BEHIND_PROXY", default=False)
 # Open WebSockets per client address (IPv6: per /64) and per logged-in user, counted in each
 # web process. 0 turns a cap off. Over the cap the socket is closed with 4430.
 WEBGAME_WS_MAX_PER_ADDRESS = env.int("WS_MAX_PER_ADDRESS", default=50)
@@ -278,10 +291,16 @@ WEBGAME_API_ANON_READ_WINDOW = env.int("API_ANON_READ_WINDOW", default=60)
 # core (JSON of up to 1,000 events), where the threads are mostly for POSTs waiting on commits.
 WEBGAME_API_READ_CONCURRENCY = env.int("API_READ_CONCURRENCY", default=2)
 WEBGAME_API_READ_WAIT_MS = env.int("API_READ_WAIT_MS", default=1000)
+# Long-lived threads per web process for sync Django code (webgame.handler). 16, not 4: a POST
+# of events spends most of its time waiting for its group's commit (stats.ingest.committer),
+# holding its thread but no CPU and no database connection (the key is cached, the writer
+# thread does the writing). With 4 threads a group held at most 4 POSTs; with 16, 16
+# concurrent one-event POSTs into PostgreSQL went from ~270 to ~500/s (docs/benchmarks.md,
+# issue #13). Heavy reads stay capped by API_READ_CONCURRENCY.
+WEB_SYNC_THREADS = env.int("WEB_SYNC_THREADS", default=16)
 
 # --- HTTP edge (issue #10; webgame.edge, docs/deploy.md, docs/reliability.md "HTTP edge limits") ---
-# The body cap is DATA_UPLOAD_MAX_MEMORY_SIZE (env MAX_BODY_BYTES) above: webgame.edge refuses
-# a larger body before the view, counting a chunked one as it streams. A request body that
+# The body cap is MAX_BODY_BYTES above. A request body that
 # sends nothing for this many seconds is answered 408 and its connection closed (0: no limit).
 WEBGAME_HTTP_BODY_TIMEOUT = env.float("HTTP_BODY_TIMEOUT", default=10.0)
 
@@ -325,7 +344,6 @@ SIGNUP_WINDOW = env.int("SIGNUP_WINDOW", default=3600)
 INSTALLED_APPS = [*INSTALLED_APPS, "axes"]
 # Axes' backend first: it refuses a locked-out attempt before ModelBackend hashes anything.
 AUTHENTICATION_BACKENDS = ["axes.backends.AxesStandaloneBackend", "django.contrib.auth.backends.ModelBackend"]
-MIDDLEWARE = [*MIDDLEWARE, "stats.accounts.gate.LoginBusyMiddleware", "axes.middleware.AxesMiddleware"]
 AXES_HANDLER = "stats.accounts.throttle.RedisLoginHandler"
 AXES_FAILURE_LIMIT = "stats.accounts.throttle.failure_limit"
 AXES_COOLOFF_TIME = "stats.accounts.throttle.cool_off"
@@ -354,6 +372,12 @@ CHAT_MAX_CHARS = env.int("CHAT_MAX_CHARS", default=500)
 # processes' when PROMETHEUS_MULTIPROC_DIR is set (read from the environment by
 # prometheus_client itself: the Procfile sets it for `make run`).
 METRICS_TOKEN = env("METRICS_TOKEN", default="")
+# prometheus_client reads this variable itself, and picks its mode when first imported (after
+# the settings), by whether it is set at all: set but empty (`PROMETHEUS_MULTIPROC_DIR= make
+# run`) would write its files to the working directory. Empty means unset.
+PROMETHEUS_MULTIPROC_DIR = env("PROMETHEUS_MULTIPROC_DIR", default="")
+if not PROMETHEUS_MULTIPROC_DIR:
+    os.environ.pop("PROMETHEUS_MULTIPROC_DIR", None)
 METRICS_ALLOWED_NETWORKS = [n for n in env.list("METRICS_ALLOWED_NETWORKS", default=["127.0.0.1/32", "::1/128"]) if n]
 try:
     import ipaddress as _ipaddress
@@ -361,8 +385,6 @@ try:
     [_ipaddress.ip_network(n, strict=False) for n in METRICS_ALLOWED_NETWORKS]
 except ValueError as _exc:
     raise ImproperlyConfigured(f"METRICS_ALLOWED_NETWORKS: {_exc}") from None
-# Request latency by route (outermost: it times the whole middleware chain).
-MIDDLEWARE = ["stats.ops.middleware.RequestMetricsMiddleware", *MIDDLEWARE]
 
 # --- The cost of one write, and of a game's stats (issue #19; README "Game stats") ---
 # Stats a game may declare (derived ones included): each is in every snapshot and frame, so

@@ -10,7 +10,7 @@ os.environ.setdefault("SECRET_KEY", "test-only-secret-key-not-for-production")
 os.environ.setdefault("DEBUG", "false")
 
 from webgame.settings import *  # noqa: F403
-from webgame.settings import BASE_DIR, DATABASES
+from webgame.settings import BASE_DIR, DATABASES, env
 
 PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
@@ -26,18 +26,18 @@ WEBGAME_DEMO_GAMES = []
 # the suite starts as processes (stats.tests.support) keep theirs, as in production: they
 # stop before the database is dropped, and a new PostgreSQL session per query made their
 # WebSocket connects several times dearer than production's.
-DATABASES["default"]["CONN_MAX_AGE"] = int(os.environ.get("WEBGAME_TEST_CONN_MAX_AGE", "0"))
+DATABASES["default"]["CONN_MAX_AGE"] = env.int("WEBGAME_TEST_CONN_MAX_AGE", default=0)
 # The suite's servers serve many viewers and anonymous reads from 127.0.0.1 alone: the caps
 # and the anonymous read limit are off unless a test (or its server's env) sets them.
-WEBGAME_WS_MAX_PER_ADDRESS = int(os.environ.get("WS_MAX_PER_ADDRESS", "0"))
-WEBGAME_WS_MAX_PER_USER = int(os.environ.get("WS_MAX_PER_USER", "0"))
-WEBGAME_WS_MAX_INGEST_PER_ADDRESS = int(os.environ.get("WS_MAX_INGEST_PER_ADDRESS", "0"))
-WEBGAME_API_ANON_READ_RATE = int(os.environ.get("API_ANON_READ_RATE", "100000000"))
+WEBGAME_WS_MAX_PER_ADDRESS = env.int("WS_MAX_PER_ADDRESS", default=0)
+WEBGAME_WS_MAX_PER_USER = env.int("WS_MAX_PER_USER", default=0)
+WEBGAME_WS_MAX_INGEST_PER_ADDRESS = env.int("WS_MAX_INGEST_PER_ADDRESS", default=0)
+WEBGAME_API_ANON_READ_RATE = env.int("API_ANON_READ_RATE", default=100000000)
 # Users' ids repeat from test to test while the Redis counters live on: chat's per-user
 # limit is off unless a test sets it.
-WEBGAME_CHAT_RATE_LIMIT = int(os.environ.get("CHAT_RATE_LIMIT", "100000000"))
+WEBGAME_CHAT_RATE_LIMIT = env.int("CHAT_RATE_LIMIT", default=100000000)
 # The suite logs in from 127.0.0.1 in many tests, and Redis counters outlive each test: the
 # login lockout and the sign-up limit are off unless a test (stats/tests/test_login_throttle.py)
 # or its server's env sets them.
-LOGIN_MAX_FAILURES = int(os.environ.get("LOGIN_MAX_FAILURES", "100000000"))
-SIGNUP_RATE = int(os.environ.get("SIGNUP_RATE", "100000000"))
+LOGIN_MAX_FAILURES = env.int("LOGIN_MAX_FAILURES", default=100000000)
+SIGNUP_RATE = env.int("SIGNUP_RATE", default=100000000)

@@ -34,19 +34,12 @@ from stats.live.jsonsocket import MAX_FRAME_CHARS, JsonFrameConsumer, _reject_co
 from stats.ops import metrics
 from stats.schemas import errors_describe, stat_values_refusal
 from stats.scoring.record import EventsRefused
+from webgame import httpkit
 
 logger = logging.getLogger(__name__)
 CLOSE_KEY_REVOKED = 4401  # after a key_revoked error frame: docs/protocol.md
 _CLOSE = object()  # in the answer queue: close the socket once every earlier answer is out
 _key_active = database_sync_to_async(selectors.api_key_active)
-
-
-def bearer_key(scope: dict) -> str | None:
-    for name, value in scope.get("headers", []):
-        if name == b"authorization":
-            scheme, _, raw = value.decode("latin1").partition(" ")
-            return raw.strip() if scheme.lower() == "bearer" and raw.strip() else None
-    return None
 
 
 class IngestConsumer(JsonFrameConsumer):
@@ -67,7 +60,7 @@ class IngestConsumer(JsonFrameConsumer):
 
     async def connect(self):
         self.slug = self.scope["url_route"]["kwargs"]["slug"]
-        raw = bearer_key(self.scope)
+        raw = httpkit.bearer_token(httpkit.scope_header(self.scope, b"authorization"))
         key = await database_sync_to_async(selectors.api_key_get)(raw=raw) if raw else None
         if key is None or key.game.slug != self.slug:
             return await self.close()  # before accept: the handshake is refused (403)

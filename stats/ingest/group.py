@@ -1,5 +1,6 @@
-"""Group commit's write: the frames (or POSTs) of one game that arrived together, as one run
-of the log in one transaction, with every frame answered on its own.
+"""The write of events, the only one (services.score_events_record is a group of one): the
+frames (or POSTs) of one game that arrived together, as one run of the log in one transaction,
+with every frame answered on its own.
 
 Each frame keeps the rules of a single POST: all or nothing (a frame with a conflicting id or
 an unknown stat is refused whole, before anything is written, and its neighbours are not
@@ -13,17 +14,18 @@ from collections.abc import Sequence
 from django.db import transaction
 
 from stats import eventlog, services
-from stats.models import Game
+from stats.models import Game, ScoreEvent
 from stats.schemas import EventIn
 from stats.scoring import record
 
 
 def _admit(
-    *, game: Game, uniques: dict[int, list[EventIn]], stored: dict, outcomes: list
-) -> list[tuple[int, list[EventIn]]]:
-    """The frames that may be written, each with its new events, in arrival order; the
-    refusals go into `outcomes`."""
-    admitted, seen = [], {}
+    *, game: Game, uniques: dict[int, list[EventIn]], stored: dict, outcomes: list, ended_ok: bool
+) -> tuple[list[tuple[int, list[EventIn]]], record.Plan]:
+    """The frames that may be written, each with its new events, in arrival order, and the
+    plan of all of them (each frame's events planned once, joined); the refusals go into
+    `outcomes`."""
+    admitted, seen, plan = [], {}, record.Plan.empty()
     for i, unique in uniques.items():
         conflicts = services.stored_conflicts(stored, unique)
         conflicts += [e.id for e in unique if e.id in seen and not services.same_repeat(seen[e.id], e)]
@@ -31,21 +33,25 @@ def _admit(
             outcomes[i] = services.EventConflict(conflicts)
             continue
         fresh = [e for e in unique if e.id not in stored and e.id not in seen]
-        if any(e.stats or e.match for e in fresh):  # only these can be refused by the plan
+        if fresh:
             try:
-                record.plan_make(game=game, events=fresh)
+                frame_plan = record.plan_make(game=game, events=fresh, ended_ok=ended_ok, before=len(plan.match_pks))
             except record.EventsRefused as exc:
                 outcomes[i] = exc
                 continue
+            plan.extend(frame_plan)
         seen.update((e.id, e) for e in fresh)
         admitted.append((i, fresh))
-    return admitted
+    return admitted, plan
 
 
-def score_event_batches_record(*, game_id: int, batches: Sequence[Sequence[EventIn]]) -> list:
+def score_event_batches_record(
+    *, game_id: int, batches: Sequence[Sequence[EventIn]], corrects: ScoreEvent | None = None
+) -> list:
     """Returns, per batch, its services.RecordResult or the EventConflict / EventsRefused that
     refused it. Anything else (the database failing) raises: then nothing of the group is
-    stored, and every sender may send again."""
+    stored, and every sender may send again. `corrects`: the events are the admin's correction
+    of that event (a group of one), which may land in an ended match."""
     outcomes: list = [None] * len(batches)
     uniques: dict[int, list[EventIn]] = {}
     for i, batch in enumerate(batches):
@@ -57,13 +63,11 @@ def score_event_batches_record(*, game_id: int, batches: Sequence[Sequence[Event
         game = eventlog.game_lock(game_id=game_id)
         last_seq = game.last_seq
         stored = services.stored_events_get(game_id=game_id, ids=[e.id for u in uniques.values() for e in u])
-        admitted = _admit(game=game, uniques=uniques, stored=stored, outcomes=outcomes)
-        fresh = [e for _, frame in admitted for e in frame]
-        rows = (
-            services.fresh_write(game=game, fresh=fresh, plan=record.plan_make(game=game, events=fresh))
-            if fresh
-            else []
+        admitted, plan = _admit(
+            game=game, uniques=uniques, stored=stored, outcomes=outcomes, ended_ok=corrects is not None
         )
+        fresh = [e for _, frame in admitted for e in frame]
+        rows = services.fresh_write(game=game, fresh=fresh, plan=plan, corrects=corrects) if fresh else []
     taken = 0
     for i, frame in admitted:
         frame_rows = rows[taken : taken + len(frame)]

@@ -14,9 +14,9 @@ class Hub:
     def __init__(self) -> None:
         self.loop = asyncio.get_running_loop()
         self.layer = get_channel_layer()
-        self.tick = settings.WEBGAME_FRAME_TICK_MS / 1000
-        self.tick_per_viewer = settings.WEBGAME_FRAME_TICK_PER_VIEWER_US / 1e6
-        self.tick_max = max(self.tick, settings.WEBGAME_FRAME_TICK_MAX_MS / 1000)
+        self.tick = settings.FRAME_TICK_MS / 1000
+        self.tick_per_viewer = settings.FRAME_TICK_PER_VIEWER_US / 1e6
+        self.tick_max = max(self.tick, settings.FRAME_TICK_MAX_MS / 1000)
         self.feeds: dict[str, Feed] = {}
         self.tasks: set[asyncio.Task] = set()
         self.health = RedisHealth(self.health_changed)

@@ -24,13 +24,12 @@ import contextvars
 import functools
 import os
 
-# prometheus_client picks its mode when first imported, by whether the variable is set at all:
-# set but empty (`PROMETHEUS_MULTIPROC_DIR= make run`) would write its files to the working
-# directory. Empty means unset here.
-if os.environ.get("PROMETHEUS_MULTIPROC_DIR") == "":
-    del os.environ["PROMETHEUS_MULTIPROC_DIR"]
+from django.conf import settings
 
-from prometheus_client import (
+# Read before prometheus_client is imported: the settings drop an empty variable (its mode is
+# picked at that import, by whether the variable is set at all).
+MULTIPROC_DIR = settings.PROMETHEUS_MULTIPROC_DIR or None
+from prometheus_client import (  # noqa: E402
     CONTENT_TYPE_LATEST,
     REGISTRY,
     CollectorRegistry,
@@ -46,7 +45,6 @@ from prometheus_client import (
 # timestamp nothing here reads.
 disable_created_metrics()
 
-MULTIPROC_DIR = os.environ.get("PROMETHEUS_MULTIPROC_DIR")
 if MULTIPROC_DIR is not None:
     os.makedirs(MULTIPROC_DIR, exist_ok=True)  # the values' files are opened as the metrics are made
 CONTENT_TYPE = CONTENT_TYPE_LATEST

@@ -25,7 +25,7 @@ from redis.backoff import NoBackoff
 from redis.retry import Retry
 
 from stats.ops import metrics
-from webgame import redis_conf, redis_retry
+from webgame import httpkit, redis_conf, redis_retry
 
 logger = logging.getLogger(__name__)
 # A probe must answer within the load balancer's timeout even when Redis hangs.
@@ -35,21 +35,13 @@ _redis_lock = threading.Lock()
 
 
 def _forbidden(message: str) -> JsonResponse:
-    return JsonResponse({"error": {"code": "forbidden", "message": message}}, status=403)
+    return httpkit.error_response(403, "forbidden", message)
 
 
 @functools.lru_cache(maxsize=8)
 def _networks(entries: tuple[str, ...]) -> tuple:
     # strict=False: 10.0.0.1/8 means 10.0.0.0/8, as a firewall rule would read it.
     return tuple(ipaddress.ip_network(entry.strip(), strict=False) for entry in entries if entry.strip())
-
-
-def _client_address(request) -> str:
-    peer = request.META.get("REMOTE_ADDR") or ""
-    forwarded = request.META.get("HTTP_X_FORWARDED_FOR")
-    if settings.WEBGAME_BEHIND_PROXY and forwarded:
-        peer = forwarded.rsplit(",", 1)[-1].strip() or peer
-    return peer
 
 
 def _address_allowed(raw: str) -> bool:
@@ -66,12 +58,12 @@ def _token_ok(request) -> bool:
     token = settings.METRICS_TOKEN
     if not token:
         return False
-    scheme, _, given = request.META.get("HTTP_AUTHORIZATION", "").partition(" ")
-    return scheme.lower() == "bearer" and hmac.compare_digest(given.strip().encode(), token.encode())
+    given = httpkit.bearer_token(request.META.get("HTTP_AUTHORIZATION"))
+    return given is not None and hmac.compare_digest(given.encode(), token.encode())
 
 
 def metrics_allowed(request) -> bool:
-    return _token_ok(request) or _address_allowed(_client_address(request))
+    return _token_ok(request) or _address_allowed(httpkit.request_client_address(request))
 
 
 @never_cache

@@ -5,15 +5,21 @@ from typing import Literal
 
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.http import JsonResponse
+from ninja import Query, Router
 from pydantic import BaseModel, ConfigDict
-from pydantic import ValidationError as PydanticValidationError
 
-from stats.api import ApiError, api_view, game_for_reader, int_param, json_object, str_param, writer_key
+from stats.api import READER, game_for_reader, writer_key
+from stats.apikit import ApiError, ApiKeyAuth, Slug, Text, answers, digits
+from stats.apimodels import Leaderboard, MatchPage, Stats
+from stats.live.frames import MatchWire, StatWire
 from stats.models import Game
-from stats.schemas import EVENT_ID_RE, EventId, MatchName, StatLabel, StatName, errors_describe
+from stats.schemas import EVENT_ID_RE, EventId, MatchName, StatLabel, StatName
 from stats.scoring import leaderboard, selectors, services
 from stats.scoring.models import Match
+from stats.scoring.periods import PERIODS
 from stats.scoring.wire import match_wire, stat_wire
+
+router = Router(tags=["scoring"])
 
 # The highest `before` of the matches page (a match's pk): past bigint the database fails.
 BEFORE_MAX = 2**62
@@ -38,22 +44,9 @@ class MatchIn(BaseModel):
     name: MatchName = ""
 
 
-def _validated(model: type[BaseModel], request) -> BaseModel:
+def _stat_declare(game: Game, data: StatIn):
     try:
-        return model.model_validate(json_object(request))
-    except PydanticValidationError as exc:
-        raise ApiError(422, "invalid", "some fields are invalid", errors_describe(exc)) from None
-
-
-@api_view("GET", "POST")
-def stats_view(request, slug: str):
-    if request.method == "GET":
-        game = game_for_reader(request, slug)
-        return JsonResponse({"stats": selectors.stats_declared(game_id=game.pk)})
-    game = writer_key(request, slug).game
-    data = _validated(StatIn, request)
-    try:
-        stat, created = services.stat_declare(game=game, **data.model_dump())
+        return services.stat_declare(game=game, **data.model_dump())
     except DjangoValidationError as exc:
         details = [{"field": f, "message": m} for f, ms in exc.message_dict.items() for m in ms]
         raise ApiError(422, "invalid", "the stat is invalid", details) from None
@@ -61,18 +54,55 @@ def stats_view(request, slug: str):
         raise ApiError(409, "too_many_stats", str(exc)) from None
     except services.ScoringConflict as exc:
         raise ApiError(409, "conflict", str(exc)) from None
+
+
+@router.get(
+    "/games/{slug:slug}/stats",
+    response=answers({200: Stats}, 404, 429),
+    summary="The game's stats, points first",
+    openapi_extra=READER,
+)
+def stats_get(request, slug: Slug):
+    game = game_for_reader(request, slug)
+    return JsonResponse({"stats": selectors.stats_declared(game_id=game.pk)})
+
+
+@router.post(
+    "/games/{slug:slug}/stats",
+    auth=ApiKeyAuth(),
+    response=answers({201: StatWire, 200: StatWire}, 401, 404, 409, 422, 429),
+    summary="Declare a stat (the same again is a no-op: 200; new: 201)",
+)
+def stats_post(request, slug: Slug, data: StatIn):
+    game = writer_key(request, slug).game
+    stat, created = _stat_declare(game, data)
     return JsonResponse(stat_wire(stat), status=201 if created else 200)
 
 
-@api_view("GET", "POST")
-def matches_view(request, slug: str):
-    if request.method == "GET":
-        game = game_for_reader(request, slug)
-        before = int_param(request, "before", 0, 1, BEFORE_MAX) if "before" in request.GET else None
-        limit = int_param(request, "limit", 20, 1, selectors.MATCH_PAGE_MAX)
-        return JsonResponse(selectors.match_list(game_id=game.pk, before=before, limit=limit))
+@router.get(
+    "/games/{slug:slug}/matches",
+    response=answers({200: MatchPage}, 404, 429),
+    summary="Matches, newest first, a page at a time",
+    openapi_extra=READER,
+)
+def matches_get(
+    request,
+    slug: Slug,
+    before: digits(1, BEFORE_MAX) = None,
+    limit: digits(1, selectors.MATCH_PAGE_MAX) = 20,
+):
+    game = game_for_reader(request, slug)
+    return JsonResponse(selectors.match_list(game_id=game.pk, before=before, limit=limit))
+
+
+@router.post(
+    "/games/{slug:slug}/matches",
+    auth=ApiKeyAuth(),
+    response=answers({201: MatchWire, 200: MatchWire}, 401, 404, 409, 422, 429),
+    summary="Start a match; it becomes the open match that events fall into (a retry with the same id and name: 200)",
+)
+def matches_post(request, slug: Slug, data: MatchIn):
     game = writer_key(request, slug).game
-    data = _validated(MatchIn, request)
     try:
         match, created = services.match_start(game_id=game.pk, match_id=data.id, name=data.name)
     except services.ScoringConflict as exc:
@@ -80,8 +110,13 @@ def matches_view(request, slug: str):
     return JsonResponse(_match_body(game, match), status=201 if created else 200)
 
 
-@api_view("POST")
-def match_end_view(request, slug: str, match_id: str):
+@router.post(
+    "/games/{slug:slug}/matches/{match_id}/end",
+    auth=ApiKeyAuth(),
+    response=answers({200: MatchWire}, 401, 404, 429),
+    summary="End a match (idempotent); its events are closed from then on (409 match_ended)",
+)
+def match_end(request, slug: Slug, match_id: str):
     game = writer_key(request, slug).game
     # Only an id a match can have reaches the database: PostgreSQL fails on a NUL (%00).
     if not EVENT_ID_RE.fullmatch(match_id):
@@ -97,23 +132,24 @@ def _match_body(game: Game, match: Match) -> dict:
     return match_wire(match, selectors.team_totals_get(game_id=game.pk, match_pks=[match.pk]).get(match.pk, []))
 
 
-@api_view("GET")
-def leaderboard_view(request, slug: str):
+@router.get(
+    "/games/{slug:slug}/leaderboard",
+    response=answers({200: Leaderboard}, 404, 429),
+    summary="Ranks by a stat over a period or a match, for players or teams; `around` gives a player's neighbourhood",
+    openapi_extra=READER,
+)
+def leaderboard_get(
+    request,
+    slug: Slug,
+    stat: Text = "points",
+    period: Literal[PERIODS] = PERIODS[0],
+    match: Text = Query(None, description="a match's id (with period all)"),
+    around: Text = Query(None, description="a player (or team) to centre the page on"),
+    limit: digits(1, leaderboard.LIMIT_MAX) = 10,
+    entity: Literal["player", "team"] = "player",
+):
     game = game_for_reader(request, slug)
-    period = request.GET.get("period", "all")
-    entity = request.GET.get("entity", "player")
-    if period not in ("all", "today", "week"):
-        raise ApiError(400, "bad_param", "period must be one of all, today, week")
-    if entity not in ("player", "team"):
-        raise ApiError(400, "bad_param", "entity must be player or team")
-    query = leaderboard.Query(
-        stat=str_param(request, "stat", "points"),
-        period=period,
-        match_id=str_param(request, "match"),
-        around=str_param(request, "around"),
-        limit=int_param(request, "limit", 10, 1, leaderboard.LIMIT_MAX),
-        entity=entity,
-    )
+    query = leaderboard.Query(stat=stat, period=period, match_id=match, around=around, limit=limit, entity=entity)
     try:
         return JsonResponse(leaderboard.leaderboard_read(game=game, query=query))
     except leaderboard.LeaderboardError as exc:

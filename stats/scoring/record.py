@@ -28,6 +28,16 @@ class Plan:
     merges: dict[str, str]
     matches: dict[int, str] = field(default_factory=dict)  # pk -> the match's id
 
+    @classmethod
+    def empty(cls) -> "Plan":
+        return cls(match_pks=[], teams=[], merges={"points": "add"})
+
+    def extend(self, other: "Plan") -> None:
+        """This plan, then `other`'s events (of the same game, planned after this one's)."""
+        self.match_pks += other.match_pks
+        self.merges.update(other.merges)
+        self.matches.update(other.matches)
+
 
 @dataclass(slots=True)
 class Scored:
@@ -102,16 +112,17 @@ def _roster(*, plan: Plan, players: dict[str, Player]) -> dict[tuple[int, str], 
 EVENTS_MAX = (2**63 - 1) // (2 * max(MAX_POINTS, MAX_STAT_VALUE))
 
 
-def _room_check(*, game: Game, events: Sequence[EventIn]) -> None:
-    if game.event_count + len(events) > EVENTS_MAX:
+def _room_check(*, game: Game, count: int) -> None:
+    if game.event_count + count > EVENTS_MAX:
         message = f"the game holds {game.event_count} events of at most {EVENTS_MAX}: its totals could overflow"
         raise EventsRefused(409, "totals_overflow", message)
 
 
-def plan_make(*, game: Game, events: Sequence[EventIn], ended_ok: bool = False) -> Plan:
+def plan_make(*, game: Game, events: Sequence[EventIn], ended_ok: bool = False, before: int = 0) -> Plan:
     """Check the batch's room, stats and matches (raises EventsRefused); before anything is
-    written. `game` is the locked row (eventlog.game_lock), so its event count is current."""
-    _room_check(game=game, events=events)
+    written. `game` is the locked row (eventlog.game_lock), so its event count is current;
+    `before` events of the same write are planned ahead of these."""
+    _room_check(game=game, count=before + len(events))
     merges = _merges(game=game, events=events)
     match_pks, matches = _matches(game=game, events=events, ended_ok=ended_ok)
     return Plan(match_pks=match_pks, teams=[], merges=merges, matches=matches)

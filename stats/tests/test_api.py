@@ -171,7 +171,7 @@ def test_batch_over_1000_events_is_413(client, game, api_key):
 
 
 def test_body_over_the_size_limit_is_413(client, game, api_key, settings):
-    settings.DATA_UPLOAD_MAX_MEMORY_SIZE = 200
+    settings.MAX_BODY_BYTES = settings.DATA_UPLOAD_MAX_MEMORY_SIZE = 200
     events = [{"id": f"e{i}", "player": "ada", "points": 1} for i in range(20)]
     response = post(client, game.slug, {"events": events}, api_key)
     assert (response.status_code, error_code(response)) == (413, "too_large")

@@ -94,12 +94,12 @@ def test_an_admission_releases_once_however_often_it_is_told(settings):
     ],
 )
 def test_address_pick(settings, peer, forwarded, behind_proxy, expected):
-    settings.WEBGAME_BEHIND_PROXY = behind_proxy
+    settings.BEHIND_PROXY = behind_proxy
     assert ratelimit.address_pick(peer=peer, forwarded=forwarded) == expected
 
 
 def test_scope_address_joins_repeated_forwarded_headers(settings):
-    settings.WEBGAME_BEHIND_PROXY = True
+    settings.BEHIND_PROXY = True
     headers = [(b"x-forwarded-for", b"6.6.6.6"), (b"host", b"x"), (b"x-forwarded-for", b"198.51.100.9")]
     assert ratelimit.scope_address({"client": ["10.0.0.2", 1], "headers": headers}) == "198.51.100.9"
     assert ratelimit.scope_address({"client": None, "headers": []}) == "unknown"

@@ -158,7 +158,7 @@ def test_a_body_over_the_cap_gets_the_json_413_under_daphne(live, game, framing)
 
 @pytest.mark.parametrize("framing", ["length", "chunked"])
 def test_a_body_at_the_cap_is_processed_and_one_byte_more_is_not(server, api_key, framing):
-    cap = settings.DATA_UPLOAD_MAX_MEMORY_SIZE
+    cap = settings.MAX_BODY_BYTES
     for size, event_id, expected in [(cap, "at-cap", 202), (cap + 1, "over-cap", 413)]:
         body = batch_padded(size, event_id)
         if framing == "length":

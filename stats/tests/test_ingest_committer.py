@@ -10,6 +10,8 @@ from django.db import DatabaseError
 from stats import services
 from stats.ingest import committer, group
 from stats.models import ScoreEvent
+from stats.scoring import record
+from stats.scoring import services as scoring
 from stats.tests.support import event_in
 
 
@@ -38,6 +40,38 @@ def test_a_repeat_of_an_earlier_frame_of_the_group_is_a_duplicate_or_a_conflict(
     assert (first.accepted, first.last_seq, repeat.accepted, repeat.duplicates, repeat.last_seq) == (2, 2, 0, 1, 2)
     assert (last.accepted, last.last_seq, [r.seq for r in last.events]) == (1, 3, [3])
     assert list(ScoreEvent.objects.order_by("seq").values_list("event_id", flat=True)) == ["a", "b", "d"]
+
+
+def test_each_event_is_planned_once_and_a_single_batch_is_a_group_of_one(game, monkeypatch):
+    """One write path (#20): record.plan_make sees each fresh event once (it also ran once per
+    frame with stats, then again for the whole group), and services.score_events_record is
+    the group write with one batch."""
+    scoring.stat_declare(game=game, name="kills")
+    planned, groups, plan_make, batches_record = [], [], record.plan_make, group.score_event_batches_record
+
+    def counting_plan(*, events, **kwargs):
+        planned.extend(e.id for e in events)
+        return plan_make(events=events, **kwargs)
+
+    def counting_group(*, batches, **kwargs):
+        groups.append(len(batches))
+        return batches_record(batches=batches, **kwargs)
+
+    monkeypatch.setattr(record, "plan_make", counting_plan)
+    monkeypatch.setattr(group, "score_event_batches_record", counting_group)
+    batches = [
+        [event_in("a", stats={"kills": 1}), event_in("b")],
+        [event_in("c", stats={"kills": 2})],
+        [event_in("a", stats={"kills": 1})],
+    ]
+    outcomes = batches_record(game_id=game.pk, batches=batches)
+    assert [o.accepted for o in outcomes] == [2, 1, 0]
+    assert sorted(planned) == ["a", "b", "c"]
+    planned.clear()
+    result = services.score_events_record(
+        game_id=game.pk, events=[event_in("d", stats={"kills": 1}), event_in("c", stats={"kills": 2})]
+    )
+    assert (result.accepted, result.duplicates, result.last_seq, planned, groups) == (1, 1, 4, ["d"], [1])
 
 
 def recorder(monkeypatch, hold: threading.Event | None = None) -> list[int]:

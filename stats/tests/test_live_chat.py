@@ -122,7 +122,7 @@ class SlowChatViewer:
 
 
 async def test_events_never_wait_behind_chat_frames(game, settings):
-    settings.WEBGAME_FRAME_TICK_MS = 0
+    settings.FRAME_TICK_MS = 0
     from stats.live import hub as hubs
 
     hubs._hubs.clear()

@@ -97,7 +97,7 @@ def test_a_viewer_arriving_in_a_redis_outage_is_served_degraded_then_goes_live(s
 async def test_a_failed_gap_fill_closes_the_socket_once_and_leaves_the_feed(game, monkeypatch, settings):
     """A database that cannot be read (as with a stored year 10000 on PostgreSQL) must not
     become a loop: the socket closes with 4500, leaves the feed, and later events read nothing."""
-    settings.WEBGAME_FRAME_TICK_MS = 0
+    settings.FRAME_TICK_MS = 0
     comm, _ = await watch(game)
     reads = []
 
@@ -120,7 +120,7 @@ async def test_a_failed_gap_fill_closes_the_socket_once_and_leaves_the_feed(game
 async def test_a_resync_ends_with_its_socket_and_starts_nothing_after(game, monkeypatch, settings):
     """A gap fill under way when the socket goes is cancelled, and the frames it held do not
     start another one (one socket started 5 resync tasks, 2 after it had disconnected)."""
-    settings.WEBGAME_FRAME_TICK_MS = 0
+    settings.FRAME_TICK_MS = 0
     comm, _ = await watch(game)
     viewer = next(iter(hubs.hub_get().feeds[publish.game_group(game.slug)].viewers))
     entered, release = threading.Event(), threading.Event()

@@ -73,9 +73,9 @@ def fanout_of(*viewers, tick: float = 0.0) -> Fanout:
 
 
 async def test_tick_grows_with_the_viewers_of_a_game_up_to_its_cap(settings):
-    settings.WEBGAME_FRAME_TICK_MS = 25
-    settings.WEBGAME_FRAME_TICK_PER_VIEWER_US = 50
-    settings.WEBGAME_FRAME_TICK_MAX_MS = 250
+    settings.FRAME_TICK_MS = 25
+    settings.FRAME_TICK_PER_VIEWER_US = 50
+    settings.FRAME_TICK_MAX_MS = 250
     hubs._hubs.clear()
     hub = hubs.hub_get()
     assert [hub.tick_for(n) for n in (1, 100, 1000, 2000, 10_000)] == [0.025, 0.025, 0.05, 0.1, 0.25]
@@ -178,7 +178,7 @@ async def test_an_unchanged_viewer_count_sends_no_presence_frame(settings, monke
     """Through the real pub/sub layer. The marker, published after the counts, is the
     condition: the feed hands frames on in the order they were published."""
     monkeypatch.setattr(fanout, "PRESENCE_TICK", 0.0)
-    settings.WEBGAME_FRAME_TICK_MS = 0
+    settings.FRAME_TICK_MS = 0
     hubs._hubs.clear()
     hub, viewer = hubs.hub_get(), RecordingViewer()
     await hub.join(GROUP, viewer)

@@ -62,7 +62,7 @@ async def until(condition) -> None:
 
 @pytest.fixture
 async def viewer(settings):
-    settings.WEBGAME_FRAME_TICK_MS = 0  # every message its own frame: the ranges show the order
+    settings.FRAME_TICK_MS = 0  # every message its own frame: the ranges show the order
     hubs._hubs.clear()
     hub, viewer = hubs.hub_get(), RecordingViewer()
     await hub.join(GROUP, viewer)
@@ -92,7 +92,7 @@ async def test_a_message_arriving_after_its_gap_was_given_up_is_dropped(viewer):
 
 @pytest.mark.django_db(transaction=True)
 async def test_a_lost_message_is_read_from_the_database_once_for_all_viewers(settings, game, monkeypatch):
-    settings.WEBGAME_FRAME_TICK_MS = 0
+    settings.FRAME_TICK_MS = 0
     hubs._hubs.clear()
     hub, group = hubs.hub_get(), publish.game_group(game.slug)
     viewers = [RecordingViewer(), RecordingViewer()]
@@ -113,7 +113,7 @@ async def test_a_lost_message_is_read_from_the_database_once_for_all_viewers(set
 
 @pytest.mark.django_db(transaction=True)
 async def test_lost_first_messages_are_read_from_the_database_not_skipped(settings, game, monkeypatch):
-    settings.WEBGAME_FRAME_TICK_MS = 0
+    settings.FRAME_TICK_MS = 0
     hubs._hubs.clear()
     hub, group, viewer = hubs.hub_get(), publish.game_group(game.slug), RecordingViewer()
     await hub.join(group, viewer, game_id=game.pk)  # the stream starts after seq 0

@@ -30,7 +30,7 @@ async def until(condition) -> None:
 
 @pytest.fixture
 async def hub(settings) -> hubs.Hub:
-    settings.WEBGAME_FRAME_TICK_MS = 0  # every message its own frame
+    settings.FRAME_TICK_MS = 0  # every message its own frame
     hubs._hubs.clear()
     return hubs.hub_get()
 

@@ -146,7 +146,7 @@ def test_a_success_clears_the_users_count_not_the_addresss(db):
 
 
 def test_behind_a_proxy_the_address_is_the_last_forwarded_entry(db, settings):
-    settings.WEBGAME_BEHIND_PROXY = True
+    settings.BEHIND_PROXY = True
     real = address()
     for n in range(LIMIT):
         client = Client(REMOTE_ADDR="127.0.0.1")

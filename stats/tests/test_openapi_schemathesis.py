@@ -24,7 +24,7 @@ schemathesis.pytest.from_fixture, not a schema loaded at import). One change for
 generator only: the player and team name patterns are narrowed to the code points of NARROW
 (stats.schemas.name_pattern_of), because Hypothesis expands a character class one character
 at a time: several seconds for the full pattern (140,000 visible characters) each time a
-strategy is built. test_openapi_drift.py checks the full pattern against the validation for
+strategy is built. test_openapi_document.py checks the full pattern against the validation for
 every code point instead.
 
 Requests carry the game's own key (reads take it too: the anonymous per-address limit never

@@ -483,7 +483,7 @@ def test_the_token_opens_metrics_from_anywhere_and_a_wrong_one_does_not(settings
 def test_behind_a_proxy_the_forwarded_address_counts_not_the_proxys(settings):
     """Behind a proxy on the same machine every request comes from 127.0.0.1: with
     BEHIND_PROXY the address the proxy saw decides, so /metrics is not open to the world."""
-    settings.WEBGAME_BEHIND_PROXY = True
+    settings.BEHIND_PROXY = True
     via_proxy = Client(REMOTE_ADDR="127.0.0.1")
     assert via_proxy.get("/metrics", headers={"x-forwarded-for": "203.0.113.5"}).status_code == 403
     assert via_proxy.get("/metrics", headers={"x-forwarded-for": "203.0.113.5, 127.0.0.1"}).status_code == 200

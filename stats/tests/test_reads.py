@@ -139,7 +139,7 @@ def test_the_limit_counts_per_address(anon_limit, game, address):
 
 @pytest.mark.parametrize("behind_proxy", [False, True])
 def test_forwarded_for_names_the_address_only_behind_a_proxy(anon_limit, game, address, behind_proxy):
-    anon_limit.WEBGAME_BEHIND_PROXY = behind_proxy
+    anon_limit.BEHIND_PROXY = behind_proxy
     proxy = f"2001:db8:{uuid.uuid4().hex[:4]}:{uuid.uuid4().hex[:4]}::9"
     codes = [
         Client(REMOTE_ADDR=proxy, HTTP_X_FORWARDED_FOR=f"198.51.100.7, {address.replace('::1', f'::{i}')}")
