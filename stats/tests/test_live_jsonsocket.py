@@ -14,6 +14,10 @@ from stats.live import hub as hubs
 from stats.live.jsonsocket import JsonFrameConsumer
 from stats.tests.test_live_consumers import assert_still_open, next_of_type, watch
 
+# channels' dispatch closes stale database connections at every message: each test here may
+# touch the database, even the ones of the base alone (they failed when an earlier test left a
+# connection in the thread).
+pytestmark = pytest.mark.django_db(transaction=True)
 PROTOCOL = (Path(__file__).resolve().parents[2] / "docs" / "protocol.md").read_text()
 
 
@@ -95,7 +99,7 @@ async def test_bad_field_error_names_the_field(game):
 
 
 async def test_the_base_answers_each_bad_frame_then_the_next_ping():
-    """The base alone (no game, no database): one answer per frame, in order, then the pong."""
+    """The base alone (no game): one answer per frame, in order, then the pong."""
     comm, _ = await echo_open()
     sent = [
         ({"bytes": b"\x00"}, "binary_unsupported"),
