@@ -144,9 +144,18 @@ def leaderboard_get(
     stat: Text = "points",
     period: Literal[PERIODS] = PERIODS[0],
     match: Text = Query(None, description="a match's id (with period all)"),
-    around: Text = Query(None, description="a player (or team) to centre the page on"),
+    around: Text = Query(
+        None,
+        description="a player (or team) to centre the page on; the page shifts at the board's ends, "
+        "so it has `limit` rows whenever the board has that many",
+    ),
     limit: digits(1, leaderboard.LIMIT_MAX) = 10,
-    entity: Literal["player", "team"] = "player",
+    entity: Literal["player", "team"] = Query(
+        "player",
+        description="team without `match`: all-time team totals, folded from the teams' match totals "
+        "(sum; the best of a `best` stat; a ratio of summed parts). A `set` stat, or period today or week, "
+        "has team totals per match only: 400 bad_param, its message starting `match:`",
+    ),
 ):
     game = game_for_reader(request, slug)
     query = leaderboard.Query(stat=stat, period=period, match_id=match, around=around, limit=limit, entity=entity)
