@@ -25,6 +25,10 @@ if not SECRET_KEY or (not DEBUG and SECRET_KEY == DEV_SECRET_KEY):
 
 ALLOWED_HOSTS = env.list("ALLOWED_HOSTS", default=["localhost", "127.0.0.1", "[::1]"])
 CSRF_TRUSTED_ORIGINS = env.list("CSRF_TRUSTED_ORIGINS", default=[])
+# The address the Procfile's web server binds (`--host ${WEB_HOST:-127.0.0.1}`): this machine
+# only by default; 0.0.0.0 for a TV or a streaming PC on the LAN (docs/deploy.md, "On a LAN").
+# Read here too so that a system check (stats.checks) can say when ALLOWED_HOSTS misses it.
+WEB_HOST = env("WEB_HOST", default="127.0.0.1")
 
 INSTALLED_APPS = [
     "daphne",
