@@ -183,11 +183,15 @@ def game_snapshot_shared(*, game_id: int) -> dict:
     What only the seq decides is cached: totals, leaderboard, recent events, series, and the
     rate rows. What the clock decides is made per call: server_ms, and the rate chart cut to
     the last RATE_SECONDS (the same seq means no event since the build: rows only slide out).
-    The game row is read on every call (the seq check) and sent as read, so a rename shows."""
+    The game row is read on every call (the seq check) and sent as read, so a rename shows.
+    So are its declared stats (a query of at most GAME_MAX_STATS rows): a stat changed since
+    the build (stats.scoring.stat_changes: a label, a rename...) moves no seq, and a snapshot
+    that names it otherwise is built again, in every process (issue #22)."""
     game = Game.objects.get(pk=game_id)
+    stats = scoring.stats_declared(game_id=game_id)
     cached = _snapshots.get(game_id)
-    if cached is None or (cached[0], cached[1]["seq"]) != (game.created_at, game.last_seq):
-        cached = _snapshot_build(game=game)
+    if cached is None or not _snapshot_current(cached, game=game, stats=stats):
+        cached = _snapshot_build(game=game, stats=stats)
     snapshot = dict(cached[1])
     if snapshot["seq"] == game.last_seq:
         snapshot["game"] = game_wire(game)  # else the build saw a newer seq: keep its own game
@@ -198,10 +202,14 @@ def game_snapshot_shared(*, game_id: int) -> dict:
     return snapshot
 
 
-def _snapshot_build(*, game: Game) -> tuple[datetime, dict]:
+def _snapshot_current(cached: tuple[datetime, dict], *, game: Game, stats: list[dict]) -> bool:
+    return (cached[0], cached[1]["seq"]) == (game.created_at, game.last_seq) and cached[1]["stats"] == stats
+
+
+def _snapshot_build(*, game: Game, stats: list[dict]) -> tuple[datetime, dict]:
     with _snapshot_build_locks[game.pk % len(_snapshot_build_locks)]:
         cached = _snapshots.get(game.pk)  # built by the reader this one waited for?
-        if cached is not None and (cached[0], cached[1]["seq"]) == (game.created_at, game.last_seq):
+        if cached is not None and _snapshot_current(cached, game=game, stats=stats):
             return cached
         built = (game.created_at, game_snapshot(game_id=game.pk))
         if len(_snapshots) >= _SNAPSHOT_CACHE_MAX:
