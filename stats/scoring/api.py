@@ -72,6 +72,10 @@ def stats_get(request, slug: Slug):
     auth=ApiKeyAuth(),
     response=answers({201: StatWire, 200: StatWire}, 401, 404, 409, 422, 429),
     summary="Declare a stat (the same again is a no-op: 200; new: 201)",
+    description="A name that exists with another definition is a 409 `conflict` whose message names what "
+    "differs and what can be done: a declared stat's label, format, order and op are changed, and a stat "
+    "renamed or removed (while no event carries it), by its owner with `manage.py game_stats` "
+    "(`--change`, `--rename`, `--remove`) or in the admin; live viewers see it at their next snapshot.",
 )
 def stats_post(request, slug: Slug, data: StatIn):
     game = writer_key(request, slug).game
