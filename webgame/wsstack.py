@@ -189,7 +189,9 @@ class WebsocketAuthMiddleware:
             # Game servers send no Origin, and authenticate with their key (stats.ingest): a
             # browser's socket (it always sends an Origin) has no business here.
             if origin is not None:
-                return await handshake_refuse(scope, receive, send, code="origin_refused", message=INGEST_ORIGIN_REFUSED)
+                return await handshake_refuse(
+                    scope, receive, send, code="origin_refused", message=INGEST_ORIGIN_REFUSED
+                )
             return await self.inner(scope, receive, send)
         if origin is None:  # not a browser, so not another site's page riding on a visitor's cookies
             if not host_allowed(scope):  # as Django answers an HTTP request for a foreign Host

@@ -105,7 +105,8 @@ def stat_rename(*, game: Game, name: str, new_name: str) -> Stat:
     try:
         STAT_NAME_VALIDATOR(new_name)
     except ValidationError:
-        raise StatChangeRefused(f"bad name {new_name!r}: a lowercase letter, then letters, digits and _ (32 at most)")
+        message = f"bad name {new_name!r}: a lowercase letter, then letters, digits and _ (32 at most)"
+        raise StatChangeRefused(message) from None
     with transaction.atomic():
         stat = _stat_locked(game=game, name=name)
         if new_name == name:
@@ -163,9 +164,8 @@ def stat_totals_rebuild(*, game: Game, stat: Stat) -> int:
     merges = {"points": "add", stat.name: totals.merge_of(op=stat.op, order=stat.order)}
     rows = ScoreEvent.objects.filter(game=game, stats__has_key=stat.name).order_by("seq")
     folded, chunk = 0, []
-    for player, team, match_pk, at, values in rows.values_list("player__name", "team", "match_id", "at", "stats").iterator(
-        chunk_size=CHUNK
-    ):
+    columns = rows.values_list("player__name", "team", "match_id", "at", "stats")
+    for player, team, match_pk, at, values in columns.iterator(chunk_size=CHUNK):
         chunk.append(totals.Fold(player, team, match_pk, at, 0, {stat.name: values[stat.name]}))
         if len(chunk) == CHUNK:
             folded += _fold_write(game=game, chunk=chunk, merges=merges)

@@ -37,8 +37,14 @@ def test_a_lan_web_host_with_only_local_allowed_hosts_is_warned_of(web_host):
 
 @pytest.mark.parametrize(
     ("web_host", "allowed"),
-    [("127.0.0.1", LOCAL), ("::1", LOCAL), ("localhost", []), ("0.0.0.0", [*LOCAL, "192.168.1.20"]),
-     ("0.0.0.0", ["*"]), ("0.0.0.0", [".example.lan"])],  # fmt: skip
+    [
+        ("127.0.0.1", LOCAL),
+        ("::1", LOCAL),
+        ("localhost", []),
+        ("0.0.0.0", [*LOCAL, "192.168.1.20"]),
+        ("0.0.0.0", ["*"]),
+        ("0.0.0.0", [".example.lan"]),
+    ],
 )
 def test_a_local_web_host_or_allowed_hosts_that_name_the_lan_pass(web_host, allowed):
     assert checks.web_host_warnings(web_host=web_host, allowed_hosts=allowed) == []

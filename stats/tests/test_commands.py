@@ -179,7 +179,7 @@ def test_game_stats_changes_renames_and_removes_a_stat(game):
     run("game_stats", game.slug, "--add", "kills")
     run("game_stats", game.slug, "--add", "assits")
     services.score_events_record(game_id=game.pk, events=[event_in("e1", "ada", 1, stats={"kills": 4})])
-    with pytest.raises(CommandError, match="--change kills .*--rename.*--remove"):
+    with pytest.raises(CommandError, match=r"--change kills .*--rename.*--remove"):
         run("game_stats", game.slug, "--add", "kills", "--op", "best")
     lines = run("game_stats", game.slug, "--change", "kills", "--op", "best", "--label", "Frags", "--position", "1")
     assert lines[0] == "Changed stat 'kills': label, op, position."

@@ -70,10 +70,16 @@ async def test_a_browser_origin_is_refused_even_with_the_key(live, game, api_key
 
 @pytest.mark.parametrize(
     ("key", "status", "code", "words"),
-    [(None, 401, "unauthorized", "Authorization: Bearer"), ("wg_nope_nope", 403, "forbidden", "not a valid key"),
-     ("other-game", 403, "forbidden", "not a valid key"), ("origin", 403, "origin_refused", "game servers")],  # fmt: skip
+    [
+        (None, 401, "unauthorized", "Authorization: Bearer"),
+        ("wg_nope_nope", 403, "forbidden", "not a valid key"),
+        ("other-game", 403, "forbidden", "not a valid key"),
+        ("origin", 403, "origin_refused", "game servers"),
+    ],
 )
-async def test_under_uvicorn_a_refused_handshake_says_why_in_its_body(uvicorn_app, game, api_key, key, status, code, words):
+async def test_under_uvicorn_a_refused_handshake_says_why_in_its_body(
+    uvicorn_app, game, api_key, key, status, code, words
+):
     """Issue #22: a missing or wrong key got a bare 403. uvicorn lets the app answer the
     handshake (the ASGI websocket.http.response extension): a JSON error body says why."""
     origin = None

@@ -51,7 +51,11 @@ def test_label_format_order_and_place_change_at_any_time_and_the_next_snapshot_s
     assert after["seq"] == before["seq"]
     shown = {s["name"]: s for s in after["stats"]}
     assert (shown["kills"]["label"], shown["kills"]["format"], shown["deaths"]["order"]) == ("Frags", "percent", "desc")
-    assert [s["name"] for s in after["stats"]] == ["points", "deaths", "streak", "kd", "kills"] == ["points", *names(played)]
+    assert (
+        [s["name"] for s in after["stats"]]
+        == ["points", "deaths", "streak", "kd", "kills"]
+        == ["points", *names(played)]
+    )
     assert board(played, "deaths") == [("bob", 3), ("ada", 2)]  # an incr stat: only the ranking turns
 
 
@@ -107,8 +111,12 @@ def test_a_ratio_read_before_a_swap_of_names_is_not_served_from_its_cache(played
 
 @pytest.mark.parametrize(
     ("new_name", "words"),
-    [("deaths", "exists: pick another name, or remove 'deaths' first"), ("points", "built in"),
-     ("Frags", "a lowercase letter"), ("x" * 33, "a lowercase letter")],  # fmt: skip
+    [
+        ("deaths", "exists: pick another name, or remove 'deaths' first"),
+        ("points", "built in"),
+        ("Frags", "a lowercase letter"),
+        ("x" * 33, "a lowercase letter"),
+    ],
 )
 def test_a_rename_that_cannot_be_made_says_what_can(played, new_name, words):
     with pytest.raises(StatChangeRefused, match=words):
@@ -128,7 +136,8 @@ def test_a_stat_no_event_carries_is_removed_and_the_rest_keep_their_order(played
     scoring.stat_declare(game=played, name="laps")
     stat_remove(game=played, name="assits")
     assert names(played) == ["kills", "deaths", "streak", "kd", "laps"]
-    assert list(Stat.objects.filter(game=played).order_by("position").values_list("position", flat=True)) == [0, 1, 2, 3, 4]
+    positions = Stat.objects.filter(game=played).order_by("position").values_list("position", flat=True)
+    assert list(positions) == [0, 1, 2, 3, 4]
     scoring.stat_declare(game=played, name="assists")  # the next place is free
     assert names(played)[-1] == "assists"
     stat_remove(game=played, name="kd")  # a ratio stores nothing: it may always go

@@ -132,10 +132,12 @@ def with_denial(scope: dict) -> dict:
 @pytest.mark.django_db
 @pytest.mark.parametrize(
     ("app", "url", "headers", "status", "code"),
-    [(WebsocketAuthMiddleware, "/ws/lobby/", [(b"origin", b"http://evil.test")], 403, "origin_refused"),
-     (WebsocketAuthMiddleware, "/ws/ingest/g/", [ORIGIN], 403, "origin_refused"),
-     (WebsocketAuthMiddleware, "/ws/lobby/", [(b"host", b"evil.test")], 400, "bad_host"),
-     (TailURLRouter, "/ws/nothing/", [], 404, "not_found")],  # fmt: skip
+    [
+        (WebsocketAuthMiddleware, "/ws/lobby/", [(b"origin", b"http://evil.test")], 403, "origin_refused"),
+        (WebsocketAuthMiddleware, "/ws/ingest/g/", [ORIGIN], 403, "origin_refused"),
+        (WebsocketAuthMiddleware, "/ws/lobby/", [(b"host", b"evil.test")], 400, "bad_host"),
+        (TailURLRouter, "/ws/nothing/", [], 404, "not_found"),
+    ],
 )
 async def test_where_the_server_allows_a_refusal_body_it_says_why(app, url, headers, status, code):
     """A server with the ASGI denial-response extension (uvicorn) gets a status and a JSON
