@@ -8,7 +8,7 @@ be done instead. Viewers see the change in their next snapshot (stats.selectors 
 cached snapshot whose declarations no longer match)."""
 
 from django.core.exceptions import ValidationError
-from django.db import transaction
+from django.db import connection, transaction
 from django.db.models import Q
 
 from stats import eventlog
@@ -17,8 +17,11 @@ from stats.scoring import totals
 from stats.scoring.models import STAT_NAME_VALIDATOR, Stat, StatTotal
 from stats.scoring.services import ScoringConflict
 
-# Events are rewritten (a rename) or folded (a rebuild) this many at a time.
+# Events are rewritten (a rename, on a database without JSON SQL) this many at a time.
 CHUNK = 2000
+# Events folded at a time by a rebuild: each fold's rows are upserted once, so a bigger fold
+# writes fewer rows (a player's all-time row once per fold, not once per 2,000 events).
+FOLD_CHUNK = 50_000
 # Positions are moved through this offset: (game, position) is unique at every row update.
 _PARKED = 1000
 
@@ -125,7 +128,24 @@ def stat_rename(*, game: Game, name: str, new_name: str) -> Stat:
     return stat
 
 
+# One statement per database: a stat name is [a-z][a-z0-9_]*, so it is a plain JSON path
+# member. Row by row (bulk_update) took 29 s for 100,000 events on SQLite, under the lock.
+_RENAME_SQL = {
+    "sqlite": "UPDATE {table} SET stats = json_set(json_remove(stats, %s), %s, json_extract(stats, %s))"
+    " WHERE game_id = %s AND json_type(stats, %s) IS NOT NULL",
+    "postgresql": "UPDATE {table} SET stats = (stats - %s) || jsonb_build_object(%s, stats -> %s)"
+    " WHERE game_id = %s AND stats ? %s",
+}
+
+
 def _log_rename(*, game: Game, name: str, new_name: str) -> int:
+    sql = _RENAME_SQL.get(connection.vendor)
+    if sql is not None:
+        old, new = (f"$.{name}", f"$.{new_name}") if connection.vendor == "sqlite" else (name, new_name)
+        with connection.cursor() as cursor:
+            cursor.execute(sql.format(table=connection.ops.quote_name(ScoreEvent._meta.db_table)),
+                           [old, new, old, game.pk, old])  # fmt: skip
+            return cursor.rowcount
     events = ScoreEvent.objects.filter(game=game, stats__has_key=name).only("pk", "stats").order_by("pk")
     batch, renamed = [], 0
     for event in events.iterator(chunk_size=CHUNK):
@@ -167,7 +187,7 @@ def stat_totals_rebuild(*, game: Game, stat: Stat) -> int:
     columns = rows.values_list("player__name", "team", "match_id", "at", "stats")
     for player, team, match_pk, at, values in columns.iterator(chunk_size=CHUNK):
         chunk.append(totals.Fold(player, team, match_pk, at, 0, {stat.name: values[stat.name]}))
-        if len(chunk) == CHUNK:
+        if len(chunk) == FOLD_CHUNK:
             folded += _fold_write(game=game, chunk=chunk, merges=merges)
             chunk = []
     return folded + (_fold_write(game=game, chunk=chunk, merges=merges) if chunk else 0)

@@ -7,7 +7,7 @@ from django.core.exceptions import ValidationError
 
 from stats import selectors, services
 from stats.models import ScoreEvent
-from stats.scoring import leaderboard
+from stats.scoring import leaderboard, stat_changes
 from stats.scoring import services as scoring
 from stats.scoring.models import Stat, StatTotal
 from stats.scoring.record import EventsRefused
@@ -59,7 +59,8 @@ def test_label_format_order_and_place_change_at_any_time_and_the_next_snapshot_s
     assert board(played, "deaths") == [("bob", 3), ("ada", 2)]  # an incr stat: only the ranking turns
 
 
-def test_a_best_stats_new_order_or_a_new_op_rebuilds_its_totals_from_the_log(played):
+def test_a_best_stats_new_order_or_a_new_op_rebuilds_its_totals_from_the_log(played, monkeypatch):
+    monkeypatch.setattr(stat_changes, "FOLD_CHUNK", 2)  # folds of 2 events, then the rest: as of 50,000
     assert board(played, "streak") == [("ada", 5), ("bob", 3)]
     stat_update(game=played, name="streak", order="asc")  # now the min of each owner's values
     assert board(played, "streak") == [("ada", 2), ("bob", 3)]
@@ -92,6 +93,22 @@ def test_a_rename_takes_the_totals_the_log_and_the_ratios_along(played):
         services.score_events_record(game_id=played.pk, events=[event_in("a4", "ada", 1, stats={"kills": 1})])
     services.score_events_record(game_id=played.pk, events=[event_in("a5", "ada", 1, stats={"frags": 1})])
     assert board(played, "frags")[0] == ("ada", 9)
+
+
+@pytest.mark.parametrize("sql", [True, False])
+def test_a_rename_rewrites_only_the_renamed_key_of_only_this_games_events(played, sql, monkeypatch):
+    """In one statement on SQLite and PostgreSQL, row by row elsewhere: the same result."""
+    if not sql:
+        monkeypatch.setattr(stat_changes, "_RENAME_SQL", {})
+        monkeypatch.setattr(stat_changes, "CHUNK", 2)
+    other = services.game_create(slug="other", name="Other")
+    scoring.stat_declare(game=other, name="kills")
+    services.score_events_record(game_id=other.pk, events=[event_in("o1", "ada", 1, stats={"kills": 1})])
+    stat_rename(game=played, name="kills", new_name="frags")
+    stored = dict(ScoreEvent.objects.filter(game=played).values_list("event_id", "stats"))
+    assert stored == {"a1": {"frags": 6, "deaths": 2, "streak": 5}, "a2": {"frags": 2, "streak": 2},
+                      "b1": {"frags": 3, "deaths": 3, "streak": 3}}  # fmt: skip
+    assert ScoreEvent.objects.get(game=other).stats == {"kills": 1}
 
 
 def test_a_ratio_read_before_a_swap_of_names_is_not_served_from_its_cache(played):
