@@ -42,20 +42,24 @@ INSTALLED_APPS = [
 
 # One list, in the order a request meets them.
 MIDDLEWARE = [
+    # Every one runs on Django's async chain without a hop to a thread (webgame.middleware):
+    # Django's own and WhiteNoise's through async-native subclasses.
     # Request latency by route (outermost: it times the whole middleware chain; stats.ops).
     "stats.ops.middleware.RequestMetricsMiddleware",
     # A bad Host under /api/ gets the API's JSON error (stats.middleware), not Django's HTML page
     # and a logged traceback. Before SecurityMiddleware, which may read the Host already.
     "stats.middleware.ApiHostCheckMiddleware",
-    "django.middleware.security.SecurityMiddleware",
-    "whitenoise.middleware.WhiteNoiseMiddleware",
+    # Heavy API reads wait on the loop for one of API_READ_CONCURRENCY slots, or get a 503.
+    "stats.admission.HeavyReadMiddleware",
+    "webgame.middleware.SecurityMiddleware",
+    "webgame.middleware.WhiteNoiseMiddleware",
     "stats.middleware.ContentSecurityPolicyMiddleware",
-    "django.contrib.sessions.middleware.SessionMiddleware",
-    "django.middleware.common.CommonMiddleware",
-    "django.middleware.csrf.CsrfViewMiddleware",
-    "django.contrib.auth.middleware.AuthenticationMiddleware",
-    "django.contrib.messages.middleware.MessageMiddleware",
-    "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    "webgame.middleware.SessionMiddleware",
+    "webgame.middleware.CommonMiddleware",
+    "webgame.middleware.CsrfViewMiddleware",
+    "webgame.middleware.AuthenticationMiddleware",
+    "webgame.middleware.MessageMiddleware",
+    "webgame.middleware.XFrameOptionsMiddleware",
     # Login throttling (issue #19, below): a busy password check answers 503, then axes.
     "stats.accounts.gate.LoginBusyMiddleware",
     "axes.middleware.AxesMiddleware",

@@ -20,6 +20,7 @@ from collections import defaultdict
 from collections.abc import Sequence
 from concurrent.futures import Future
 
+from asgiref.sync import sync_to_async
 from django.conf import settings
 from django.db import close_old_connections, connection
 
@@ -151,8 +152,9 @@ def http_grouped() -> bool:
     return settings.WEBGAME_GROUP_COMMIT_HTTP and publish.server_loop() is not None
 
 
-def events_record_grouped(*, game_id: int, events: Sequence[EventIn]) -> services.RecordResult:
-    """Record from an HTTP POST's thread, in the game's next group."""
+async def events_record_grouped(*, game_id: int, events: Sequence[EventIn]) -> services.RecordResult:
+    """Record an HTTP POST's events in the game's next group, awaited on the loop as an
+    ingest socket's frame is: no thread waits for the commit."""
     if not http_grouped():
-        return services.score_events_record(game_id=game_id, events=events)
-    return committer_for(game_id).submit(events).result()
+        return await sync_to_async(services.score_events_record)(game_id=game_id, events=events)
+    return await committer_for(game_id).submit_async(events)

@@ -131,10 +131,11 @@ async def test_a_socket_awaits_the_writer_threads_answer(game):
 
 
 @pytest.mark.django_db(transaction=True)
-def test_http_posts_in_a_server_share_the_committers_groups(game, monkeypatch):
-    """A POST's thread queues its events for the game's writer and waits for its own result;
-    posts that queue while a group is written are the next group: two groups at most."""
-    all_in, submitted, submit = threading.Event(), [], committer.Committer.submit
+async def test_http_posts_in_a_server_share_the_committers_groups(game, monkeypatch):
+    """A POST queues its events for the game's writer and awaits its own result on the loop
+    (no thread waits); posts that queue while a group is written are the next group: two
+    groups at most."""
+    all_in, submitted, submit = threading.Event(), [], committer.Committer.submit_async
 
     def counting_submit(self, events):
         future = submit(self, events)
@@ -144,21 +145,23 @@ def test_http_posts_in_a_server_share_the_committers_groups(game, monkeypatch):
         return future
 
     groups = recorder(monkeypatch, hold=all_in)
-    monkeypatch.setattr(committer.Committer, "submit", counting_submit)
+    monkeypatch.setattr(committer.Committer, "submit_async", counting_submit)
     monkeypatch.setattr(committer, "http_grouped", lambda: True)
     monkeypatch.setitem(committer._committers, game.pk, committer.Committer(game.pk))
-    results: dict[int, object] = {}
-
-    def post(n: int) -> None:
-        results[n] = committer.events_record_grouped(game_id=game.pk, events=[event_in(f"h{n}")])
-
-    threads = [threading.Thread(target=post, args=(n,)) for n in range(4)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(timeout=20)
-    assert sorted(r.last_seq for r in results.values()) == [1, 2, 3, 4]
+    posts = [committer.events_record_grouped(game_id=game.pk, events=[event_in(f"h{n}")]) for n in range(4)]
+    results = await asyncio.wait_for(asyncio.gather(*posts), timeout=20)
+    assert sorted(r.last_seq for r in results) == [1, 2, 3, 4]
     assert sum(groups) == 4 and len(groups) <= 2
+
+
+@pytest.mark.django_db(transaction=True)
+async def test_outside_a_server_a_post_writes_directly_in_its_thread(game, monkeypatch):
+    """No server loop registered (the test client, a shell): the write is the service's, in
+    the caller's thread, where a test's transaction can see it."""
+    monkeypatch.setattr(committer, "http_grouped", lambda: False)
+    monkeypatch.setattr(committer, "committer_for", lambda game_id: pytest.fail("grouped outside a server"))
+    result = await committer.events_record_grouped(game_id=game.pk, events=[event_in("direct")])
+    assert result.last_seq == 1
 
 
 @pytest.mark.django_db(transaction=True)
