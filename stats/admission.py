@@ -40,6 +40,8 @@ def heavy_read_path(path: str, urlconf=None) -> bool:
 def busy_response():
     response = error_response(503, "busy", "the server is busy with other reads; retry shortly")
     response["Retry-After"] = "1"
+    # Back-pressure, not a failure: no ERROR line per refused read (Django logs a 5xx).
+    response._has_been_logged = True
     return response
 
 
