@@ -299,12 +299,11 @@ WEBGAME_API_ANON_READ_WINDOW = env.int("API_ANON_READ_WINDOW", default=60)
 # core (JSON of up to 1,000 events), where the threads are mostly for POSTs waiting on commits.
 WEBGAME_API_READ_CONCURRENCY = env.int("API_READ_CONCURRENCY", default=2)
 WEBGAME_API_READ_WAIT_MS = env.int("API_READ_WAIT_MS", default=1000)
-# Long-lived threads per web process for sync Django code (webgame.handler). 16, not 4: a POST
-# of events spends most of its time waiting for its group's commit (stats.ingest.committer),
-# holding its thread but no CPU and no database connection (the key is cached, the writer
-# thread does the writing). With 4 threads a group held at most 4 POSTs; with 16, 16
-# concurrent one-event POSTs into PostgreSQL went from ~270 to ~500/s (docs/benchmarks.md,
-# issue #13). Heavy reads stay capped by API_READ_CONCURRENCY.
+# Long-lived threads per web process for sync Django code (webgame.handler): sync views, and
+# closing each response. The event POST is async and awaits its group commit on the loop, so
+# it holds none while it waits (it once did: 16 rather than 4 threads took 16 concurrent
+# one-event POSTs into PostgreSQL from ~270 to ~500/s, issue #13). Each thread that runs a
+# query keeps one database connection. Heavy reads stay capped by API_READ_CONCURRENCY.
 WEB_SYNC_THREADS = env.int("WEB_SYNC_THREADS", default=16)
 
 # --- HTTP edge (issue #10; webgame.edge, docs/deploy.md, docs/reliability.md "HTTP edge limits") ---
