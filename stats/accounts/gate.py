@@ -13,7 +13,6 @@ Retry-After without checking anything.
 import asyncio
 
 from asgiref.sync import sync_to_async
-
 from django.conf import settings
 from django.shortcuts import render
 from django.urls import reverse

@@ -49,5 +49,6 @@ def test_on_the_sync_chain_a_read_past_its_slots_is_refused_503(settings):
     refused = middleware(RequestFactory().get("/api/games/g/history"))
     release.set()
     first.join(30)
-    assert (refused.status_code, refused["Retry-After"], json.loads(refused.content)["error"]["code"]) == (503, "1", "busy")
+    code = json.loads(refused.content)["error"]["code"]
+    assert (refused.status_code, refused["Retry-After"], code) == (503, "1", "busy")
     assert middleware(RequestFactory().get("/api/games/g/history")).content == b"read"  # the slot is back

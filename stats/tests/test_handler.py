@@ -126,13 +126,20 @@ async def test_requests_beyond_the_threads_wait_for_a_free_one(recorded):
     import asyncio
 
     handler = PooledExecutorASGIHandler(threads=1)
+    free, waiting = handler._pool(), asyncio.Event()
+    real_get = free.get
+
+    async def get():
+        if free.empty():
+            waiting.set()  # a request waits for the pool's one thread
+        return await real_get()
+
+    free.get = get
     release.clear(), entered.clear()
     held = asyncio.ensure_future(_get(handler, "/held"))
     assert await asyncio.to_thread(entered.wait, 30)
     second = asyncio.ensure_future(_get(handler, "/t"))
-    async with asyncio.timeout(10):
-        while not handler.free._getters:  # the second request waits for the pool's one thread
-            await asyncio.sleep(0.01)
+    await asyncio.wait_for(waiting.wait(), 10)
     release.set()
     assert (await held)["body"] == b"held" and (await second)["body"] == b"ok"
     views = [kind for kind, _ in recorded if "view" in kind]
