@@ -66,7 +66,7 @@ MIDDLEWARE = [
 ]
 
 # Django finds its own middlewares by dotted path for these three; MIDDLEWARE names their
-# async-native subclasses, and stats.checks runs Django's middleware checks on them instead.
+# async-native subclasses, and webgame.checks runs Django's middleware checks on them instead.
 SILENCED_SYSTEM_CHECKS = ["security.W001", "security.W002", "security.W003"]
 
 ROOT_URLCONF = "webgame.urls"

@@ -19,15 +19,3 @@ def test_old_sqlite_library_does_not_matter_on_postgresql():
 
 def test_this_installation_passes_the_check():
     assert checks.sqlite_version_check(None) == []
-
-
-def test_djangos_middleware_deploy_checks_see_the_async_native_subclasses(settings):
-    """MIDDLEWARE names webgame.middleware's subclasses: Django's HSTS check still runs on them."""
-    settings.SECURE_HSTS_SECONDS = 0
-    ids = {message.id for message in checks.middleware_deploy_check(None)}
-    assert "security.W004" in ids and not {"stats.security.W001", "stats.security.W003"} & ids
-
-
-def test_a_missing_security_middleware_still_warns(settings):
-    settings.MIDDLEWARE = [p for p in settings.MIDDLEWARE if p != "webgame.middleware.SecurityMiddleware"]
-    assert "stats.security.W001" in {message.id for message in checks.middleware_deploy_check(None)}
