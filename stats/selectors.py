@@ -8,6 +8,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
+from asgiref.sync import sync_to_async
 from django.conf import settings
 from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
 from django.db import connection, transaction
@@ -72,21 +73,36 @@ _api_keys: dict[str, tuple[float, ApiKey]] = {}
 
 
 def api_key_get(*, raw: str) -> ApiKey | None:
-    parts = raw.split("_")
-    if len(parts) < 3 or parts[0] != "wg":
+    if not _api_key_shaped(raw):
         return None
     hashed = api_key_hash(raw)
     now = time.monotonic()
     cached = _api_keys.get(hashed)
     if cached is not None and cached[0] > now:
         return cached[1]
-    key = ApiKey.objects.select_related("game").filter(prefix=parts[1], revoked=False).first()
+    key = ApiKey.objects.select_related("game").filter(prefix=raw.split("_")[1], revoked=False).first()
     if key is None or key.hashed != hashed:
         return None
     if len(_api_keys) >= _API_KEY_CACHE_MAX:
         _api_keys.clear()  # bounded; the next requests simply look their keys up again
     _api_keys[hashed] = (now + API_KEY_CACHE_SECONDS, key)
     return key
+
+
+async def api_key_aget(*, raw: str) -> ApiKey | None:
+    """api_key_get for async code: a cached key is answered on the loop, a miss is read in
+    the request's thread (the database)."""
+    cached = _api_keys.get(api_key_hash(raw))
+    if cached is not None and cached[0] > time.monotonic():
+        return cached[1]
+    if not _api_key_shaped(raw):  # nothing to look up: no hop either
+        return None
+    return await sync_to_async(api_key_get)(raw=raw)
+
+
+def _api_key_shaped(raw: str) -> bool:
+    parts = raw.split("_")
+    return len(parts) >= 3 and parts[0] == "wg"
 
 
 def api_key_cache_clear() -> None:
