@@ -351,7 +351,7 @@ STATS_JS_CHECK = """async () => {
   const s = await import(new URL("./dashboard/stats.js", document.querySelector("script[type=module]").src));
   const lap = { name: "lap", label: "Lap", format: "duration_ms", order: "asc", op: "best" };
   const acc = { name: "acc", format: "percent", order: "desc", op: null, numerator: "hits", denominator: "shots" };
-  const kd = { name: "kd", format: "integer", order: "desc", op: null, numerator: "kills", denominator: "deaths" };
+  const kd = { name: "kd", format: "ratio", order: "desc", op: null, numerator: "kills", denominator: "deaths" };
   const players = new Map([
     ["ada", { player: "ada", total: 1, events: 1, stats: { lap: 83456, kills: 3 }, full: true }],
     ["ken", { player: "ken", total: 1, events: 1, stats: { lap: 5123, kills: 3, deaths: 2 }, full: true }],
@@ -369,6 +369,11 @@ STATS_JS_CHECK = """async () => {
       s.statFormat(lap, 83456), s.statFormat(lap, 5123), s.statFormat(lap, 600000), s.statFormat(acc, s.ratio(1, 3)),
       s.statFormat({ format: "percent", op: "set" }, 45), s.statFormat(kd, s.ratio(5, 0)), s.statFormat(kd, undefined),
     ],
+    // #22: laps read alike in a column (0:59.999 next to 1:01.234); a stored stat of format
+    // "ratio" (a game's own K/D, sent as a value) shows its decimals, as a derived one does.
+    column: [s.statFormat(lap, 59999), s.statFormat(lap, 61234), s.statFormat(lap, 999)],
+    ratios: [s.statFormat({ format: "ratio", op: "set" }, 1.5), s.statTickFormat({ format: "ratio", op: "set" })(0.25),
+      s.statStepMin({ format: "ratio", op: "set" })],
     merges: [
       s.statMerge(lap, 5000, 4000), s.statMerge({ ...lap, order: "desc" }, 5000, 4000),
       s.statMerge({ op: "set" }, 5, 2), s.statMerge({ op: "incr" }, 5, 2), s.statMerge({ op: "incr" }, undefined, 2),
@@ -380,8 +385,10 @@ STATS_JS_CHECK = """async () => {
 def test_stat_arithmetic_of_the_page(page, live, game):
     page_watched(page, game.slug)
     got = page.evaluate(STATS_JS_CHECK)
-    assert got["laps"] == [[1, "bob", "5.123"], [1, "ken", "5.123"], [3, "ada", "1:23.456"]]  # asc, ties by name
+    assert got["laps"] == [[1, "bob", "0:05.123"], [1, "ken", "0:05.123"], [3, "ada", "1:23.456"]]  # asc, ties by name
     assert got["kds"] == [[1, "eve", "4.50"], [2, "ada", "3.00"], [3, "ken", "1.50"]]  # eve: the API's ratio
     assert [got["guessBefore"], got["guessAfter"]] == [0, 1]
-    assert got["texts"] == ["1:23.456", "5.123", "10:00.000", "33.33 %", "45 %", "5.00", "\u2013"]
+    assert got["texts"] == ["1:23.456", "0:05.123", "10:00.000", "33.33 %", "45 %", "5.00", "\u2013"]
+    assert got["column"] == ["0:59.999", "1:01.234", "0:00.999"]
+    assert got["ratios"] == ["1.50", "0.25", 0.01]
     assert got["merges"] == [4000, 5000, 2, 7, 2]
