@@ -15,6 +15,7 @@ from django.contrib.auth import get_user_model
 from django.db import connection, connections
 
 from stats import services
+from stats.models import ScoreEvent
 from stats.schemas import EventIn
 from stats.tests.support import DaphneProc, ValkeyProc, database_url
 
@@ -267,6 +268,35 @@ def test_staff_score_page_post_updates_open_dashboard(staff_and_viewer, game):
     staff.click("form.form-card button[type=submit]")  # not the header's log-out button
     assert "Recorded 17 for margaret" in staff.locator(".messages").text_content()
     ui_wait_for_totals(viewer, {"margaret": 17}, seq=1)
+
+
+def test_staff_score_page_records_stats_team_and_match(staff_and_viewer, live, game):
+    """Issue #22: the page had no fields for stats, team or match."""
+    from stats.scoring import services as scoring
+    from stats.tests.test_browser_tv import off_loop
+
+    scoring.stat_declare(game=game, name="kills")
+    off_loop(lambda: scoring.match_start(game_id=game.pk, match_id="old", name="Old"))
+    off_loop(lambda: scoring.match_start(game_id=game.pk, match_id="final", name="Final"))
+    staff, _ = staff_and_viewer
+    staff.goto(f"/staff/score/?game={game.slug}")
+    assert staff.input_value("#id_stats") == ""  # an empty box, not "null"
+    staff.fill("#id_player", "margaret")
+    staff.fill("#id_points", "17")
+    staff.fill("#id_stats", '{"kills": 2}')
+    staff.fill("#id_team", "Blue")
+    staff.fill("#id_match", "old")  # not the open match: the one named
+    staff.click("form.form-card button[type=submit]")
+    assert "Recorded 17 for margaret" in staff.locator(".messages").text_content()
+    event = ScoreEvent.objects.select_related("match").get(game=game)
+    assert (event.points, event.stats, event.team, event.match.match_id) == (17, {"kills": 2}, "Blue", "old")
+    # A stat the game does not declare is refused in the form, saying which it has.
+    staff.fill("#id_player", "margaret")
+    staff.fill("#id_points", "1")
+    staff.fill("#id_stats", '{"deaths": 1}')
+    staff.click("form.form-card button[type=submit]")
+    assert "Not a stat of this game: deaths (declared: kills)." in staff.locator("[role=alert]").text_content()
+    assert ScoreEvent.objects.filter(game=game).count() == 1
 
 
 def test_replay_plays_log_to_snapshot_totals_then_back_to_live(page, live, game, api_key):
