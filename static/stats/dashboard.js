@@ -194,12 +194,13 @@ function leadersDraw(state, stat) {
 // The top list by the picked stat: points as they always were (by total, ranked 1, 2, 3...),
 // another stat ranked here from the player records (ties share a rank).
 function leaderRows(state, stat) {
+  const team = (name) => state.players.get(name)?.team || "";
   if (stat.name === "points") {
-    return leadersTop(state).map((p, i) => ({ player: p.player, value: p.total, rank: i + 1, events: p.events }));
+    return leadersTop(state).map((p, i) => ({ player: p.player, team: p.team || "", value: p.total, rank: i + 1, events: p.events }));
   }
   const { rows, guesses } = statRank(state.players, stat, LIMITS.leaderboard);
   if (state === app.live) app.statPicker.guessesSeen(guesses);
-  return rows;
+  return rows.map((row) => ({ ...row, team: team(row.player) }));
 }
 
 // ---- stats and matches ---------------------------------------------------------------------

@@ -38,7 +38,7 @@ UI_READ = """() => {
     bars: Object.fromEntries(bars.labels.map((name, i) => [name, bars.datasets[0].data[i]])),
     lines: Object.fromEntries(w.charts.timeline.data.datasets.map((d) => [d.label, d.data.at(-1).y])),
     table: Array.from(document.querySelectorAll("#leaderboard-table tbody tr:not(.empty)")).map(
-      (row) => Array.from(row.cells).map((cell) => cell.textContent)),
+      (row) => Array.from(row.cells).filter((cell) => cell.offsetParent !== null).map((cell) => cell.textContent)),
   };
 }"""
 
@@ -95,7 +95,7 @@ def ui_wait_for_totals(page, expected: dict[str, int], seq: int) -> dict:
           if (w.live.lastSeq !== seq || w.state !== w.live) return false;
           const rows = Array.from(document.querySelectorAll("#leaderboard-table tbody tr:not(.empty)"));
           const shown = Object.fromEntries(
-            rows.map((r) => [r.cells[1].textContent, r.cells[2].textContent.replace(/,/g, "")]));
+            rows.map((r) => [r.cells[1].textContent, r.cells[3].textContent.replace(/,/g, "")]));
           return Object.entries(expected).every(([name, total]) => shown[name] === String(total));
         }""",
         arg=[expected, seq],
@@ -311,7 +311,7 @@ def test_replay_plays_log_to_snapshot_totals_then_back_to_live(page, live, game,
     # The table is redrawn on the next animation frame after the last replayed event.
     page.wait_for_function(
         """() => Array.from(document.querySelectorAll("#leaderboard-table tbody tr:not(.empty)"))
-                 .map((r) => r.cells[1].textContent + "=" + r.cells[2].textContent)
+                 .map((r) => r.cells[1].textContent + "=" + r.cells[3].textContent)
                  .sort().join() === "ada=90,ken=100" """,
         timeout=WAIT_MS,
     )
@@ -506,3 +506,65 @@ def test_degraded_badge_while_the_channel_layer_is_down(browser, transactional_d
             assert pushed, "the event after the recovery came from a ping catch-up, not a live push"
     finally:
         redis.stop()
+
+
+# The rows of the "Recent events" list cut by its bottom edge (at the top of the list, and
+# after a scroll by a little under two rows, which snaps to a row).
+RECENT_CUT = """() => {
+  const list = document.getElementById("recent-list");
+  const cut = () => {
+    const box = list.getBoundingClientRect();
+    return Array.from(list.children).filter((li) => {
+      const r = li.getBoundingClientRect();
+      return r.top < box.bottom - 0.5 && r.bottom > box.bottom + 0.5;
+    }).length;
+  };
+  return new Promise((resolve) => {
+    const atTop = cut();
+    list.scrollBy(0, 1.7 * list.firstElementChild.getBoundingClientRect().height);
+    setTimeout(() => resolve({ atTop, scrolled: cut(), scrollable: list.scrollHeight > list.clientHeight }), 300);
+  });
+}"""
+
+
+@pytest.mark.parametrize("viewport", [{"width": 1280, "height": 900}, {"width": 1920, "height": 1080}], ids=["1280", "1920"])
+def test_recent_events_never_cut_a_row_in_half(browser, live, game, api_key, viewport):
+    """Issue #22: the card cut its last row in half."""
+    api_post(live, game.slug, api_key, [{"id": f"r{i}", "player": f"p{i % 7}", "points": i + 1} for i in range(50)])
+    context = browser.new_context(base_url=live.url, viewport=viewport)
+    try:
+        page = dashboard_open(context.new_page(), game.slug)
+        page.wait_for_function("() => document.querySelectorAll('#recent-list li').length === 50", timeout=WAIT_MS)
+        assert page.evaluate(RECENT_CUT) == {"atTop": 0, "scrolled": 0, "scrollable": True}
+    finally:
+        context.close()
+
+
+TABLE_READ = """() => ({
+  head: Array.from(document.querySelectorAll("#leaderboard-table thead th")).filter((th) => th.offsetParent !== null).map((th) => th.textContent),
+  rows: Array.from(document.querySelectorAll("#leaderboard-table tbody tr:not(.empty)")).map(
+    (r) => Array.from(r.cells).filter((td) => td.offsetParent !== null).map((td) => td.textContent)),
+})"""
+
+
+def test_leaderboard_table_has_a_team_column_once_players_have_teams(page, live, game, api_key):
+    """Issue #22: the table had no team column."""
+    from stats.scoring import services as scoring
+    from stats.tests.test_browser_tv import off_loop
+
+    api_post(live, game.slug, api_key, [{"id": "s1", "player": "solo", "points": 1}])
+    dashboard_open(page, game.slug)
+    page.wait_for_function("() => document.querySelectorAll('#leaderboard-table tbody tr:not(.empty)').length === 1", timeout=WAIT_MS)
+    assert page.evaluate(TABLE_READ) == {"head": ["#", "Player", "Points", "Events"], "rows": [["1", "solo", "1", "1"]]}
+    off_loop(lambda: scoring.match_start(game_id=game.pk, match_id="m1", name="One"))
+    api_post(
+        live,
+        game.slug,
+        api_key,
+        [{"id": "t1", "player": "ada", "team": "Blue", "points": 30}, {"id": "t2", "player": "ken", "team": "Red", "points": 20}],
+    )
+    page.wait_for_function("() => document.querySelectorAll('#leaderboard-table tbody tr:not(.empty)').length === 3", timeout=WAIT_MS)
+    assert page.evaluate(TABLE_READ) == {
+        "head": ["#", "Player", "Team", "Points", "Events"],
+        "rows": [["1", "ada", "Blue", "30", "1"], ["2", "ken", "Red", "20", "1"], ["3", "solo", "–", "1", "1"]],
+    }
