@@ -527,7 +527,7 @@ RECENT_CUT = """() => {
 }"""
 
 
-@pytest.mark.parametrize("viewport", [{"width": 1280, "height": 900}, {"width": 1920, "height": 1080}], ids=["1280", "1920"])
+@pytest.mark.parametrize("viewport", [{"width": 1280, "height": 900}, {"width": 1920, "height": 1080}], ids=str)
 def test_recent_events_never_cut_a_row_in_half(browser, live, game, api_key, viewport):
     """Issue #22: the card cut its last row in half."""
     api_post(live, game.slug, api_key, [{"id": f"r{i}", "player": f"p{i % 7}", "points": i + 1} for i in range(50)])
@@ -540,11 +540,15 @@ def test_recent_events_never_cut_a_row_in_half(browser, live, game, api_key, vie
         context.close()
 
 
-TABLE_READ = """() => ({
-  head: Array.from(document.querySelectorAll("#leaderboard-table thead th")).filter((th) => th.offsetParent !== null).map((th) => th.textContent),
-  rows: Array.from(document.querySelectorAll("#leaderboard-table tbody tr:not(.empty)")).map(
-    (r) => Array.from(r.cells).filter((td) => td.offsetParent !== null).map((td) => td.textContent)),
-})"""
+TABLE_READ = """() => {
+  const shown = (cells) => Array.from(cells).filter((c) => c.offsetParent !== null).map((c) => c.textContent);
+  return {
+    head: shown(document.querySelectorAll("#leaderboard-table thead th")),
+    rows: Array.from(document.querySelectorAll("#leaderboard-table tbody tr:not(.empty)")).map((r) => shown(r.cells)),
+  };
+}"""
+ROWS = "() => document.querySelectorAll('#leaderboard-table tbody tr:not(.empty)').length"
+NONE = "\u2013"  # an en dash: no team
 
 
 def test_leaderboard_table_has_a_team_column_once_players_have_teams(page, live, game, api_key):
@@ -554,17 +558,69 @@ def test_leaderboard_table_has_a_team_column_once_players_have_teams(page, live,
 
     api_post(live, game.slug, api_key, [{"id": "s1", "player": "solo", "points": 1}])
     dashboard_open(page, game.slug)
-    page.wait_for_function("() => document.querySelectorAll('#leaderboard-table tbody tr:not(.empty)').length === 1", timeout=WAIT_MS)
+    page.wait_for_function(f"() => ({ROWS})() === 1", timeout=WAIT_MS)
     assert page.evaluate(TABLE_READ) == {"head": ["#", "Player", "Points", "Events"], "rows": [["1", "solo", "1", "1"]]}
     off_loop(lambda: scoring.match_start(game_id=game.pk, match_id="m1", name="One"))
     api_post(
         live,
         game.slug,
         api_key,
-        [{"id": "t1", "player": "ada", "team": "Blue", "points": 30}, {"id": "t2", "player": "ken", "team": "Red", "points": 20}],
+        [
+            {"id": "t1", "player": "ada", "team": "Blue", "points": 30},
+            {"id": "t2", "player": "ken", "team": "Red", "points": 20},
+        ],
     )
-    page.wait_for_function("() => document.querySelectorAll('#leaderboard-table tbody tr:not(.empty)').length === 3", timeout=WAIT_MS)
+    page.wait_for_function(f"() => ({ROWS})() === 3", timeout=WAIT_MS)
     assert page.evaluate(TABLE_READ) == {
         "head": ["#", "Player", "Team", "Points", "Events"],
-        "rows": [["1", "ada", "Blue", "30", "1"], ["2", "ken", "Red", "20", "1"], ["3", "solo", "–", "1", "1"]],
+        "rows": [["1", "ada", "Blue", "30", "1"], ["2", "ken", "Red", "20", "1"], ["3", "solo", NONE, "1", "1"]],
     }
+
+
+LOBBY_CUT = """() => Array.from(document.querySelectorAll('.game-card')).flatMap((card) => {
+  const box = card.getBoundingClientRect();
+  return Array.from(card.querySelectorAll('dd, dt')).filter((el) => {
+    const r = el.getBoundingClientRect();
+    return el.scrollWidth > el.clientWidth || r.right > box.right + 0.5 || r.left < box.left - 0.5;
+  }).map((el) => el.textContent);
+})"""
+
+
+def test_lobby_shows_big_numbers_whole_at_1280(browser, live, game, api_key):
+    """Issue #22: points read "315,…" at 1280 px."""
+    for slug in ("b", "c", "d"):
+        services.game_create(slug=slug, name=slug.upper())
+    api_post(live, game.slug, api_key, [{"id": f"n{i}", "player": f"p{i}", "points": 105_216_667} for i in range(3)])
+    context = browser.new_context(base_url=live.url, viewport={"width": 1280, "height": 800})
+    try:
+        page = context.new_page()
+        page.goto("/")
+        page.wait_for_function("() => window.webgame && window.webgame.frames >= 2", timeout=WAIT_MS)
+        assert page.locator(f'[data-slug="{game.slug}"] [data-field="points"]').text_content() == "315,650,001"
+        assert page.evaluate("() => document.querySelectorAll('.game-card').length") == 4
+        assert page.evaluate(LOBBY_CUT) == []
+    finally:
+        context.close()
+
+
+def test_lobby_shows_a_game_created_by_the_command_live(page, live, game):
+    """Issue #22: a game made with `manage.py create_game` showed only after a reload."""
+    from django.core.management import call_command
+
+    from stats.tests.test_browser_tv import off_loop
+
+    page.goto("/")
+    page.wait_for_function("() => window.webgame && window.webgame.frames >= 2", timeout=WAIT_MS)
+    assert page.evaluate("() => Array.from(document.querySelectorAll('.game-card')).map((c) => c.dataset.slug)") == [
+        game.slug
+    ]
+    off_loop(lambda: call_command("create_game", "fresh", "--name", "Fresh <b>Cup</b>"))
+    page.locator('[data-slug="fresh"]').wait_for(timeout=WAIT_MS)
+    assert page.locator('[data-slug="fresh"] [data-field="name"]').text_content() == "Fresh <b>Cup</b>"
+    assert page.locator('[data-slug="fresh"] [data-field="events"]').text_content() == "0"
+    assert page.evaluate("() => document.getElementById('lobby-empty').hidden") is True
+    # A private one is not shown to this anonymous viewer.
+    off_loop(lambda: call_command("create_game", "hidden", "--name", "Hidden", "--private"))
+    off_loop(lambda: call_command("create_game", "later", "--name", "Later"))
+    page.locator('[data-slug="later"]').wait_for(timeout=WAIT_MS)
+    assert page.locator('[data-slug="hidden"]').count() == 0

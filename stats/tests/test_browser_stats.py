@@ -27,7 +27,7 @@ BOARD_READ = """() => {
     picked: document.getElementById("stat-picker").value,
     head: document.getElementById("value-head").textContent,
     table: Array.from(document.querySelectorAll("#leaderboard-table tbody tr:not(.empty)")).map(
-      (row) => Array.from(row.cells).filter((cell) => !cell.classList.contains("team")).slice(0, 3).map((cell) => cell.textContent)),
+      (row) => Array.from(row.cells).filter((c) => c.className !== "team").slice(0, 3).map((c) => c.textContent)),
     bars: bars.labels.map((name, i) => [name, bars.datasets[0].data[i]]),
     lines: Object.fromEntries(w.charts.timeline.data.datasets.map((d) => [d.label, d.data.at(-1).y])),
     search: location.search,

@@ -348,23 +348,29 @@ CUT_READ = """() => {
   const cut = [];
   for (const panel of document.querySelectorAll('.scoreboard, .leaderboard, .tv-head, .overlay-title')) {
     const r = panel.getBoundingClientRect();
-    if (r.left < 0 || r.top < 0 || r.right > innerWidth + 0.5 || r.bottom > innerHeight + 0.5) cut.push(['off-screen', panel.className]);
+    const off = r.left < 0 || r.top < 0 || r.right > innerWidth + 0.5 || r.bottom > innerHeight + 0.5;
+    if (off) cut.push(['off-screen', panel.className]);
     for (const el of [panel, ...panel.querySelectorAll('*')]) {
       if (el.closest('.wall-status')) continue;
       if (el.scrollWidth > el.clientWidth) cut.push([el.className, el.textContent, el.scrollWidth, el.clientWidth]);
       const box = el.getBoundingClientRect();
-      if (box.width > 0 && (box.right > r.right + 0.5 || box.bottom > r.bottom + 0.5)) cut.push(['outside', el.className, el.textContent]);
+      const outside = box.width > 0 && (box.right > r.right + 0.5 || box.bottom > r.bottom + 0.5);
+      if (outside) cut.push(['outside', el.className, el.textContent]);
     }
   }
   return cut;
 }"""
 
-MATCH_READ = """() => ({
-  match: document.querySelector('.sb-match:not([hidden]) .sb-match-name')?.textContent ?? null,
-  teams: Array.from(document.querySelectorAll('.sb-match:not([hidden]) .sb-team')).map(
-    (t) => [t.querySelector('.sb-team-name').textContent, Number(t.querySelector('.sb-team-score').textContent.replace(/[^0-9-]/g, ''))]),
-  totals: Array.from(document.querySelectorAll('.sb-total')).filter((el) => el.offsetParent !== null).map((el) => el.querySelector('dt').textContent),
-})"""
+MATCH_READ = """() => {
+  const num = (el) => Number(el.textContent.replace(/[^0-9-]/g, ''));
+  const teams = document.querySelectorAll('.sb-match:not([hidden]) .sb-team');
+  const totals = Array.from(document.querySelectorAll('.sb-total')).filter((el) => el.offsetParent !== null);
+  return {
+    match: document.querySelector('.sb-match:not([hidden]) .sb-match-name')?.textContent ?? null,
+    teams: Array.from(teams).map((t) => [t.querySelector('.sb-team-name').textContent, num(t.lastElementChild)]),
+    totals: totals.map((el) => el.querySelector('dt').textContent),
+  };
+}"""
 
 WALL_SIZES = [
     {"width": 1280, "height": 720},
@@ -401,7 +407,8 @@ def match_with_big_teams(live, game, key) -> None:
 
     off_loop(lambda: scoring.match_start(game_id=game.pk, match_id="gf", name="Grand Final"))
     events = []
-    for i, (player, team) in enumerate([("ada", "Blue"), ("kenji", "Red"), ("linus", "Blue"), ("zed", "Red"), ("vera", "Red")]):
+    roster = [("ada", "Blue"), ("kenji", "Red"), ("linus", "Blue"), ("zed", "Red"), ("vera", "Red")]
+    for i, (player, team) in enumerate(roster):
         events.append({"id": f"m{i}", "player": player, "team": team, "points": 4_500 + 100 * i})
     events += [{"id": "b1", "player": "ada", "team": "Blue", "points": 22_500 - 4_500 - 4_700}]
     events += [{"id": "r1", "player": "kenji", "team": "Red", "points": 23_050 - 4_600 - 4_800 - 4_900}]
