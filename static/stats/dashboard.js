@@ -3,12 +3,14 @@
 // Modules: lib/follow.js (the socket and the live state, by the protocol), dashboard/state.js
 // (data), stats.js, statseries.js and teams.js (game stats and the match shown), charts.js,
 // axes.js, views.js and scoreboard.js (drawing), picker.js (the stat picker), matches.js (the
-// match picker), modes.js (history ranges and replay), replay.js, history.js, chat.js.
+// match picker), matchview.js (a picked match as a view of its own), modes.js (history ranges
+// and replay), replay.js, history.js, chat.js.
 
 import { ChatPanel } from "./dashboard/chat.js";
 import { chartsCreate, historyRender, leadersRender, rateRender, timelineRender } from "./dashboard/charts.js";
 import { MatchPicker } from "./dashboard/matches.js";
-import { backToLive, matchPick, rangeChange, replayStart } from "./dashboard/modes.js";
+import { MatchView } from "./dashboard/matchview.js";
+import { backToLive, matchPick, matchesListed, rangeChange, replayStart } from "./dashboard/modes.js";
 import { StatPicker } from "./dashboard/picker.js";
 import { scoreboardRender } from "./dashboard/scoreboard.js";
 import { LIMITS, leadersTop, rateRecent, stateMarkAll } from "./dashboard/state.js";
@@ -67,7 +69,8 @@ const follow = new GameFollow({
   wsPath: root.dataset.wsPath,
   stats,
   onChange: changeHandle,
-  onStatus: (status) => badgeRender(els.badge, status),
+  // A replay's badge says "replay" until it is left (modes.js), whatever the socket does.
+  onStatus: (status) => app.replayState || badgeRender(els.badge, status),
   onFrame: frameOther,
 });
 
@@ -88,6 +91,7 @@ const app = {
   range: "live",
   history: null,
   match: null, // picked in the match picker (null: the open match)
+  matchView: null, // that match as a view of its own (matchview.js)
   statPicker: null,
   matches: null,
   paused: false,
@@ -113,7 +117,7 @@ const app = {
 window.webgame = app;
 
 function viewState() {
-  return app.replayState || app.live;
+  return app.replayState || app.matchView?.state || app.live;
 }
 
 // ---- incoming frames (the protocol itself is lib/follow.js's) -----------------------------
@@ -122,7 +126,9 @@ function changeHandle(frame) {
   // Chat is drawn as it comes, not per animation frame: a message is a single small row.
   if (frame.type === "snapshot" && Array.isArray(frame.chat)) app.chat?.snapshot(frame.chat);
   if (frame.type === "snapshot") snapshotSeen();
+  if (frame.type === "events") app.matchView?.eventsSeen(frame.events);
   if (frame.type === "match" && frame.match) {
+    app.matchView?.matchSeen(frame.match);
     matchFrameApply(app.live, frame.match);
     app.matches.reloadSoon();
     app.statPicker.statsReload();
@@ -168,7 +174,7 @@ function render() {
   if (dirty.rate && app.charts) timed("rate", () => rateDraw(state));
   if (dirty.recent) timed("recent", () => recentRender(els.recent, state.recent));
   if (dirty.kpis) kpisRender(els.kpis, state, rateRecent(state, 5));
-  if (dirty.match) scoreboardRender(els.scoreboard, state.match, stat, state.mode === "replay");
+  if (dirty.match) scoreboardRender(els.scoreboard, state.match, stat, state.mode === "replay" && !state.replayDone);
   state.dirty = { leaders: false, series: false, rate: false, recent: false, kpis: false, match: false };
   const took = performance.now() - started;
   app.lastRenderEnd = started + took;
@@ -213,7 +219,7 @@ function snapshotSeen() {
 // The picked stat, or its data, changed: every part that shows it is drawn again.
 function statChanged() {
   statHeadersRender(els.heads, app.stat);
-  for (const state of [app.live, app.replayState]) {
+  for (const state of [app.live, app.replayState, app.matchView?.state]) {
     if (state) Object.assign(state.dirty, { leaders: true, series: true, match: true });
   }
   renderSchedule();
@@ -226,7 +232,9 @@ function rateDraw(state) {
 
 function freshnessTick() {
   if (app.paused) return;
-  freshnessRender(els.freshness, app.live, Date.now());
+  // A replay is not live: no "updated … ago · lag …" about it.
+  if (app.replayState) els.freshness.textContent = app.replayState.replayDone ? "replay finished" : "replaying the log";
+  else freshnessRender(els.freshness, app.live, Date.now());
   viewersRender(els.viewers, app.live.viewers);
 }
 
@@ -275,7 +283,23 @@ function controlsBind() {
     live: () => app.live,
     onChange: statChanged,
   });
-  app.matches = new MatchPicker({ select: els.matchPicker, apiBase: app.config.apiBase, onPick: (m) => matchPick(page, m) });
+  app.matches = new MatchPicker({
+    select: els.matchPicker,
+    apiBase: app.config.apiBase,
+    onPick: (m) => matchPick(page, m),
+    onLoad: (matches) => matchesListed(page, matches),
+  });
+  app.matchView = new MatchView({
+    apiBase: app.config.apiBase,
+    live: () => app.live,
+    onChange: (state) => {
+      stateMarkAll(state || app.live);
+      renderSchedule();
+    },
+    onError: (error) => {
+      els.replayStatus.textContent = `match not read: ${error.message}`;
+    },
+  });
   els.backLive.addEventListener("click", () => backToLive(page));
   els.replaySpeed.addEventListener("change", () => {
     if (app.replay) app.replay.speed = Number(els.replaySpeed.value);

@@ -110,11 +110,13 @@ def lobby_message(game: Game) -> tuple[str, dict]:
 
 
 def lobby_game_publish_on_commit(*, game: Game) -> None:
-    """Show a new game in open lobbies once (and only if) its creation commits."""
+    """Show a new game in open lobbies once (and only if) its creation commits. Sent from a
+    thread of its own: a game is made rarely, and from anywhere, also from a thread that runs an
+    event loop (a test driving a browser), where async_to_sync refuses to run."""
     message = lobby_message(game)
 
     def send_committed() -> None:
-        messages_send([message])
+        threading.Thread(target=messages_send, args=([message],), name="lobby-game-created").start()
 
     transaction.on_commit(send_committed, robust=True)
 

@@ -312,7 +312,7 @@ def test_a_finished_match_is_picked_and_replayed_to_its_final_totals(page, live,
     match = api_json(live, f"/api/games/{game.slug}/matches")["matches"][1]
     blue, red = (team["stats"]["points"] for team in match["teams"])
     assert [t["team"] for t in match["teams"]] == ["Blue", "Red"]
-    scoreboard_wait(page, hidden=False, name="Opening", status="replay", score=f"Blue {blue} {DASH} {red} Red")
+    scoreboard_wait(page, hidden=False, name="Opening", status="finished", score=f"Blue {blue} {DASH} {red} Red")
     page.select_option("#stat-picker", "best_streak")
     best = as_shown(api_rows(live, game.slug, "stat=best_streak&match=m-1&limit=20"))
     page.wait_for_function(
