@@ -117,4 +117,5 @@ def test_a_replay_says_replay_while_it_plays_and_finished_after(page, live, game
     view_wait(page, badge="replay", freshness="replay finished")
     page.click("#back-live")
     view_wait(page, badge="live")
-    page.wait_for_function("() => document.getElementById('freshness').textContent.startsWith('updated')", timeout=WAIT_MS)
+    fresh = "() => document.getElementById('freshness').textContent.startsWith('updated')"
+    page.wait_for_function(fresh, timeout=WAIT_MS)
