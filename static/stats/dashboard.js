@@ -12,6 +12,7 @@ import { MatchPicker } from "./dashboard/matches.js";
 import { MatchView } from "./dashboard/matchview.js";
 import { backToLive, matchPick, matchesListed, rangeChange, replayStart } from "./dashboard/modes.js";
 import { StatPicker } from "./dashboard/picker.js";
+import { StatHistory } from "./dashboard/stathistory.js";
 import { scoreboardRender } from "./dashboard/scoreboard.js";
 import { LIMITS, leadersTop, rateRecent, stateMarkAll } from "./dashboard/state.js";
 import { statFind, statRank } from "./dashboard/stats.js";
@@ -282,7 +283,9 @@ function controlsBind() {
     apiBase: app.config.apiBase,
     live: () => app.live,
     onChange: statChanged,
+    onTop: (state, stat) => statHistory.load(state, stat),
   });
+  const statHistory = new StatHistory({ apiBase: app.config.apiBase, onChange: renderSchedule });
   app.matches = new MatchPicker({
     select: els.matchPicker,
     apiBase: app.config.apiBase,

@@ -97,6 +97,16 @@ def board_wait(page, table: list[list[str]]) -> dict:
     return page.evaluate(BOARD_READ)
 
 
+def lines_wait(page, lines: dict) -> None:
+    """Until the timeline's lines end at `lines` (player: last value)."""
+    try:
+        page.wait_for_function(
+            f"(lines) => JSON.stringify(({BOARD_READ})().lines) === JSON.stringify(lines)", arg=lines, timeout=WAIT_MS
+        )
+    except PlaywrightTimeout:
+        raise AssertionError(f"expected {lines}, the timeline shows {page.evaluate(BOARD_READ)['lines']}") from None
+
+
 def scoreboard_wait(page, **expected) -> dict:
     try:
         page.wait_for_function(
@@ -160,7 +170,8 @@ def test_stat_picker_ranks_by_kills_with_ties_then_by_an_asc_stat_live(page, liv
     shown = board_wait(page, [["1", "linus", "3"], ["2", "ada", "2"], ["2", "ken", "2"]])
     assert shown["table"] == as_shown(api_rows(live, game.slug, "stat=kills&limit=20"))
     assert shown["bars"] == [["linus", 3], ["ada", 2], ["ken", 2]]
-    assert shown["lines"] == {"linus": 3}  # the running kills since the page opened
+    # The lines hold the kills from before the page opened too (stathistory.js), not a stub.
+    lines_wait(page, {"linus": 3, "ada": 2, "ken": 2})
 
     # Deaths: lower is better.
     page.select_option("#stat-picker", "deaths")
@@ -169,8 +180,8 @@ def test_stat_picker_ranks_by_kills_with_ties_then_by_an_asc_stat_live(page, liv
     assert shown["bars"] == [["ada", 1], ["grace", 2], ["ken", 3]]
     assert shown["head"] == "Deaths" and shown["search"] == "?stat=deaths"
     api_post(live, game.slug, api_key, [{"id": "d4", "player": "ada", "stats": {"deaths": 2}}])
-    shown = board_wait(page, [["1", "grace", "2"], ["2", "ada", "3"], ["2", "ken", "3"]])
-    assert shown["lines"] == {"ada": 3}
+    board_wait(page, [["1", "grace", "2"], ["2", "ada", "3"], ["2", "ken", "3"]])
+    lines_wait(page, {"grace": 2, "ada": 3, "ken": 3})
 
     page.select_option("#stat-picker", "points")
     page.wait_for_function(
@@ -205,13 +216,12 @@ def test_derived_stat_shows_its_ratio_live_and_the_url_keeps_it(page, live, game
     # One part changes in a frame: the ratio is made again from both parts.
     after = [["1", "ada", "3.00"], ["2", "ken", "1.00"], ["3", "linus", "0.25"], ["4", "grace", "0.00"]]
     api_post(live, game.slug, api_key, [{"id": "k2", "player": "ken", "stats": {"deaths": 1}}])
-    shown = board_wait(page, after)
-    assert shown["lines"] == {"ken": 1}
+    board_wait(page, after)
+    lines_wait(page, {"ada": 3, "ken": 1, "linus": 0.25, "grace": 0})
     api_post(live, game.slug, api_key, [{"id": "a2", "player": "ada", "stats": {"deaths": 1}}])
     shown = board_wait(page, after)
     assert shown["table"] == as_shown(api_rows(live, game.slug, "stat=kd&limit=20"), lambda v: f"{v:.2f}")
-    page.wait_for_function("() => window.webgame.charts.timeline.data.datasets.length === 2", timeout=WAIT_MS)
-    assert page.evaluate(BOARD_READ)["lines"] == {"ada": 3, "ken": 1}
+    lines_wait(page, {"ada": 3, "ken": 1, "linus": 0.25, "grace": 0})
 
     # A reload opens on the stat of the URL; an unknown one falls back to points.
     page.reload()
