@@ -103,7 +103,6 @@ def game_fill() -> str:
 
     from stats import services
     from stats.schemas import EventIn
-
     from stats.scoring import services as scoring
 
     game = services.game_create(slug=SLUG, name=GAME_NAME)
