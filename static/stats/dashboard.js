@@ -8,9 +8,7 @@
 
 import { ChatPanel } from "./dashboard/chat.js";
 import { chartsCreate, historyRender, leadersRender, rateRender, timelineRender } from "./dashboard/charts.js";
-import { MatchPicker } from "./dashboard/matches.js";
-import { MatchView } from "./dashboard/matchview.js";
-import { backToLive, matchPick, matchesListed, rangeChange, replayStart } from "./dashboard/modes.js";
+import { backToLive, matchControlsCreate, rangeChange, replayStart } from "./dashboard/modes.js";
 import { StatPicker } from "./dashboard/picker.js";
 import { StatHistory } from "./dashboard/stathistory.js";
 import { scoreboardRender } from "./dashboard/scoreboard.js";
@@ -286,23 +284,7 @@ function controlsBind() {
     onTop: (state, stat) => statHistory.load(state, stat),
   });
   const statHistory = new StatHistory({ apiBase: app.config.apiBase, onChange: renderSchedule });
-  app.matches = new MatchPicker({
-    select: els.matchPicker,
-    apiBase: app.config.apiBase,
-    onPick: (m) => matchPick(page, m),
-    onLoad: (matches) => matchesListed(page, matches),
-  });
-  app.matchView = new MatchView({
-    apiBase: app.config.apiBase,
-    live: () => app.live,
-    onChange: (state) => {
-      stateMarkAll(state || app.live);
-      renderSchedule();
-    },
-    onError: (error) => {
-      els.replayStatus.textContent = `match not read: ${error.message}`;
-    },
-  });
+  matchControlsCreate(page);
   els.backLive.addEventListener("click", () => backToLive(page));
   els.replaySpeed.addEventListener("change", () => {
     if (app.replay) app.replay.speed = Number(els.replaySpeed.value);

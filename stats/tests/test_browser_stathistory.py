@@ -76,3 +76,26 @@ def test_laps_older_than_the_recent_events_still_draw(page, live, game, api_key)
         "#leaderboard-table tbody tr", "(rows) => rows.map((r) => [r.cells[1].textContent, r.cells[3].textContent])"
     )
     assert table == [["ken", "0:59.999"], ["ada", "1:00.500"]]
+
+
+def test_a_long_game_walks_the_lines_back_from_the_values_now(page, live, game, api_key):
+    """Past the bound (2,000 events), each value is walked back from the player's value now
+    (the window does not start at zero)."""
+    stats_declare(game, "kills")
+    start = datetime.now(UTC) - timedelta(minutes=30)
+    events = [
+        {"id": f"e{i}", "player": ["ada", "ken"][i % 2], "points": 1, "stats": {"kills": 1}, "at": iso(start, i // 2)}
+        for i in range(2_200)
+    ]
+    for i in range(0, len(events), 500):
+        api_post(live, game.slug, api_key, events[i : i + 500])
+    page_watched(page, game.slug, "?stat=kills")
+    # A line keeps its last 300 to 360 points (LIMITS.seriesPoints, trimmed in chunks).
+    both = f"() => {{ const l = ({TIMELINE_READ})().lines; return l.ada?.length >= 300 && l.ken?.length >= 300; }}"
+    page.wait_for_function(both, timeout=WAIT_MS)
+    lines = page.evaluate(TIMELINE_READ)["lines"]
+    for player in ("ada", "ken"):
+        ys = [y for _, y in lines[player]]
+        # 1,100 kills each, one per event: the line ends at the value now, one step a kill.
+        assert ys[-1] == 1_100
+        assert ys == list(range(1_100 - len(ys) + 1, 1_101)), ys[:3]

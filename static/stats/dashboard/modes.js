@@ -5,6 +5,8 @@
 
 import { formatInt, nameShort } from "../lib/format.js";
 import { RANGE_TITLES, historyFetch } from "./history.js";
+import { MatchPicker } from "./matches.js";
+import { MatchView } from "./matchview.js";
 import { Replay } from "./replay.js";
 import { replayEventsApply, snapshotApply, stateCreate, stateMarkAll } from "./state.js";
 import { matchCopy } from "./teams.js";
@@ -47,6 +49,28 @@ async function historyLoad(page) {
   } catch (error) {
     els.rateNote.textContent = `could not load history: ${error.message}`;
   }
+}
+
+// The match picker (app.matches) and the view of the match picked (app.matchView).
+export function matchControlsCreate(page) {
+  const { app, els } = page;
+  app.matches = new MatchPicker({
+    select: els.matchPicker,
+    apiBase: app.config.apiBase,
+    onPick: (m) => matchPick(page, m),
+    onLoad: (matches) => matchesListed(page, matches),
+  });
+  app.matchView = new MatchView({
+    apiBase: app.config.apiBase,
+    live: () => app.live,
+    onChange: (state) => {
+      stateMarkAll(state || app.live);
+      page.renderSchedule();
+    },
+    onError: (error) => {
+      els.replayStatus.textContent = `match not read: ${error.message}`;
+    },
+  });
 }
 
 // A match picked in the match picker: the whole page shows it (matchview.js: header, KPIs,
