@@ -24,6 +24,14 @@ class GameAdmin(admin.ModelAdmin):
     filter_horizontal = ["viewers"]
     search_fields = ["slug", "name"]
 
+    def save_model(self, request, obj, form, change):
+        # A new game is made by the service, as create_game makes one: open lobbies show it.
+        if change:
+            return super().save_model(request, obj, form, change)
+        game = services.game_create(slug=obj.slug, name=obj.name, is_public=obj.is_public)
+        obj.pk, obj.created_at = game.pk, game.created_at
+        obj._state.adding = False
+
 
 @admin.register(Player)
 class PlayerAdmin(admin.ModelAdmin):

@@ -138,3 +138,24 @@ def test_admin_stats_box_is_empty_on_add_and_readable_on_change(staff_client, ga
     page = staff_client.get(f"/admin/stats/scoreevent/{with_stats.pk}/change/").content.decode()
     assert stats_box(page) == "{&quot;deaths&quot;: 1, &quot;kills&quot;: 2}"
     assert stats_box(staff_client.get(f"/admin/stats/scoreevent/{without.pk}/change/").content.decode()) == ""
+
+
+def test_admin_add_game_goes_through_the_service_and_its_signal(admin_client, db):
+    """#22: a game made anywhere shows in open lobbies (services.game_create's signal)."""
+    from stats.models import Game
+    from stats.signals import game_created
+
+    made = []
+
+    def seen(sender, *, game, **kwargs):
+        made.append(game.slug)
+
+    game_created.connect(seen, dispatch_uid="test.admin.game_created")
+    try:
+        form = {"slug": "cup", "name": "Cup", "is_public": "on"}
+        response = admin_client.post("/admin/stats/game/add/", form)
+    finally:
+        game_created.disconnect(dispatch_uid="test.admin.game_created")
+    assert response.status_code == 302, response.content.decode()[:2000]
+    assert made == ["cup"]
+    assert Game.objects.get(slug="cup").name == "Cup"
