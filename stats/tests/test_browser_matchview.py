@@ -3,6 +3,8 @@ real browser against daphne: the header, the KPIs, the leaderboard and the timel
 that match, and back to live with "Open match"; a finished match with no successor shows in the
 header at once; a replay's badges say "replay" while it plays and "finished" after (#22)."""
 
+from datetime import UTC, datetime, timedelta
+
 import pytest
 from playwright.sync_api import TimeoutError as PlaywrightTimeout
 
@@ -30,6 +32,13 @@ VIEW_READ = f"""() => {{
 }}"""
 
 
+def at(step: int) -> str:
+    """Events 1.5 s apart, 10 minutes ago: a replay at 1x lasts some 4.5 s (long enough to be
+    seen playing), and the timeline's points are distinct."""
+    moment = datetime.now(UTC) - timedelta(minutes=10) + timedelta(seconds=1.5 * step)
+    return moment.isoformat().replace("+00:00", "Z")
+
+
 def opening_then_second(live, game, key) -> dict:
     """Match "Opening" (ended: Red ada 60 + ken 20, Blue grace 30), then "Second", live, where
     ken scores 500 more. Returns the Opening's totals."""
@@ -39,10 +48,10 @@ def opening_then_second(live, game, key) -> dict:
         game.slug,
         key,
         [
-            {"id": "o1", "player": "ada", "team": "Red", "points": 40},
-            {"id": "o2", "player": "grace", "team": "Blue", "points": 30},
-            {"id": "o3", "player": "ken", "team": "Red", "points": 20},
-            {"id": "o4", "player": "ada", "team": "Red", "points": 20},
+            {"id": "o1", "player": "ada", "team": "Red", "points": 40, "at": at(0)},
+            {"id": "o2", "player": "grace", "team": "Blue", "points": 30, "at": at(1)},
+            {"id": "o3", "player": "ken", "team": "Red", "points": 20, "at": at(2)},
+            {"id": "o4", "player": "ada", "team": "Red", "points": 20, "at": at(3)},
         ],
     )
     api_json(live, f"/api/games/{game.slug}/matches/m-1/end", key, {})
