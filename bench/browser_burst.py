@@ -63,7 +63,7 @@ PAGE_READ = """() => {
     lastSeq: w.live.lastSeq,
     lagMs: w.live.lagMs,
     status: w.socket.status,
-    table: Object.fromEntries(rows.map((r) => [r.cells[1].textContent, num(r.cells[2].textContent)])),
+    table: Object.fromEntries(rows.map((r) => [r.cells[1].textContent, num(r.cells[3].textContent)])),
     points: num(document.getElementById("kpi-points").textContent),
     probe: window.__probe,
     now: performance.now(),

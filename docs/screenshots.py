@@ -1,8 +1,9 @@
 """The README's screenshots, made from the real pages:
 
-    .venv/bin/python docs/screenshots.py            # writes the four PNGs below into docs/
+    .venv/bin/python docs/screenshots.py            # writes the five PNGs below into docs/
     .venv/bin/python docs/screenshots.py --out /tmp # somewhere else
 
+- docs/dashboard.png       the dashboard (/games/<slug>/) of a game with a live match, 1440 wide
 - docs/tv-1920x1080.png    the wall screen (/games/<slug>/tv/) of a game in progress
 - docs/overlay-dark.png    the leaderboard overlay over dark video
 - docs/overlay-light.png   the same overlay over light video
@@ -41,7 +42,8 @@ from stats.tests.support import DaphneProc, ValkeyProc  # noqa: E402  (needs ROO
 CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--no-first-run", "--disable-background-networking"]
 SLUG = "grand-final"
-GAME_NAME = "Grand Final · Map 3"
+GAME_NAME = "Grand Final"
+MATCH_NAME = "Map 3"
 PASSWORD = "screenshot-pass-123"
 WAIT_MS = 30_000
 PLAYERS = [
@@ -101,8 +103,10 @@ def game_fill() -> str:
 
     from stats import services
     from stats.schemas import EventIn
+    from stats.scoring import services as scoring
 
     game = services.game_create(slug=SLUG, name=GAME_NAME)
+    scoring.match_start(game_id=game.pk, match_id="map-3", name=MATCH_NAME)
     rng = random.Random(12)
     weights = [10, 9, 8, 7, 7, 6, 5, 4, 4, 3, 2, 2]
     start = datetime.now(UTC) - timedelta(minutes=12)
@@ -112,12 +116,16 @@ def game_fill() -> str:
         kind = "bonus" if rng.random() < 0.08 else "score"
         points = rng.choice([25, 50, 75]) if kind == "bonus" else rng.choice([5, 10, 10, 15, 20])
         at = start + timedelta(seconds=i * 3 + rng.random() * 2)
-        events.append(EventIn(id=f"e{i}", player=player, points=points, kind=kind, at=at))
+        events.append(EventIn(id=f"e{i}", player=player, points=points, kind=kind, at=at, team=team_of(player)))
     for i in range(0, len(events), 100):
         services.score_events_record(game_id=game.pk, events=events[i : i + 100])
     for name in ("ada", "linus"):
         get_user_model().objects.create_user(name, password=PASSWORD)
     return services.api_key_create(game=game, name="screenshots")[1]
+
+
+def team_of(player: str) -> str:
+    return "Blue" if PLAYERS.index(player) % 2 == 0 else "Red"
 
 
 def api_post(base: str, key: str, events: list[dict]) -> None:
@@ -147,11 +155,26 @@ def tv_shoot(browser, base: str, key: str, out: Path) -> None:
     page.locator('.wall-status[data-status="live"]').wait_for(state="attached", timeout=WAIT_MS)
     # A few events arriving live, so the ticker has fresh ones.
     for i, (player, points) in enumerate([("kenji", 20), ("Nightfall", 15), ("Grace H.", 10)]):
-        api_post(base, key, [{"id": f"live-{i}", "player": player, "points": points}])
+        api_post(base, key, [{"id": f"live-{i}", "player": player, "points": points, "team": team_of(player)}])
         page.wait_for_function(
             "(seq) => document.querySelector('.tk-item')?.dataset.seq === String(seq)", arg=241 + i, timeout=WAIT_MS
         )
     page.screenshot(path=out / "tv-1920x1080.png", animations="disabled")
+    context.close()
+
+
+def dashboard_shoot(browser, base: str, out: Path) -> None:
+    """The whole dashboard page at a laptop's width: match header, KPIs, charts, the table."""
+    context = browser.new_context(base_url=base, viewport={"width": 1440, "height": 900})
+    page = context.new_page()
+    page.goto(f"/games/{SLUG}/")
+    page.wait_for_function(
+        "() => window.webgame && window.webgame.stats.snapshots > 0 && !document.getElementById('scoreboard').hidden",
+        timeout=WAIT_MS,
+    )
+    page.wait_for_function("() => document.querySelectorAll('#match-picker option').length > 1", timeout=WAIT_MS)
+    page.wait_for_timeout(1500)  # the per-second chart's first ticks
+    page.screenshot(path=out / "dashboard.png", full_page=True, animations="disabled")
     context.close()
 
 
@@ -225,6 +248,7 @@ def main() -> None:
                 browser = pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
                 try:
                     tv_shoot(browser, server.url, key, args.out)
+                    dashboard_shoot(browser, server.url, args.out)
                     overlay_shoot(browser, server.url, args.out)
                     chat_shoot(browser, server.url, args.out)
                 finally:
@@ -235,7 +259,7 @@ def main() -> None:
                 server.log_path.unlink(missing_ok=True)
             valkey.stop()
             valkey.log_path.unlink(missing_ok=True)
-    for name in ("tv-1920x1080", "overlay-dark", "overlay-light", "chat"):
+    for name in ("dashboard", "tv-1920x1080", "overlay-dark", "overlay-light", "chat"):
         path = args.out / f"{name}.png"
         print(f"{path}  {path.stat().st_size // 1024} KiB")
     print(f"done in {time.monotonic() - started:.0f} s")

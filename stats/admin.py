@@ -10,10 +10,10 @@ from pydantic import ValidationError
 from stats import services
 from stats.chat import services as chat_services
 from stats.chat.models import ChatMessage, ChatMute
+from stats.forms import StatsField, stats_check
 from stats.models import ApiKey, Game, Player, ScoreEvent
 from stats.schemas import MAX_STAT_VALUE, EventIn, errors_describe
 from stats.scoring import admin as scoring_admin  # noqa: F401 - registers the stats and matches admin
-from stats.scoring.models import Stat
 from stats.scoring.record import EventsRefused
 
 
@@ -23,6 +23,14 @@ class GameAdmin(admin.ModelAdmin):
     readonly_fields = ["last_seq", "event_count", "points_total", "created_at"]
     filter_horizontal = ["viewers"]
     search_fields = ["slug", "name"]
+
+    def save_model(self, request, obj, form, change):
+        # A new game is made by the service, as create_game makes one: open lobbies show it.
+        if change:
+            return super().save_model(request, obj, form, change)
+        game = services.game_create(slug=obj.slug, name=obj.name, is_public=obj.is_public)
+        obj.pk, obj.created_at = game.pk, game.created_at
+        obj._state.adding = False
 
 
 @admin.register(Player)
@@ -53,7 +61,7 @@ class ApiKeyAdmin(admin.ModelAdmin):
 
 class ScoreEventForm(forms.ModelForm):
     player_name = forms.CharField(label="Player", max_length=64)
-    stats = forms.JSONField(required=False, help_text='The game\'s stats, e.g. {"kills": 1, "deaths": 0}.')
+    stats = StatsField(help_text='The game\'s stats, e.g. {"kills": 1, "deaths": 0}.')
     team = forms.CharField(max_length=32, required=False)
     event_id = forms.CharField(label="Id", max_length=64, required=False, help_text="Leave blank for a new id.")
 
@@ -87,18 +95,9 @@ class ScoreEventForm(forms.ModelForm):
         return data
 
 
-def stats_check(*, game, stats: dict | None) -> None:
-    """The form's answer to a stat the game does not declare (the service would refuse it)."""
-    declared = set(Stat.objects.filter(game=game, numerator="").values_list("name", flat=True))
-    unknown = sorted(set(stats or ()) - declared)
-    if unknown:
-        known = ", ".join(sorted(declared)) or "none"
-        raise forms.ValidationError(f"Not a stat of this game: {', '.join(unknown)} (declared: {known}).")
-
-
 class CorrectionForm(forms.ModelForm):
     points = forms.IntegerField(label="Points (corrected)", min_value=-(10**9), max_value=10**9)
-    stats = forms.JSONField(label="Stats (corrected)", required=False, help_text="The event's stats as they should be.")
+    stats = StatsField(label="Stats (corrected)", help_text="The event's stats as they should be.")
 
     class Meta:
         model = ScoreEvent

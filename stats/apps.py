@@ -19,6 +19,7 @@ class StatsConfig(AppConfig):
         )
         # Cached API keys (stats.selectors) must not outlive a revocation or deletion made here.
         # Not Game's post_save: every recorded event saves its game.
+        signals.game_created.connect(receivers.lobby_game_created, dispatch_uid="stats.lobby_game_created")
         post_save.connect(receivers.api_key_cache_clear, sender=ApiKey, dispatch_uid="stats.keys.saved")
         post_delete.connect(receivers.api_key_cache_clear, sender=ApiKey, dispatch_uid="stats.keys.deleted")
         post_delete.connect(receivers.api_key_cache_clear, sender=Game, dispatch_uid="stats.keys.game_deleted")

@@ -10,6 +10,11 @@ def broadcast_after_commit(sender, *, game, events, players, scored, **kwargs) -
     publish.events_publish_on_commit(game=game, events=events, players=players, scored=scored)
 
 
+def lobby_game_created(sender, *, game, **kwargs) -> None:
+    """A new game shows in open lobbies at once, as the lobby's totals do (after commit)."""
+    publish.lobby_game_publish_on_commit(game=game)
+
+
 def api_key_cache_clear(sender, **kwargs) -> None:
     """A key saved or deleted here (revoked in the admin, say) stops working at once."""
     selectors.api_key_cache_clear()

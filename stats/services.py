@@ -19,7 +19,7 @@ from stats.ops import metrics
 from stats.schemas import EventIn
 from stats.scoring import record
 from stats.scoring.models import Stat
-from stats.signals import score_events_recorded
+from stats.signals import game_created, score_events_recorded
 
 
 class EventConflict(Exception):
@@ -41,7 +41,9 @@ class RecordResult:
 def game_create(*, slug: str, name: str, is_public: bool = True) -> Game:
     game = Game(slug=slug, name=name, is_public=is_public)
     game.full_clean()
-    game.save()
+    with transaction.atomic():
+        game.save()
+        game_created.send(sender=Game, game=game)
     return game
 
 

@@ -6,3 +6,7 @@ from django.dispatch import Signal
 # game=<Game>, events=[<eventlog.LogRow>, ...] (in seq order), players=[<Player>, ...] and
 # scored=<stats.scoring.record.Scored> (the stat totals the events changed).
 score_events_recorded = Signal()
+
+# Sent by services.game_create inside its transaction, with game=<Game> (saved): the lobby
+# shows the new game live (stats.receivers).
+game_created = Signal()

@@ -44,7 +44,7 @@ DEMO_STATS = [
     {"name": "deaths", "label": "Deaths", "order": Stat.Order.ASC},
     {"name": "assists", "label": "Assists"},
     {"name": "best_streak", "label": "Best streak", "op": Stat.Op.BEST},
-    {"name": "kd", "label": "K/D", "numerator": "kills", "denominator": "deaths"},
+    {"name": "kd", "label": "K/D", "format": Stat.Format.RATIO, "numerator": "kills", "denominator": "deaths"},
 ]
 MATCH_ID = re.compile(r"demo-([1-9][0-9]{0,17})")
 

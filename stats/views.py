@@ -13,8 +13,10 @@ from django.shortcuts import redirect, render
 from pydantic import ValidationError
 
 from stats import selectors, services
+from stats.forms import StatsField, stats_check
 from stats.models import Game
 from stats.schemas import EventIn, errors_describe
+from stats.scoring.record import EventsRefused
 
 
 def lobby(request):
@@ -134,6 +136,11 @@ class ScoreForm(forms.Form):
     player = forms.CharField(max_length=64)
     points = forms.IntegerField(min_value=-(10**9), max_value=10**9)
     kind = forms.CharField(max_length=32, initial="score")
+    stats = StatsField(help_text="The game's declared stats, as a JSON object.")
+    team = forms.CharField(max_length=32, required=False, help_text="The player's team in the match.")
+    match = forms.CharField(
+        label="Match id", max_length=64, required=False, help_text="Leave blank for the game's open match."
+    )
 
     def clean(self):
         data = super().clean()
@@ -141,10 +148,17 @@ class ScoreForm(forms.Form):
             return data
         try:
             data["event"] = EventIn(
-                id=f"staff-{uuid.uuid4().hex}", player=data["player"], points=data["points"], kind=data["kind"]
+                id=f"staff-{uuid.uuid4().hex}",
+                player=data["player"],
+                points=data["points"],
+                kind=data["kind"],
+                stats=data.get("stats") or None,
+                team=data.get("team") or None,
+                match=data.get("match") or None,
             )
         except ValidationError as exc:
             raise forms.ValidationError([f"{e['field']}: {e['message']}" for e in errors_describe(exc)]) from None
+        stats_check(game=data["game"], stats=data["event"].stats)
         return data
 
 
@@ -153,7 +167,11 @@ def staff_score(request):
     form = ScoreForm(request.POST or None, initial={"game": request.GET.get("game")})
     if request.method == "POST" and form.is_valid():
         game = form.cleaned_data["game"]
-        result = services.score_events_record(game_id=game.pk, events=[form.cleaned_data["event"]])
+        try:
+            result = services.score_events_record(game_id=game.pk, events=[form.cleaned_data["event"]])
+        except EventsRefused as exc:  # e.g. a match id the game does not have
+            form.add_error(None, f"Not recorded: {exc.message}")
+            return render(request, "stats/staff_score.html", {"form": form}, status=400)
         messages.success(
             request,
             f"Recorded {form.cleaned_data['points']} for {form.cleaned_data['player']} (seq {result.last_seq}).",

@@ -3,13 +3,14 @@
 // Modules: lib/follow.js (the socket and the live state, by the protocol), dashboard/state.js
 // (data), stats.js, statseries.js and teams.js (game stats and the match shown), charts.js,
 // axes.js, views.js and scoreboard.js (drawing), picker.js (the stat picker), matches.js (the
-// match picker), modes.js (history ranges and replay), replay.js, history.js, chat.js.
+// match picker), matchview.js (a picked match as a view of its own), modes.js (history ranges
+// and replay), replay.js, history.js, chat.js.
 
 import { ChatPanel } from "./dashboard/chat.js";
 import { chartsCreate, historyRender, leadersRender, rateRender, timelineRender } from "./dashboard/charts.js";
-import { MatchPicker } from "./dashboard/matches.js";
-import { backToLive, matchPick, rangeChange, replayStart } from "./dashboard/modes.js";
+import { backToLive, matchControlsCreate, rangeChange, replayStart } from "./dashboard/modes.js";
 import { StatPicker } from "./dashboard/picker.js";
+import { StatHistory } from "./dashboard/stathistory.js";
 import { scoreboardRender } from "./dashboard/scoreboard.js";
 import { LIMITS, leadersTop, rateRecent, stateMarkAll } from "./dashboard/state.js";
 import { statFind, statRank } from "./dashboard/stats.js";
@@ -67,7 +68,8 @@ const follow = new GameFollow({
   wsPath: root.dataset.wsPath,
   stats,
   onChange: changeHandle,
-  onStatus: (status) => badgeRender(els.badge, status),
+  // A replay's badge says "replay" until it is left (modes.js), whatever the socket does.
+  onStatus: (status) => app.replayState || badgeRender(els.badge, status),
   onFrame: frameOther,
 });
 
@@ -88,6 +90,7 @@ const app = {
   range: "live",
   history: null,
   match: null, // picked in the match picker (null: the open match)
+  matchView: null, // that match as a view of its own (matchview.js)
   statPicker: null,
   matches: null,
   paused: false,
@@ -113,7 +116,7 @@ const app = {
 window.webgame = app;
 
 function viewState() {
-  return app.replayState || app.live;
+  return app.replayState || app.matchView?.state || app.live;
 }
 
 // ---- incoming frames (the protocol itself is lib/follow.js's) -----------------------------
@@ -122,7 +125,9 @@ function changeHandle(frame) {
   // Chat is drawn as it comes, not per animation frame: a message is a single small row.
   if (frame.type === "snapshot" && Array.isArray(frame.chat)) app.chat?.snapshot(frame.chat);
   if (frame.type === "snapshot") snapshotSeen();
+  if (frame.type === "events") app.matchView?.eventsSeen(frame.events);
   if (frame.type === "match" && frame.match) {
+    app.matchView?.matchSeen(frame.match);
     matchFrameApply(app.live, frame.match);
     app.matches.reloadSoon();
     app.statPicker.statsReload();
@@ -168,7 +173,7 @@ function render() {
   if (dirty.rate && app.charts) timed("rate", () => rateDraw(state));
   if (dirty.recent) timed("recent", () => recentRender(els.recent, state.recent));
   if (dirty.kpis) kpisRender(els.kpis, state, rateRecent(state, 5));
-  if (dirty.match) scoreboardRender(els.scoreboard, state.match, stat, state.mode === "replay");
+  if (dirty.match) scoreboardRender(els.scoreboard, state.match, stat, state.mode === "replay" && !state.replayDone);
   state.dirty = { leaders: false, series: false, rate: false, recent: false, kpis: false, match: false };
   const took = performance.now() - started;
   app.lastRenderEnd = started + took;
@@ -194,12 +199,13 @@ function leadersDraw(state, stat) {
 // The top list by the picked stat: points as they always were (by total, ranked 1, 2, 3...),
 // another stat ranked here from the player records (ties share a rank).
 function leaderRows(state, stat) {
+  const team = (name) => state.players.get(name)?.team || "";
   if (stat.name === "points") {
-    return leadersTop(state).map((p, i) => ({ player: p.player, value: p.total, rank: i + 1, events: p.events }));
+    return leadersTop(state).map((p, i) => ({ player: p.player, team: p.team || "", value: p.total, rank: i + 1, events: p.events }));
   }
   const { rows, guesses } = statRank(state.players, stat, LIMITS.leaderboard);
   if (state === app.live) app.statPicker.guessesSeen(guesses);
-  return rows;
+  return rows.map((row) => ({ ...row, team: team(row.player) }));
 }
 
 // ---- stats and matches ---------------------------------------------------------------------
@@ -212,7 +218,7 @@ function snapshotSeen() {
 // The picked stat, or its data, changed: every part that shows it is drawn again.
 function statChanged() {
   statHeadersRender(els.heads, app.stat);
-  for (const state of [app.live, app.replayState]) {
+  for (const state of [app.live, app.replayState, app.matchView?.state]) {
     if (state) Object.assign(state.dirty, { leaders: true, series: true, match: true });
   }
   renderSchedule();
@@ -225,7 +231,9 @@ function rateDraw(state) {
 
 function freshnessTick() {
   if (app.paused) return;
-  freshnessRender(els.freshness, app.live, Date.now());
+  // A replay is not live: no "updated … ago · lag …" about it.
+  if (app.replayState) els.freshness.textContent = app.replayState.replayDone ? "replay finished" : "replaying the log";
+  else freshnessRender(els.freshness, app.live, Date.now());
   viewersRender(els.viewers, app.live.viewers);
 }
 
@@ -273,8 +281,10 @@ function controlsBind() {
     apiBase: app.config.apiBase,
     live: () => app.live,
     onChange: statChanged,
+    onTop: (state, stat) => statHistory.load(state, stat),
   });
-  app.matches = new MatchPicker({ select: els.matchPicker, apiBase: app.config.apiBase, onPick: (m) => matchPick(page, m) });
+  const statHistory = new StatHistory({ apiBase: app.config.apiBase, onChange: renderSchedule });
+  matchControlsCreate(page);
   els.backLive.addEventListener("click", () => backToLive(page));
   els.replaySpeed.addEventListener("change", () => {
     if (app.replay) app.replay.speed = Number(els.replaySpeed.value);

@@ -170,7 +170,7 @@ class StatWire(_Frame):
 
     name: str
     label: str
-    format: Literal["integer", "duration_ms", "percent"]
+    format: Literal["integer", "duration_ms", "percent", "ratio"]
     order: Literal["desc", "asc"]
     op: Literal["incr", "best", "set"] | None
     numerator: str | None = None

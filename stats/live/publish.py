@@ -102,6 +102,25 @@ def match_publish_on_commit(*, game: Game, match, teams: list[dict]) -> None:
     transaction.on_commit(send_committed, robust=True)
 
 
+def lobby_message(game: Game) -> tuple[str, dict]:
+    """The lobby group's message with a game's totals (a `game` frame): sent with each run of
+    events, and when a game is made."""
+    text = frames.lobby_game_text(game_wire(game))
+    return LOBBY_GROUP, {"type": "lobby.game", "slug": game.slug, "is_public": game.is_public, "text": text}
+
+
+def lobby_game_publish_on_commit(*, game: Game) -> None:
+    """Show a new game in open lobbies once (and only if) its creation commits. Sent from a
+    thread of its own: a game is made rarely, and from anywhere, also from a thread that runs an
+    event loop (a test driving a browser), where async_to_sync refuses to run."""
+    message = lobby_message(game)
+
+    def send_committed() -> None:
+        threading.Thread(target=messages_send, args=([message],), name="lobby-game-created").start()
+
+    transaction.on_commit(send_committed, robust=True)
+
+
 def game_events_messages(
     *, game: Game, events: list[LogRow], players: list[Player], scored: Scored
 ) -> list[tuple[str, dict]]:
@@ -120,8 +139,7 @@ def game_events_messages(
         seqs=(events[0].seq, events[-1].seq),
         teams=scored.teams,
     )
-    lobby = {"type": "lobby.game", "slug": game.slug, "is_public": game.is_public, "text": frames.lobby_game_text(wire)}
-    return [(game_group(game.slug), message), (LOBBY_GROUP, lobby)]
+    return [(game_group(game.slug), message), lobby_message(game)]
 
 
 def events_message(

@@ -30,7 +30,7 @@ class StatIn(BaseModel):
 
     name: StatName
     label: StatLabel = ""
-    format: Literal["integer", "duration_ms", "percent"] = "integer"
+    format: Literal["integer", "duration_ms", "percent", "ratio"] = "integer"
     order: Literal["desc", "asc"] = "desc"
     op: Literal["incr", "best", "set"] = "incr"
     numerator: StatName | Literal[""] = ""

@@ -13,6 +13,8 @@ class Stat(models.Model):
         INTEGER = "integer"
         DURATION_MS = "duration_ms"
         PERCENT = "percent"
+        # A value with decimals (K/D): derived stats and any stat whose values are ratios.
+        RATIO = "ratio"
 
     class Order(models.TextChoices):
         DESC = "desc", "higher is better"

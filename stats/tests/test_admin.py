@@ -118,3 +118,44 @@ def test_admin_api_key_is_shown_once_and_authenticates(staff_client, game):
     assert raw not in staff_client.get("/admin/stats/apikey/").content.decode()
     key = ApiKey.objects.get(game=game)
     assert raw not in staff_client.get(f"/admin/stats/apikey/{key.pk}/change/").content.decode()
+
+
+def stats_box(page: str) -> str:
+    """The text in the form's Stats box (a textarea)."""
+    return re.search(r'<textarea name="stats"[^>]*>(.*?)</textarea>', page, re.S).group(1).strip()
+
+
+def test_admin_stats_box_is_empty_on_add_and_readable_on_change(staff_client, game):
+    """Issue #22: the box was filled with `null`, which had to be deleted before typing."""
+    from stats.scoring import services as scoring
+
+    assert stats_box(staff_client.get(ADD_EVENT).content.decode()) == ""
+    scoring.stat_declare(game=game, name="kills")
+    scoring.stat_declare(game=game, name="deaths")
+    services.score_events_record(game_id=game.pk, events=[event_in("e1", "ada", 1, stats={"kills": 2, "deaths": 1})])
+    services.score_events_record(game_id=game.pk, events=[event_in("e2", "ada", 1)])
+    with_stats, without = ScoreEvent.objects.filter(game=game).order_by("seq")
+    page = staff_client.get(f"/admin/stats/scoreevent/{with_stats.pk}/change/").content.decode()
+    assert stats_box(page) == "{&quot;deaths&quot;: 1, &quot;kills&quot;: 2}"
+    assert stats_box(staff_client.get(f"/admin/stats/scoreevent/{without.pk}/change/").content.decode()) == ""
+
+
+def test_admin_add_game_goes_through_the_service_and_its_signal(admin_client, db):
+    """#22: a game made anywhere shows in open lobbies (services.game_create's signal)."""
+    from stats.models import Game
+    from stats.signals import game_created
+
+    made = []
+
+    def seen(sender, *, game, **kwargs):
+        made.append(game.slug)
+
+    game_created.connect(seen, dispatch_uid="test.admin.game_created")
+    try:
+        form = {"slug": "cup", "name": "Cup", "is_public": "on"}
+        response = admin_client.post("/admin/stats/game/add/", form)
+    finally:
+        game_created.disconnect(dispatch_uid="test.admin.game_created")
+    assert response.status_code == 302, response.content.decode()[:2000]
+    assert made == ["cup"]
+    assert Game.objects.get(slug="cup").name == "Cup"

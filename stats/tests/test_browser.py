@@ -15,6 +15,7 @@ from django.contrib.auth import get_user_model
 from django.db import connection, connections
 
 from stats import services
+from stats.models import ScoreEvent
 from stats.schemas import EventIn
 from stats.tests.support import DaphneProc, ValkeyProc, database_url
 
@@ -37,7 +38,7 @@ UI_READ = """() => {
     bars: Object.fromEntries(bars.labels.map((name, i) => [name, bars.datasets[0].data[i]])),
     lines: Object.fromEntries(w.charts.timeline.data.datasets.map((d) => [d.label, d.data.at(-1).y])),
     table: Array.from(document.querySelectorAll("#leaderboard-table tbody tr:not(.empty)")).map(
-      (row) => Array.from(row.cells).map((cell) => cell.textContent)),
+      (row) => Array.from(row.cells).filter((cell) => cell.offsetParent !== null).map((cell) => cell.textContent)),
   };
 }"""
 
@@ -94,7 +95,7 @@ def ui_wait_for_totals(page, expected: dict[str, int], seq: int) -> dict:
           if (w.live.lastSeq !== seq || w.state !== w.live) return false;
           const rows = Array.from(document.querySelectorAll("#leaderboard-table tbody tr:not(.empty)"));
           const shown = Object.fromEntries(
-            rows.map((r) => [r.cells[1].textContent, r.cells[2].textContent.replace(/,/g, "")]));
+            rows.map((r) => [r.cells[1].textContent, r.cells[3].textContent.replace(/,/g, "")]));
           return Object.entries(expected).every(([name, total]) => shown[name] === String(total));
         }""",
         arg=[expected, seq],
@@ -269,6 +270,35 @@ def test_staff_score_page_post_updates_open_dashboard(staff_and_viewer, game):
     ui_wait_for_totals(viewer, {"margaret": 17}, seq=1)
 
 
+def test_staff_score_page_records_stats_team_and_match(staff_and_viewer, live, game):
+    """Issue #22: the page had no fields for stats, team or match."""
+    from stats.scoring import services as scoring
+    from stats.tests.test_browser_tv import off_loop
+
+    scoring.stat_declare(game=game, name="kills")
+    off_loop(lambda: scoring.match_start(game_id=game.pk, match_id="old", name="Old"))
+    off_loop(lambda: scoring.match_start(game_id=game.pk, match_id="final", name="Final"))
+    staff, _ = staff_and_viewer
+    staff.goto(f"/staff/score/?game={game.slug}")
+    assert staff.input_value("#id_stats") == ""  # an empty box, not "null"
+    staff.fill("#id_player", "margaret")
+    staff.fill("#id_points", "17")
+    staff.fill("#id_stats", '{"kills": 2}')
+    staff.fill("#id_team", "Blue")
+    staff.fill("#id_match", "old")  # not the open match: the one named
+    staff.click("form.form-card button[type=submit]")
+    assert "Recorded 17 for margaret" in staff.locator(".messages").text_content()
+    event = ScoreEvent.objects.select_related("match").get(game=game)
+    assert (event.points, event.stats, event.team, event.match.match_id) == (17, {"kills": 2}, "Blue", "old")
+    # A stat the game does not declare is refused in the form, saying which it has.
+    staff.fill("#id_player", "margaret")
+    staff.fill("#id_points", "1")
+    staff.fill("#id_stats", '{"deaths": 1}')
+    staff.click("form.form-card button[type=submit]")
+    assert "Not a stat of this game: deaths (declared: kills)." in staff.locator("[role=alert]").text_content()
+    assert ScoreEvent.objects.filter(game=game).count() == 1
+
+
 def test_replay_plays_log_to_snapshot_totals_then_back_to_live(page, live, game, api_key):
     api_post(
         live, game.slug, api_key, [{"id": f"r{i}", "player": ["ada", "ken"][i % 2], "points": i} for i in range(20)]
@@ -281,7 +311,7 @@ def test_replay_plays_log_to_snapshot_totals_then_back_to_live(page, live, game,
     # The table is redrawn on the next animation frame after the last replayed event.
     page.wait_for_function(
         """() => Array.from(document.querySelectorAll("#leaderboard-table tbody tr:not(.empty)"))
-                 .map((r) => r.cells[1].textContent + "=" + r.cells[2].textContent)
+                 .map((r) => r.cells[1].textContent + "=" + r.cells[3].textContent)
                  .sort().join() === "ada=90,ken=100" """,
         timeout=WAIT_MS,
     )
@@ -476,3 +506,121 @@ def test_degraded_badge_while_the_channel_layer_is_down(browser, transactional_d
             assert pushed, "the event after the recovery came from a ping catch-up, not a live push"
     finally:
         redis.stop()
+
+
+# The rows of the "Recent events" list cut by its bottom edge (at the top of the list, and
+# after a scroll by a little under two rows, which snaps to a row).
+RECENT_CUT = """() => {
+  const list = document.getElementById("recent-list");
+  const cut = () => {
+    const box = list.getBoundingClientRect();
+    return Array.from(list.children).filter((li) => {
+      const r = li.getBoundingClientRect();
+      return r.top < box.bottom - 0.5 && r.bottom > box.bottom + 0.5;
+    }).length;
+  };
+  return new Promise((resolve) => {
+    const atTop = cut();
+    list.scrollBy(0, 1.7 * list.firstElementChild.getBoundingClientRect().height);
+    setTimeout(() => resolve({ atTop, scrolled: cut(), scrollable: list.scrollHeight > list.clientHeight }), 300);
+  });
+}"""
+
+
+@pytest.mark.parametrize("viewport", [{"width": 1280, "height": 900}, {"width": 1920, "height": 1080}], ids=str)
+def test_recent_events_never_cut_a_row_in_half(browser, live, game, api_key, viewport):
+    """Issue #22: the card cut its last row in half."""
+    api_post(live, game.slug, api_key, [{"id": f"r{i}", "player": f"p{i % 7}", "points": i + 1} for i in range(50)])
+    context = browser.new_context(base_url=live.url, viewport=viewport)
+    try:
+        page = dashboard_open(context.new_page(), game.slug)
+        page.wait_for_function("() => document.querySelectorAll('#recent-list li').length === 50", timeout=WAIT_MS)
+        assert page.evaluate(RECENT_CUT) == {"atTop": 0, "scrolled": 0, "scrollable": True}
+    finally:
+        context.close()
+
+
+TABLE_READ = """() => {
+  const shown = (cells) => Array.from(cells).filter((c) => c.offsetParent !== null).map((c) => c.textContent);
+  return {
+    head: shown(document.querySelectorAll("#leaderboard-table thead th")),
+    rows: Array.from(document.querySelectorAll("#leaderboard-table tbody tr:not(.empty)")).map((r) => shown(r.cells)),
+  };
+}"""
+ROWS = "() => document.querySelectorAll('#leaderboard-table tbody tr:not(.empty)').length"
+NONE = "\u2013"  # an en dash: no team
+
+
+def test_leaderboard_table_has_a_team_column_once_players_have_teams(page, live, game, api_key):
+    """Issue #22: the table had no team column."""
+    from stats.scoring import services as scoring
+    from stats.tests.test_browser_tv import off_loop
+
+    api_post(live, game.slug, api_key, [{"id": "s1", "player": "solo", "points": 1}])
+    dashboard_open(page, game.slug)
+    page.wait_for_function(f"() => ({ROWS})() === 1", timeout=WAIT_MS)
+    assert page.evaluate(TABLE_READ) == {"head": ["#", "Player", "Points", "Events"], "rows": [["1", "solo", "1", "1"]]}
+    off_loop(lambda: scoring.match_start(game_id=game.pk, match_id="m1", name="One"))
+    api_post(
+        live,
+        game.slug,
+        api_key,
+        [
+            {"id": "t1", "player": "ada", "team": "Blue", "points": 30},
+            {"id": "t2", "player": "ken", "team": "Red", "points": 20},
+        ],
+    )
+    page.wait_for_function(f"() => ({ROWS})() === 3", timeout=WAIT_MS)
+    assert page.evaluate(TABLE_READ) == {
+        "head": ["#", "Player", "Team", "Points", "Events"],
+        "rows": [["1", "ada", "Blue", "30", "1"], ["2", "ken", "Red", "20", "1"], ["3", "solo", NONE, "1", "1"]],
+    }
+
+
+LOBBY_CUT = """() => Array.from(document.querySelectorAll('.game-card')).flatMap((card) => {
+  const box = card.getBoundingClientRect();
+  return Array.from(card.querySelectorAll('dd, dt')).filter((el) => {
+    const r = el.getBoundingClientRect();
+    return el.scrollWidth > el.clientWidth || r.right > box.right + 0.5 || r.left < box.left - 0.5;
+  }).map((el) => el.textContent);
+})"""
+
+
+def test_lobby_shows_big_numbers_whole_at_1280(browser, live, game, api_key):
+    """Issue #22: points read "315,…" at 1280 px."""
+    for slug in ("b", "c", "d"):
+        services.game_create(slug=slug, name=slug.upper())
+    api_post(live, game.slug, api_key, [{"id": f"n{i}", "player": f"p{i}", "points": 105_216_667} for i in range(3)])
+    context = browser.new_context(base_url=live.url, viewport={"width": 1280, "height": 800})
+    try:
+        page = context.new_page()
+        page.goto("/")
+        page.wait_for_function("() => window.webgame && window.webgame.frames >= 2", timeout=WAIT_MS)
+        assert page.locator(f'[data-slug="{game.slug}"] [data-field="points"]').text_content() == "315,650,001"
+        assert page.evaluate("() => document.querySelectorAll('.game-card').length") == 4
+        assert page.evaluate(LOBBY_CUT) == []
+    finally:
+        context.close()
+
+
+def test_lobby_shows_a_game_created_by_the_command_live(page, live, game):
+    """Issue #22: a game made with `manage.py create_game` showed only after a reload."""
+    from django.core.management import call_command
+
+    from stats.tests.test_browser_tv import off_loop
+
+    page.goto("/")
+    page.wait_for_function("() => window.webgame && window.webgame.frames >= 2", timeout=WAIT_MS)
+    assert page.evaluate("() => Array.from(document.querySelectorAll('.game-card')).map((c) => c.dataset.slug)") == [
+        game.slug
+    ]
+    off_loop(lambda: call_command("create_game", "fresh", "--name", "Fresh <b>Cup</b>"))
+    page.locator('[data-slug="fresh"]').wait_for(timeout=WAIT_MS)
+    assert page.locator('[data-slug="fresh"] [data-field="name"]').text_content() == "Fresh <b>Cup</b>"
+    assert page.locator('[data-slug="fresh"] [data-field="events"]').text_content() == "0"
+    assert page.evaluate("() => document.getElementById('lobby-empty').hidden") is True
+    # A private one is not shown to this anonymous viewer.
+    off_loop(lambda: call_command("create_game", "hidden", "--name", "Hidden", "--private"))
+    off_loop(lambda: call_command("create_game", "later", "--name", "Later"))
+    page.locator('[data-slug="later"]').wait_for(timeout=WAIT_MS)
+    assert page.locator('[data-slug="hidden"]').count() == 0

@@ -12,10 +12,14 @@ from stats import services
 from stats.tests.test_browser import WAIT_MS, api_post
 from stats.tests.test_browser_tv import (
     CONTROLS,
+    CUT_READ,
     LONG_NAME,
+    MATCH_READ,
+    WALL_SIZES,
     assert_cut,
     csp_violations,
     font_px,
+    match_with_big_teams,
     scroll_size,
     wall_open,
     wall_read,
@@ -206,3 +210,18 @@ def test_an_overlay_shows_its_connection_only_while_it_is_lost(wall_open, game):
     assert status.is_visible() and status.text_content() == "offline, retrying"  # the caster sees it
     page.context.set_offline(False)
     page.locator('.wall-status[data-status="live"]').wait_for(state="hidden", timeout=WAIT_MS)
+
+
+@pytest.mark.parametrize("viewport", WALL_SIZES, ids=lambda v: f"{v['width']}x{v['height']}")
+def test_the_scoreboard_overlay_names_the_match_and_fits_its_score(wall_open, live, game, api_key, viewport):
+    """Issue #22: the all-time POINTS sat next to the match's score, and no match was named."""
+    page = overlay_open(wall_open, game, "view=scoreboard", viewport)
+    match_with_big_teams(live, game, api_key)
+    wall_wait(page, events=7, sides=[["ada", 17_800], ["kenji", 13_350], ["vera", 4_900]])
+    assert page.evaluate(MATCH_READ) == {
+        "match": "Grand Final",
+        "teams": [["Blue", 22_500], ["Red", 23_050]],
+        "totals": [],  # the game's all-time totals are not shown beside a match's score
+    }
+    assert page.evaluate(CUT_READ) == []
+    assert csp_violations(page) == []

@@ -27,7 +27,7 @@ BOARD_READ = """() => {
     picked: document.getElementById("stat-picker").value,
     head: document.getElementById("value-head").textContent,
     table: Array.from(document.querySelectorAll("#leaderboard-table tbody tr:not(.empty)")).map(
-      (row) => Array.from(row.cells).slice(0, 3).map((cell) => cell.textContent)),
+      (row) => Array.from(row.cells).filter((c) => c.className !== "team").slice(0, 3).map((c) => c.textContent)),
     bars: bars.labels.map((name, i) => [name, bars.datasets[0].data[i]]),
     lines: Object.fromEntries(w.charts.timeline.data.datasets.map((d) => [d.label, d.data.at(-1).y])),
     search: location.search,
@@ -97,6 +97,16 @@ def board_wait(page, table: list[list[str]]) -> dict:
     return page.evaluate(BOARD_READ)
 
 
+def lines_wait(page, lines: dict) -> None:
+    """Until the timeline's lines end at `lines` (player: last value)."""
+    try:
+        page.wait_for_function(
+            f"(lines) => JSON.stringify(({BOARD_READ})().lines) === JSON.stringify(lines)", arg=lines, timeout=WAIT_MS
+        )
+    except PlaywrightTimeout:
+        raise AssertionError(f"expected {lines}, the timeline shows {page.evaluate(BOARD_READ)['lines']}") from None
+
+
 def scoreboard_wait(page, **expected) -> dict:
     try:
         page.wait_for_function(
@@ -160,7 +170,8 @@ def test_stat_picker_ranks_by_kills_with_ties_then_by_an_asc_stat_live(page, liv
     shown = board_wait(page, [["1", "linus", "3"], ["2", "ada", "2"], ["2", "ken", "2"]])
     assert shown["table"] == as_shown(api_rows(live, game.slug, "stat=kills&limit=20"))
     assert shown["bars"] == [["linus", 3], ["ada", 2], ["ken", 2]]
-    assert shown["lines"] == {"linus": 3}  # the running kills since the page opened
+    # The lines hold the kills from before the page opened too (stathistory.js), not a stub.
+    lines_wait(page, {"linus": 3, "ada": 2, "ken": 2})
 
     # Deaths: lower is better.
     page.select_option("#stat-picker", "deaths")
@@ -169,8 +180,8 @@ def test_stat_picker_ranks_by_kills_with_ties_then_by_an_asc_stat_live(page, liv
     assert shown["bars"] == [["ada", 1], ["grace", 2], ["ken", 3]]
     assert shown["head"] == "Deaths" and shown["search"] == "?stat=deaths"
     api_post(live, game.slug, api_key, [{"id": "d4", "player": "ada", "stats": {"deaths": 2}}])
-    shown = board_wait(page, [["1", "grace", "2"], ["2", "ada", "3"], ["2", "ken", "3"]])
-    assert shown["lines"] == {"ada": 3}
+    board_wait(page, [["1", "grace", "2"], ["2", "ada", "3"], ["2", "ken", "3"]])
+    lines_wait(page, {"grace": 2, "ada": 3, "ken": 3})
 
     page.select_option("#stat-picker", "points")
     page.wait_for_function(
@@ -205,13 +216,12 @@ def test_derived_stat_shows_its_ratio_live_and_the_url_keeps_it(page, live, game
     # One part changes in a frame: the ratio is made again from both parts.
     after = [["1", "ada", "3.00"], ["2", "ken", "1.00"], ["3", "linus", "0.25"], ["4", "grace", "0.00"]]
     api_post(live, game.slug, api_key, [{"id": "k2", "player": "ken", "stats": {"deaths": 1}}])
-    shown = board_wait(page, after)
-    assert shown["lines"] == {"ken": 1}
+    board_wait(page, after)
+    lines_wait(page, {"ada": 3, "ken": 1, "linus": 0.25, "grace": 0})
     api_post(live, game.slug, api_key, [{"id": "a2", "player": "ada", "stats": {"deaths": 1}}])
     shown = board_wait(page, after)
     assert shown["table"] == as_shown(api_rows(live, game.slug, "stat=kd&limit=20"), lambda v: f"{v:.2f}")
-    page.wait_for_function("() => window.webgame.charts.timeline.data.datasets.length === 2", timeout=WAIT_MS)
-    assert page.evaluate(BOARD_READ)["lines"] == {"ada": 3, "ken": 1}
+    lines_wait(page, {"ada": 3, "ken": 1, "linus": 0.25, "grace": 0})
 
     # A reload opens on the stat of the URL; an unknown one falls back to points.
     page.reload()
@@ -312,7 +322,7 @@ def test_a_finished_match_is_picked_and_replayed_to_its_final_totals(page, live,
     match = api_json(live, f"/api/games/{game.slug}/matches")["matches"][1]
     blue, red = (team["stats"]["points"] for team in match["teams"])
     assert [t["team"] for t in match["teams"]] == ["Blue", "Red"]
-    scoreboard_wait(page, hidden=False, name="Opening", status="replay", score=f"Blue {blue} {DASH} {red} Red")
+    scoreboard_wait(page, hidden=False, name="Opening", status="finished", score=f"Blue {blue} {DASH} {red} Red")
     page.select_option("#stat-picker", "best_streak")
     best = as_shown(api_rows(live, game.slug, "stat=best_streak&match=m-1&limit=20"))
     page.wait_for_function(
@@ -351,7 +361,7 @@ STATS_JS_CHECK = """async () => {
   const s = await import(new URL("./dashboard/stats.js", document.querySelector("script[type=module]").src));
   const lap = { name: "lap", label: "Lap", format: "duration_ms", order: "asc", op: "best" };
   const acc = { name: "acc", format: "percent", order: "desc", op: null, numerator: "hits", denominator: "shots" };
-  const kd = { name: "kd", format: "integer", order: "desc", op: null, numerator: "kills", denominator: "deaths" };
+  const kd = { name: "kd", format: "ratio", order: "desc", op: null, numerator: "kills", denominator: "deaths" };
   const players = new Map([
     ["ada", { player: "ada", total: 1, events: 1, stats: { lap: 83456, kills: 3 }, full: true }],
     ["ken", { player: "ken", total: 1, events: 1, stats: { lap: 5123, kills: 3, deaths: 2 }, full: true }],
@@ -369,6 +379,11 @@ STATS_JS_CHECK = """async () => {
       s.statFormat(lap, 83456), s.statFormat(lap, 5123), s.statFormat(lap, 600000), s.statFormat(acc, s.ratio(1, 3)),
       s.statFormat({ format: "percent", op: "set" }, 45), s.statFormat(kd, s.ratio(5, 0)), s.statFormat(kd, undefined),
     ],
+    // #22: laps read alike in a column (0:59.999 next to 1:01.234); a stored stat of format
+    // "ratio" (a game's own K/D, sent as a value) shows its decimals, as a derived one does.
+    column: [s.statFormat(lap, 59999), s.statFormat(lap, 61234), s.statFormat(lap, 999)],
+    ratios: [s.statFormat({ format: "ratio", op: "set" }, 1.5), s.statTickFormat({ format: "ratio", op: "set" })(0.25),
+      s.statStepMin({ format: "ratio", op: "set" })],
     merges: [
       s.statMerge(lap, 5000, 4000), s.statMerge({ ...lap, order: "desc" }, 5000, 4000),
       s.statMerge({ op: "set" }, 5, 2), s.statMerge({ op: "incr" }, 5, 2), s.statMerge({ op: "incr" }, undefined, 2),
@@ -380,8 +395,10 @@ STATS_JS_CHECK = """async () => {
 def test_stat_arithmetic_of_the_page(page, live, game):
     page_watched(page, game.slug)
     got = page.evaluate(STATS_JS_CHECK)
-    assert got["laps"] == [[1, "bob", "5.123"], [1, "ken", "5.123"], [3, "ada", "1:23.456"]]  # asc, ties by name
+    assert got["laps"] == [[1, "bob", "0:05.123"], [1, "ken", "0:05.123"], [3, "ada", "1:23.456"]]  # asc, ties by name
     assert got["kds"] == [[1, "eve", "4.50"], [2, "ada", "3.00"], [3, "ken", "1.50"]]  # eve: the API's ratio
     assert [got["guessBefore"], got["guessAfter"]] == [0, 1]
-    assert got["texts"] == ["1:23.456", "5.123", "10:00.000", "33.33 %", "45 %", "5.00", "\u2013"]
+    assert got["texts"] == ["1:23.456", "0:05.123", "10:00.000", "33.33 %", "45 %", "5.00", "\u2013"]
+    assert got["column"] == ["0:59.999", "1:01.234", "0:00.999"]
+    assert got["ratios"] == ["1.50", "0.25", 0.01]
     assert got["merges"] == [4000, 5000, 2, 7, 2]

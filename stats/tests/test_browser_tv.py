@@ -290,22 +290,27 @@ def test_tv_scoreboard_shows_teams_when_the_snapshot_has_them(wall_open, live, g
     page, _ = wall_open(f"/games/{game.slug}/tv/")
     api_post(live, game.slug, api_key, [{"id": "t1", "player": "ada", "points": 21}])
     wall_wait(page, sides=[["ada", 21]])
+    assert page.evaluate(MATCH_READ) == {"match": None, "teams": [], "totals": ["Points", "Events"]}
     snapshot = page.evaluate("() => fetch('/api/games/arena/snapshot').then((r) => r.json())")
     snapshot = {**snapshot, "type": "snapshot", "teams": [], "match": None}
     frame_in = "(frame) => window.webgame.socket.onFrame(frame)"
     teams = [{"team": "Red", "stats": {"points": 12}}, {"team": "Blue", "stats": {"points": 9}}]
     page.evaluate(frame_in, {**snapshot, "teams": teams})
-    wall_wait(page, sides=[["Red", 12], ["Blue", 9]], leaderboard=[["ada", 21]])
+    # The teams above the top 3 players, who stay.
+    page.wait_for_function("() => document.querySelectorAll('.sb-team').length === 2", timeout=WAIT_MS)
+    assert page.evaluate(MATCH_READ)["teams"] == [["Red", 12], ["Blue", 9]]
+    assert wall_read(page)["sides"] == [["ada", 21]]
     # One line, "Red 12 - 9 Blue" (an en dash): left to right, name, score, dash, score, name.
-    order = page.evaluate("""() => Array.from(document.querySelectorAll('.sb-name, .sb-score'))
+    order = page.evaluate("""() => Array.from(document.querySelectorAll('.sb-team-name, .sb-team-score'))
       .sort((a, b) => a.getBoundingClientRect().left - b.getBoundingClientRect().left).map((el) => el.textContent)""")
     assert order == ["Red", "12", "9", "Blue"]
-    dash = page.evaluate("() => getComputedStyle(document.querySelector('.sb-side:last-child'), '::before').content")
+    dash = page.evaluate("() => getComputedStyle(document.querySelector('.sb-team:last-child'), '::before').content")
     assert dash == '"\u2013"'
     # The teams of the open match, and an events frame's absolute totals of the teams that changed.
     match = {"id": "m-1", "name": "Final", "status": "live", "teams": [*teams, {"team": "Green", "stats": {}}]}
     page.evaluate(frame_in, {**snapshot, "match": match})
-    wall_wait(page, sides=[["Red", 12], ["Blue", 9], ["Green", 0]])
+    page.wait_for_function("() => document.querySelectorAll('.sb-team').length === 3", timeout=WAIT_MS)
+    assert page.evaluate(MATCH_READ)["match"] == "Final"
     event = {**snapshot["recent"][-1], "id": "t2", "seq": 2, "points": 1}
     events = {
         "type": "events",
@@ -315,9 +320,11 @@ def test_tv_scoreboard_shows_teams_when_the_snapshot_has_them(wall_open, live, g
         "teams": [{"match": "m-1", "team": "Blue", "stats": {"points": 15}}],
     }
     page.evaluate(frame_in, events)
-    wall_wait(page, sides=[["Red", 12], ["Blue", 15], ["Green", 0]], leaderboard=[["ada", 22]])
-    page.evaluate(frame_in, snapshot)  # no teams: the players again
-    wall_wait(page, sides=[["ada", 21]])
+    wall_wait(page, sides=[["ada", 22]], leaderboard=[["ada", 22]])
+    assert page.evaluate(MATCH_READ)["teams"] == [["Red", 12], ["Blue", 15], ["Green", 0]]
+    page.evaluate(frame_in, snapshot)  # no match, no teams: the box goes
+    page.wait_for_function("() => document.querySelector('.sb-match').hidden", timeout=WAIT_MS)
+    assert page.evaluate(MATCH_READ) == {"match": None, "teams": [], "totals": ["Points", "Events"]}
 
 
 def test_tv_of_a_private_game_is_404_for_an_anonymous_viewer_and_live_for_a_listed_one(wall_open, live, db):
@@ -331,3 +338,94 @@ def test_tv_of_a_private_game_is_404_for_an_anonymous_viewer_and_live_for_a_list
     wall_ready(page)
     api_post(live, "secret", key, [{"id": "s1", "player": "ada", "points": 4}])
     wall_wait(page, leaderboard=[["ada", 4]])
+
+
+# Every element of the wall's panels whose content is wider than its box (cut by the panel
+# or by an ellipsis), and the panels not wholly on the screen. Not the ticker: a strip of the
+# latest events that fades out what does not fit, by design; nor the connection's words,
+# hidden while live (a screen reader's).
+CUT_READ = """() => {
+  const cut = [];
+  for (const panel of document.querySelectorAll('.scoreboard, .leaderboard, .tv-head, .overlay-title')) {
+    const r = panel.getBoundingClientRect();
+    const off = r.left < 0 || r.top < 0 || r.right > innerWidth + 0.5 || r.bottom > innerHeight + 0.5;
+    if (off) cut.push(['off-screen', panel.className]);
+    for (const el of [panel, ...panel.querySelectorAll('*')]) {
+      if (el.closest('.wall-status')) continue;
+      if (el.scrollWidth > el.clientWidth) cut.push([el.className, el.textContent, el.scrollWidth, el.clientWidth]);
+      const box = el.getBoundingClientRect();
+      const outside = box.width > 0 && (box.right > r.right + 0.5 || box.bottom > r.bottom + 0.5);
+      if (outside) cut.push(['outside', el.className, el.textContent]);
+    }
+  }
+  return cut;
+}"""
+
+MATCH_READ = """() => {
+  const num = (el) => Number(el.textContent.replace(/[^0-9-]/g, ''));
+  const teams = document.querySelectorAll('.sb-match:not([hidden]) .sb-team');
+  const totals = Array.from(document.querySelectorAll('.sb-total')).filter((el) => el.offsetParent !== null);
+  return {
+    match: document.querySelector('.sb-match:not([hidden]) .sb-match-name')?.textContent ?? null,
+    teams: Array.from(teams).map((t) => [t.querySelector('.sb-team-name').textContent, num(t.lastElementChild)]),
+    totals: totals.map((el) => el.querySelector('dt').textContent),
+  };
+}"""
+
+WALL_SIZES = [
+    {"width": 1280, "height": 720},
+    {"width": 1440, "height": 900},
+    FULL_HD,
+    UHD,
+]
+
+
+def off_loop(call):
+    """Run a service from a thread without an event loop (its after-commit publish uses
+    async_to_sync, which refuses to run beside Playwright's loop); returns its result."""
+    import threading
+
+    from django.db import connection
+
+    out = {}
+
+    def run() -> None:
+        try:
+            out["value"] = call()
+        finally:
+            connection.close()
+
+    thread = threading.Thread(target=run)
+    thread.start()
+    thread.join(30)
+    return out["value"]
+
+
+def match_with_big_teams(live, game, key) -> None:
+    """A live match "Grand Final" with Blue 22,500 and Red 23,050, and five players."""
+    from stats.scoring import services as scoring
+
+    off_loop(lambda: scoring.match_start(game_id=game.pk, match_id="gf", name="Grand Final"))
+    events = []
+    roster = [("ada", "Blue"), ("kenji", "Red"), ("linus", "Blue"), ("zed", "Red"), ("vera", "Red")]
+    for i, (player, team) in enumerate(roster):
+        events.append({"id": f"m{i}", "player": player, "team": team, "points": 4_500 + 100 * i})
+    events += [{"id": "b1", "player": "ada", "team": "Blue", "points": 22_500 - 4_500 - 4_700}]
+    events += [{"id": "r1", "player": "kenji", "team": "Red", "points": 23_050 - 4_600 - 4_800 - 4_900}]
+    api_post(live, game.slug, key, events)
+
+
+@pytest.mark.parametrize("viewport", WALL_SIZES, ids=lambda v: f"{v['width']}x{v['height']}")
+def test_tv_fits_a_match_score_and_the_top_3_at_every_size(wall_open, live, game, api_key, viewport):
+    """Issue #22: "Red" was cut at the panel's edge, and the score took the top 3's place."""
+    page, _ = wall_open(f"/games/{game.slug}/tv/", viewport)
+    match_with_big_teams(live, game, api_key)
+    shown = wall_wait(page, events=7, sides=[["ada", 17_800], ["kenji", 13_350], ["vera", 4_900]])
+    assert page.evaluate(MATCH_READ) == {
+        "match": "Grand Final",
+        "teams": [["Blue", 22_500], ["Red", 23_050]],
+        "totals": ["All-time points", "All-time events"],
+    }
+    assert shown["points"] == 45_550
+    assert page.evaluate(CUT_READ) == []
+    assert csp_violations(page) == []

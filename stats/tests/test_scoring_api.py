@@ -136,3 +136,14 @@ def test_a_team_name_over_32_characters_once_normalised_is_a_422_not_a_database_
     assert "team" in json.dumps(response.json())
     ok = post(client, game.slug, {"id": "t", "player": "ada", "points": 1, "team": "\ufb2c" * 10}, api_key)
     assert ok.status_code == 202
+
+
+def test_a_ratio_format_is_declared_for_a_k_d(client, base, api_key):
+    """#22: K/D was declared `integer` for want of a format for ratios."""
+    for name in ("kills", "deaths"):
+        send(client, f"{base}/stats", {"name": name}, api_key)
+    body = {"name": "kd", "label": "K/D", "format": "ratio", "numerator": "kills", "denominator": "deaths"}
+    response = send(client, f"{base}/stats", body, api_key)
+    assert (response.status_code, response.json()["format"]) == (201, "ratio")
+    listed = client.get(f"{base}/stats").json()["stats"]
+    assert [s["format"] for s in listed if s["name"] == "kd"] == ["ratio"]

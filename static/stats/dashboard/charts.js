@@ -192,10 +192,17 @@ export function timelineRender(chart, state, stat = POINTS) {
   } else {
     lines = statRank(state.players, stat, 5).rows.map((row) => [row.player, statLine(state, stat, row.player)]);
   }
+  const ranked = lines.length;
   lines = lines.filter(([, line]) => line?.length);
   chart.data.datasets = lines.map(([name, line]) => lineDataset(name, line));
-  emptySet(chart, lines.length ? null : stat.name === "points" ? "No events yet" : `No ${stat.label} yet`);
+  emptySet(chart, lines.length ? null : timelineEmpty(stat, ranked));
   chart.update("none");
+}
+
+// No line to draw: none yet, or (players have values) none in the events the lines are made of.
+function timelineEmpty(stat, ranked) {
+  if (stat.name === "points") return "No events yet";
+  return ranked ? `No ${stat.label} in the recent events` : `No ${stat.label} yet`;
 }
 
 // rows: [{player, value}] in rank order (the picked stat's, points by default).

@@ -11,8 +11,9 @@ const RELOAD_GAP_MS = 2000;
 
 export class MatchPicker {
   // onPick(match or null): the user picked a match (null: back to the open one).
-  constructor({ select, apiBase, onPick }) {
-    Object.assign(this, { select, apiBase, onPick });
+  // onLoad(matches): the list was read (newest first).
+  constructor({ select, apiBase, onPick, onLoad = () => {} }) {
+    Object.assign(this, { select, apiBase, onPick, onLoad });
     this.matches = [];
     this.loadedAt = 0;
     this.timer = 0;
@@ -45,6 +46,7 @@ export class MatchPicker {
       const body = await response.json();
       this.matches = body.matches || [];
       this.optionsFill();
+      this.onLoad(this.matches);
     } catch (error) {
       console.warn("matches not read", error);
     }

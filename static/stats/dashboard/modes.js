@@ -5,9 +5,12 @@
 
 import { formatInt, nameShort } from "../lib/format.js";
 import { RANGE_TITLES, historyFetch } from "./history.js";
+import { MatchPicker } from "./matches.js";
+import { MatchView } from "./matchview.js";
 import { Replay } from "./replay.js";
 import { replayEventsApply, snapshotApply, stateCreate, stateMarkAll } from "./state.js";
 import { matchCopy } from "./teams.js";
+import { badgeRender } from "./views.js";
 
 const HISTORY_REFRESH_MS = 30_000;
 
@@ -48,16 +51,51 @@ async function historyLoad(page) {
   }
 }
 
-// A match picked in the match picker: its history ("This match"), and the replay button's
-// target. null: the open match again.
+// The match picker (app.matches) and the view of the match picked (app.matchView).
+export function matchControlsCreate(page) {
+  const { app, els } = page;
+  app.matches = new MatchPicker({
+    select: els.matchPicker,
+    apiBase: app.config.apiBase,
+    onPick: (m) => matchPick(page, m),
+    onLoad: (matches) => matchesListed(page, matches),
+  });
+  app.matchView = new MatchView({
+    apiBase: app.config.apiBase,
+    live: () => app.live,
+    onChange: (state) => {
+      stateMarkAll(state || app.live);
+      page.renderSchedule();
+    },
+    onError: (error) => {
+      els.replayStatus.textContent = `match not read: ${error.message}`;
+    },
+  });
+}
+
+// A match picked in the match picker: the whole page shows it (matchview.js: header, KPIs,
+// leaderboard, timeline), its history ("This match"), and the replay button's target. null:
+// the open match again, and the live view.
 export function matchPick(page, match) {
   const { app, els } = page;
   app.match = match;
+  if (match) app.matchView.open(match);
+  else app.matchView.close();
   els.replayMatch.disabled = !match;
   els.replayMatch.title = match ? `Replay ${match.name || match.id} from its start` : "Pick a match first";
   const radio = els.ranges.find((input) => input.value === "match");
   if (match && !app.replayState) radio.checked = true;
   if (radio.checked) rangeChange(page, "match");
+}
+
+// The match list was read. With no open match (the last one ended, none after it), the live
+// view's header shows the newest match as it finished, rather than nothing.
+export function matchesListed(page, matches) {
+  const live = page.app.live;
+  if (live.match || !matches.length || matches[0].status === "live") return;
+  live.match = matchCopy(matches[0]);
+  live.dirty.match = true;
+  page.renderSchedule();
 }
 
 // The whole log, or one match's events (from its first seq, up to its last or, live, to now).
@@ -76,6 +114,7 @@ export function replayStart(page, match = null) {
   state.stats = app.live.stats;
   state.match = match ? { ...matchCopy(match), teams: [] } : null;
   app.replayState = state;
+  badgeRender(els.badge, "replay");
   replayControls(page, true);
   app.replay = new Replay({
     apiBase: app.config.apiBase,
@@ -94,6 +133,10 @@ export function replayStart(page, match = null) {
     },
     onDone: () => {
       els.replayStatus.textContent = `replay finished at seq ${formatInt(untilSeq)}`;
+      // The match header says what the match is again ("finished"), no longer "replay".
+      state.replayDone = true;
+      state.dirty.match = true;
+      page.renderSchedule();
     },
     onError: (error) => {
       els.replayStatus.textContent = `replay stopped: ${error.message}`;
@@ -115,6 +158,12 @@ export async function backToLive(page) {
   const { app, els } = page;
   replayStop(app);
   replayControls(page, false);
+  badgeRender(els.badge, app.follow.status);
+  // Live means the open match too: a match picked before is put down.
+  if (app.match) {
+    els.matchPicker.value = "";
+    matchPick(page, null);
+  }
   els.replayStatus.textContent = "";
   try {
     const response = await fetch(`${app.config.apiBase}snapshot`, { headers: { Accept: "application/json" } });

@@ -23,9 +23,10 @@ async function getJson(url) {
 }
 
 export class StatPicker {
-  // live(): the live state. onChange(): the stat or its data changed (redraw).
-  constructor({ select, apiBase, live, onChange }) {
-    Object.assign(this, { select, apiBase, live, onChange });
+  // live(): the live state. onChange(): the stat or its data changed (redraw). onTop(state, stat):
+  // a stat other than points was picked and its top list read into the state.
+  constructor({ select, apiBase, live, onChange, onTop = () => {} }) {
+    Object.assign(this, { select, apiBase, live, onChange, onTop });
     this.wanted = statFromUrl(window.location.search);
     this.name = "points";
     this.resolved = false;
@@ -124,6 +125,7 @@ export class StatPicker {
       bodies.forEach((body, i) => topMerge(state, asked[i], body.entries, i === 0 && statDerived(stat)));
       Object.assign(state.dirty, { leaders: true, series: true });
       this.onChange();
+      this.onTop(state, stat);
     } catch (error) {
       console.warn(`leaderboard of ${stat.name} not read`, error);
     } finally {

@@ -85,11 +85,16 @@ export function statRank(players, stat, n) {
   return { rows: top, guesses };
 }
 
-// A value as the stat's format reads: integers grouped, durations as m:ss.mmm (s.mmm below a
-// minute), percents with their sign; a ratio with 2 decimals (a percent ratio times 100).
+// A value as the stat's format reads: integers grouped, durations as m:ss.mmm (0:59.999 next
+// to 1:01.234), percents with their sign; a ratio (a derived stat, or format "ratio") with 2
+// decimals (a derived percent: the ratio times 100).
+function ratioLike(stat) {
+  return statDerived(stat) || stat.format === "ratio";
+}
+
 export function statFormat(stat, value) {
   if (value === undefined || value === null || Number.isNaN(value)) return "–";
-  if (statDerived(stat)) {
+  if (ratioLike(stat)) {
     return stat.format === "percent" ? `${ratioText.format(value * 100)} %` : ratioText.format(value);
   }
   if (stat.format === "duration_ms") return formatDurationMs(value);
@@ -99,13 +104,13 @@ export function statFormat(stat, value) {
 
 // An axis label: as statFormat, with no trailing zeros on ratios.
 export function statTickFormat(stat) {
-  if (statDerived(stat)) return stat.format === "percent" ? (v) => `${ratioTick.format(v * 100)} %` : (v) => ratioTick.format(v);
+  if (ratioLike(stat)) return stat.format === "percent" ? (v) => `${ratioTick.format(v * 100)} %` : (v) => ratioTick.format(v);
   return (value) => statFormat(stat, value);
 }
 
 // The smallest step an axis of this stat may take (ratios have decimals).
 export function statStepMin(stat) {
-  return statDerived(stat) ? 0.01 : 1;
+  return ratioLike(stat) ? 0.01 : 1;
 }
 
 // ---- the picked stat in the URL (?stat=kills) ------------------------------------------------

@@ -41,6 +41,7 @@ function leaderRowCreate() {
   swatch.className = "swatch";
   swatch.setAttribute("aria-hidden", "true");
   player.append(swatch, document.createElement("span"));
+  cell(row, "team");
   cell(row, "num");
   cell(row, "num");
   return row;
@@ -56,9 +57,13 @@ function emptyRow(tbody, columns, text) {
   tbody.append(row);
 }
 
-// rows: [{player, value, rank, events}] by the picked stat (points by default).
+const COLUMNS = 5;
+
+// rows: [{player, team, value, rank, events}] by the picked stat (points by default). The team
+// column shows only while a player shown has a team (a points-only game has none).
 export function tableRender(tbody, leaders, stat = POINTS) {
-  if (leaders.length === 0) return emptyRow(tbody, 4, stat.name === "points" ? "No scores yet" : `No ${stat.label} yet`);
+  tbody.parentElement.classList.toggle("no-teams", !leaders.some((p) => p.team));
+  if (leaders.length === 0) return emptyRow(tbody, COLUMNS, stat.name === "points" ? "No scores yet" : `No ${stat.label} yet`);
   if (tbody.querySelector("tr.empty")) tbody.replaceChildren();
   while (tbody.rows.length < leaders.length) tbody.append(leaderRowCreate());
   while (tbody.rows.length > leaders.length) tbody.deleteRow(-1);
@@ -73,8 +78,10 @@ export function tableRender(tbody, leaders, stat = POINTS) {
       row.cells[1].lastChild.textContent = nameShort(p.player);
       row.cells[1].title = p.player;
     }
-    setText(row.cells[2], statFormat(stat, p.value));
-    setText(row.cells[3], formatInt(p.events));
+    setText(row.cells[2], p.team || "–");
+    row.cells[2].title = p.team || "";
+    setText(row.cells[3], statFormat(stat, p.value));
+    setText(row.cells[4], formatInt(p.events));
   });
 }
 

@@ -35,14 +35,14 @@ export function formatDuration(ms) {
   return `${Math.round(abs / 3_600_000)} h`;
 }
 
-// A duration stat (a lap, a run): "1:23.456" from a minute, "5.123" below; never rounded.
+// A duration stat (a lap, a run): always m:ss.mmm, "0:59.999" next to "1:01.234" (a column of
+// laps reads alike); never rounded.
 export function formatDurationMs(ms) {
   const sign = ms < 0 ? "-" : "";
   const abs = Math.round(Math.abs(ms));
   const minutes = Math.floor(abs / 60_000);
   const seconds = Math.floor((abs % 60_000) / 1000);
   const millis = String(abs % 1000).padStart(3, "0");
-  if (minutes === 0) return `${sign}${seconds}.${millis}`;
   return `${sign}${minutes}:${String(seconds).padStart(2, "0")}.${millis}`;
 }
 
