@@ -83,8 +83,7 @@ class GameConsumer(ChatHandlers, JsonFrameConsumer):
         await self.send_json(frames.connection_established(self.slug))
         if not self.feed.live:
             await self.send_json(STATUS_DEGRADED)
-        if viewers is not None:
-            await publish.presence_publish(slug=self.slug, viewers=viewers)
+        await presence.viewers_announce(slug=self.slug, viewers=viewers)
 
     async def refuse_unavailable(self, exc: Exception) -> None:
         metrics.backend_error("socket_connect")
@@ -112,8 +111,7 @@ class GameConsumer(ChatHandlers, JsonFrameConsumer):
         if getattr(self, "present", False):
             self.present = False
             viewers = await presence.presence_leave(slug=self.slug, channel=self.channel_name)
-            if viewers is not None:
-                await publish.presence_publish(slug=self.slug, viewers=viewers)
+            await presence.viewers_announce(slug=self.slug, viewers=viewers)
 
     async def from_database(self, read, *args) -> None:
         """Run a snapshot or replay, holding live frames meanwhile, then forward those. A

@@ -12,6 +12,7 @@ import redis.asyncio as aioredis
 from django.conf import settings
 
 from stats.live import health
+from stats.signals import viewers_counted
 from webgame import redis_conf, redis_retry
 
 logger = logging.getLogger(__name__)
@@ -91,3 +92,10 @@ async def presence_count(*, slug: str) -> int | None:
         return int(await redis_retry.acall_retry_once(client, lambda: client.zcount(_key(slug), time.time(), "+inf")))
     except Exception:  # noqa: BLE001 - an unknown count is shown as such, not an error
         return None
+
+
+async def viewers_announce(*, slug: str, viewers: int | None) -> None:
+    """Tell the game's viewers its new count (a socket came or went), through the signal
+    whose receiver publishes it (stats.receivers). None (Redis unreachable): nothing to tell."""
+    if viewers is not None:
+        await viewers_counted.asend(sender=None, slug=slug, viewers=viewers)

@@ -1,9 +1,12 @@
-"""Step 1 of the live path: push a game's new events into its channel-layer group, once the
-transaction that wrote them has committed.
+"""Step 1 of the live path: push frames into channel-layer groups (a game's, the lobby's,
+the rights group), once the transaction that wrote what they announce has committed.
 
-`events_publish_on_commit` is the one way in. Its only caller is the receiver of the write
-service's signal (stats.receivers), so every write (the API, the admin, the staff page,
-Celery's simulator) pushes the same way, after commit and only if it commits.
+`publish_on_commit` is the one way in. Its only callers are the receivers of the domain
+signals (stats.signals -> stats.receivers): new events (and the lobby's totals), chat
+messages and their deletion, a match's start and end, a viewer count, a change of rights.
+So every write (the API, the ingest socket, the admin, the staff page, Celery's simulator)
+pushes the same way, after commit and only if it commits. The other functions here build
+the (group, message) pairs.
 
 The frame is encoded to JSON here, once per publish, and carried through the layer beside
 its parts and its seq range (see `events_message`), so each process's feed can forward it or
@@ -19,6 +22,7 @@ elsewhere (a Celery worker, a shell), on a loop of its own via async_to_sync.
 import asyncio
 import logging
 import threading
+from collections.abc import Callable
 
 from asgiref.sync import async_to_sync
 from channels.layers import get_channel_layer
@@ -67,39 +71,53 @@ class _Outage:
 outage = _Outage()
 
 
-def events_publish_on_commit(*, game: Game, events: list[LogRow], players: list[Player], scored: Scored) -> None:
-    """Push these events to the game's viewers once (and only if) the transaction commits.
+def publish_on_commit(build: Callable[[], list[tuple[str, dict]]]) -> asyncio.Task | None:
+    """The one way to publish: send the (group, message) pairs `build()` returns once (and
+    only if) the transaction commits. Only the receivers of stats.signals call it.
 
-    Encoded after the commit: the game's row lock is released by then, so the next writer
+    Built after the commit: the game's row lock is released by then, so the next writer
     need not wait for the JSON of a 1,000-event batch (~9 ms). What they are built from (the
-    rows, players and counters the service wrote) is not touched after the write."""
+    rows, players and counters the service wrote) is not touched after the write.
+
+    Called on an event loop (a socket's presence count: no transaction there, and Django's
+    transaction API may not run on a loop), it sends at once in a task, returned so the
+    caller may wait for it."""
+    try:
+        loop = asyncio.get_running_loop()
+    except RuntimeError:
+        loop = None
+    if loop is not None:
+        task = loop.create_task(messages_send_async(build()))
+        _tasks.add(task)  # a reference, so the task is not collected mid-flight
+        task.add_done_callback(_tasks.discard)
+        return task
 
     # A named function, not a partial: robust=True logs failures by the callback's __qualname__.
     def send_committed() -> None:
-        messages_send(game_events_messages(game=game, events=events, players=players, scored=scored))
+        messages_send(build())
 
     transaction.on_commit(send_committed, robust=True)
+    return None
 
 
-def chat_publish_on_commit(*, game: Game, frame: dict) -> None:
-    """Push a chat frame (a message, or its deletion) to the game's viewers after commit. The
-    feed hands chat out off the events' path (stats.live.fanout), so chat never delays stats."""
-
-    def send_committed() -> None:
-        messages_send([(game_group(game.slug), {"type": "game.chat", "text": frames.json_compact(frame)})])
-
-    transaction.on_commit(send_committed, robust=True)
+_tasks: set[asyncio.Task] = set()
 
 
-def match_publish_on_commit(*, game: Game, match, teams: list[dict]) -> None:
-    """Tell the game's viewers a match started or ended, after commit. Not in seq order: a
-    viewer that misses it sees the match in its next snapshot."""
+def chat_messages(*, game: Game, frame: dict) -> list[tuple[str, dict]]:
+    """A chat frame (a message, or its deletion) for the game's viewers. The feed hands chat
+    out off the events' path (stats.live.fanout), so chat never delays stats."""
+    return [(game_group(game.slug), {"type": "game.chat", "text": frames.json_compact(frame)})]
+
+
+def match_messages(*, game: Game, match, teams: list[dict]) -> list[tuple[str, dict]]:
+    """A match started or ended. Not in seq order: a viewer that misses it sees the match in
+    its next snapshot."""
     text = frames.json_compact(frames.match_frame(match_wire(match, teams)))
+    return [(game_group(game.slug), {"type": "game.match", "text": text})]
 
-    def send_committed() -> None:
-        messages_send([(game_group(game.slug), {"type": "game.match", "text": text})])
 
-    transaction.on_commit(send_committed, robust=True)
+def presence_messages(*, slug: str, viewers: int) -> list[tuple[str, dict]]:
+    return [(game_group(slug), {"type": "game.presence", "text": frames.presence_text(viewers)})]
 
 
 def game_events_messages(
@@ -182,6 +200,3 @@ async def messages_send_async(messages: list[tuple[str, dict]]) -> None:
     else:
         outage.ok()
 
-
-async def presence_publish(*, slug: str, viewers: int) -> None:
-    await messages_send_async([(game_group(slug), {"type": "game.presence", "text": frames.presence_text(viewers)})])

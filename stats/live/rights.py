@@ -28,10 +28,10 @@ from channels.db import database_sync_to_async
 from django.conf import settings
 from django.contrib.auth import get_user
 from django.contrib.auth.models import AnonymousUser
-from django.db import DatabaseError, transaction
+from django.db import DatabaseError
 
 from stats import selectors
-from stats.live import frames, publish
+from stats.live import frames
 
 logger = logging.getLogger(__name__)
 RIGHTS_GROUP = "rights"
@@ -42,15 +42,11 @@ def session_tag(session_key: str | None) -> str | None:
     return hashlib.sha256(session_key.encode()).hexdigest()[:32] if session_key else None
 
 
-def rights_changed_publish(*, user_id: int, session_key: str | None = None) -> None:
-    """Tell every web process that `user_id`'s rights changed (and, on logout, which session
-    ended), after the transaction that changed them commits."""
+def rights_changed_messages(*, user_id: int, session_key: str | None = None) -> list[tuple[str, dict]]:
+    """The message telling every web process that `user_id`'s rights changed (and, on
+    logout, which session ended); published after commit by stats.receivers."""
     text = frames.json_compact({"type": "rights", "user": user_id, "session": session_tag(session_key)})
-
-    def send_committed() -> None:
-        publish.messages_send([(RIGHTS_GROUP, {"type": "rights.changed", "text": text})])
-
-    transaction.on_commit(send_committed, robust=True)
+    return [(RIGHTS_GROUP, {"type": "rights.changed", "text": text})]
 
 
 def user_current(*, scope: dict, logged_out: bool = False):

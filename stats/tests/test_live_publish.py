@@ -9,7 +9,7 @@ from channels.layers import get_channel_layer
 from django.db import transaction
 
 from stats import services
-from stats.live import publish
+from stats.live import presence, publish
 from stats.tests.support import event_in
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -114,9 +114,9 @@ async def test_nested_savepoint_rollback_sends_only_what_committed(game):
     assert await first_after_marker(channel) == MARKER
 
 
-async def test_presence_publish_sends_the_viewer_count_to_the_game_group(game):
+async def test_a_viewer_count_is_sent_to_the_game_group(game):
     channel = await subscribe("game.arena")
-    await publish.presence_publish(slug="arena", viewers=3)
+    await presence.viewers_announce(slug="arena", viewers=3)
     message = await receive_or_none(channel)
     assert (message["type"], json.loads(message["text"])) == ("game.presence", {"type": "presence", "viewers": 3})
 
