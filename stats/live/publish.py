@@ -8,9 +8,9 @@ So every write (the API, the ingest socket, the admin, the staff page, Celery's 
 pushes the same way, after commit and only if it commits. The other functions here build
 the (group, message) pairs.
 
-The frame is encoded to JSON here, once per publish, and carried through the layer beside
-its parts and its seq range (see `events_message`), so each process's feed can forward it or
-join a burst into one frame without decoding anything. The layer is lossy by design: a
+The events are encoded to JSON here, once per publish, and carried through the layer with
+the frame's other parts and its seq range, each once (see `events_message`), so each
+process's feed can build the frame or join a burst into one frame without decoding anything. The layer is lossy by design: a
 failed push is logged once per outage, and clients recover by seq.
 
 Only the public API of the channel layer is used (group_send). Sync code (web threads,
@@ -145,12 +145,13 @@ def game_events_messages(
 def events_message(
     *, events_json: str, players: list[dict], game: dict, seqs: tuple[int, int], teams: list[dict] | None = None
 ) -> dict:
-    """A game group's message for a run of events (`seqs`: the first and last seq)."""
+    """A game group's message for a run of events (`seqs`: the first and last seq): the
+    frame's parts, carried once; each process's fan-out builds the frame's text from them
+    (stats.live.cut.message_text), or joins several runs into one frame."""
     return {
         "type": "game.events",
         "first_seq": seqs[0],
         "last_seq": seqs[1],
-        "text": frames.events_text(events_json=events_json, players=players, game=game, teams=teams),
         "events": events_json,
         "players": players,
         "game": game,

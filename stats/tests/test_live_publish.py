@@ -9,7 +9,7 @@ from channels.layers import get_channel_layer
 from django.db import transaction
 
 from stats import services
-from stats.live import presence, publish
+from stats.live import cut, presence, publish
 from stats.tests.support import event_in
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -82,7 +82,8 @@ async def test_game_message_carries_the_seq_range_and_the_encoded_frame(game):
     await receive_or_none(channel)
     message = await receive_or_none(channel)
     assert (message["first_seq"], message["last_seq"]) == (2, 3)
-    frame = json.loads(message["text"])
+    assert "text" not in message  # the frame's parts, each once (issue #21)
+    frame = json.loads(cut.message_text(message))
     assert (frame["type"], [e["seq"] for e in frame["events"]], frame["game"]["last_seq"]) == ("events", [2, 3], 3)
     assert frame["players"] == [{"player": "ada", "total": 3, "events": 3}]
 
