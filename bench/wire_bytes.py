@@ -41,7 +41,9 @@ def message_bytes(*, events: int, players: int) -> int:
 
     signals.score_events_recorded.connect(keep, weak=False, dispatch_uid="wire_bytes")
     batch = [
-        EventIn(id=f"e{i}", player=f"player{i % players}", points=i % 7, team=("red", "blue")[i % 2], stats={"kills": 1})
+        EventIn(
+            id=f"e{i}", player=f"player{i % players}", points=i % 7, team=("red", "blue")[i % 2], stats={"kills": 1}
+        )
         for i in range(events)
     ]
     with transaction.atomic():

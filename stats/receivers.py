@@ -35,9 +35,9 @@ def match_broadcast(sender, *, game, match, **kwargs) -> None:
     publish.publish_on_commit(lambda: publish.match_messages(game=game, match=match, teams=teams))
 
 
-async def viewers_broadcast(sender, *, slug, viewers, **kwargs) -> None:
+async def viewers_broadcast(sender, *, game_id, viewers, **kwargs) -> None:
     """A game's viewer count changed (a socket came or went): sent at once, no transaction."""
-    task = publish.publish_on_commit(lambda: publish.presence_messages(slug=slug, viewers=viewers))
+    task = publish.publish_on_commit(lambda: publish.presence_messages(game_id=game_id, viewers=viewers))
     if task is not None:
         await task
 

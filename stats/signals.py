@@ -25,5 +25,5 @@ match_started = Signal()
 match_ended = Signal()
 
 # Sent (asend) by stats.live.presence.viewers_announce, from a socket's connect or
-# disconnect: no transaction, the count is Redis's. With slug=<str> and viewers=<int>.
+# disconnect: no transaction, the count is Redis's. With game_id=<int> and viewers=<int>.
 viewers_counted = Signal()

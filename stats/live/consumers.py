@@ -51,7 +51,6 @@ class GameConsumer(ChatHandlers, JsonFrameConsumer):
 
     async def connect(self):
         self.slug = self.scope["url_route"]["kwargs"]["slug"]
-        self.group = publish.game_group(self.slug)
         self.channel_name = f"viewer.{uuid.uuid4().hex}"  # presence's member id
         self.sent_seq = 0
         self.joined = False
@@ -65,13 +64,13 @@ class GameConsumer(ChatHandlers, JsonFrameConsumer):
             return await self.close(code=CLOSE_NOT_FOUND)
         except DatabaseError as exc:
             return await self.refuse_unavailable(exc)
-        self.game_id = game.pk
+        self.game_id, self.group = game.pk, publish.game_group(game.pk)
         await self.rights_watch()  # told when its user's rights change (stats.live.rights)
         # Join before reading the snapshot, so no event can fall between the two. In a layer
         # outage the feed keeps trying; meanwhile pings keep this viewer current from the database.
         self.feed = await hub_get().join(self.group, self, game_id=self.game_id)
         self.joined = True
-        viewers = await presence.presence_join(slug=self.slug, channel=self.channel_name)
+        viewers = await presence.presence_join(game_id=self.game_id, channel=self.channel_name)
         try:
             await self.from_database(self.send_snapshot)
         except Game.DoesNotExist:  # deleted since the visibility check
@@ -83,7 +82,7 @@ class GameConsumer(ChatHandlers, JsonFrameConsumer):
         await self.send_json(frames.connection_established(self.slug))
         if not self.feed.live:
             await self.send_json(STATUS_DEGRADED)
-        await presence.viewers_announce(slug=self.slug, viewers=viewers)
+        await presence.viewers_announce(game_id=self.game_id, viewers=viewers)
 
     async def refuse_unavailable(self, exc: Exception) -> None:
         metrics.backend_error("socket_connect")
@@ -110,8 +109,8 @@ class GameConsumer(ChatHandlers, JsonFrameConsumer):
         await super().disconnect(code)
         if getattr(self, "present", False):
             self.present = False
-            viewers = await presence.presence_leave(slug=self.slug, channel=self.channel_name)
-            await presence.viewers_announce(slug=self.slug, viewers=viewers)
+            viewers = await presence.presence_leave(game_id=self.game_id, channel=self.channel_name)
+            await presence.viewers_announce(game_id=self.game_id, viewers=viewers)
 
     async def from_database(self, read, *args) -> None:
         """Run a snapshot or replay, holding live frames meanwhile, then forward those. A
@@ -130,7 +129,7 @@ class GameConsumer(ChatHandlers, JsonFrameConsumer):
 
     async def send_snapshot(self) -> None:
         snapshot = await database_sync_to_async(snapshot_with_chat)(game_id=self.game_id)
-        snapshot["viewers"] = await presence.presence_count(slug=self.slug)
+        snapshot["viewers"] = await presence.presence_count(game_id=self.game_id)
         self.sent_seq = snapshot["seq"]
         await self.send_json(snapshot)
 
@@ -161,7 +160,7 @@ class GameConsumer(ChatHandlers, JsonFrameConsumer):
 
     async def on_ping(self, content):
         PingIn.model_validate(content)
-        await presence.presence_join(slug=self.slug, channel=self.channel_name)
+        await presence.presence_join(game_id=self.game_id, channel=self.channel_name)
         # The database is the source of truth: a push lost while Redis was down shows up
         # here, at the latest one ping after it, even if no later event follows it.
         # (Not while the socket lags: its drain resyncs it, and a replay now would only queue.)
@@ -246,7 +245,7 @@ class LobbyConsumer(LobbyRights, JsonFrameConsumer):
     async def connect(self):
         user = self.scope["user"]
         self.sees_private = bool(user.is_authenticated and user.is_staff)
-        self.private_slugs: set[str] = set()  # private games this (non-staff) viewer is listed on
+        self.private_ids: set[int] = set()  # private games this (non-staff) viewer is listed on
         self.refresh_task: asyncio.Task | None = None
         self.joined = False
         await self.accept()
@@ -268,13 +267,14 @@ class LobbyConsumer(LobbyRights, JsonFrameConsumer):
             task.cancel()
 
     async def games_send(self) -> None:
-        games = await database_sync_to_async(self.games_list)(self.scope["user"])
-        self.private_slugs = {g["slug"] for g in games if not g["is_public"]}
+        games, self.private_ids = await database_sync_to_async(self.games_list)(self.scope["user"])
         await self.send_json({"type": "games", "games": games})
 
     @staticmethod
-    def games_list(user) -> list[dict]:
-        return [game_wire(g) for g in selectors.game_list_visible(user=user)]
+    def games_list(user) -> tuple[list[dict], set[int]]:
+        """The games this user may see, and the ids of the private ones among them."""
+        games = list(selectors.game_list_visible(user=user))
+        return [game_wire(g) for g in games], {g.pk for g in games if not g.is_public}
 
     async def on_ping(self, content):
         PingIn.model_validate(content)
@@ -284,7 +284,7 @@ class LobbyConsumer(LobbyRights, JsonFrameConsumer):
 
     async def lobby_forward(self, message: dict) -> None:
         """A game's new totals, from the feed: to this viewer if it may see the game."""
-        visible = message["is_public"] or self.sees_private or message.get("slug") in self.private_slugs
+        visible = message["is_public"] or self.sees_private or message.get("game_id") in self.private_ids
         if visible and self.joined and not self.outbox.should_skip(self.resync_after_lag):
             metrics.lobby_frame_out()
             await self.send(text_data=message["text"])

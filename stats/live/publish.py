@@ -10,8 +10,9 @@ the (group, message) pairs.
 
 The events are encoded to JSON here, once per publish, and carried through the layer with
 the frame's other parts and its seq range, each once (see `events_message`), so each
-process's feed can build the frame or join a burst into one frame without decoding anything. The layer is lossy by design: a
-failed push is logged once per outage, and clients recover by seq.
+process's feed can build the frame or join a burst into one frame without decoding anything.
+The layer is lossy by design: a failed push is logged once per outage, and clients recover
+by seq.
 
 Only the public API of the channel layer is used (group_send). Sync code (web threads,
 Celery) publishes on an event loop: the web server's, registered through the one seam
@@ -40,8 +41,10 @@ logger = logging.getLogger(__name__)
 LOBBY_GROUP = "lobby"
 
 
-def game_group(slug: str) -> str:
-    return f"game.{slug}"  # one group per game, named from the slug in the URL
+def game_group(game_id: int) -> str:
+    # By id, not slug: a game deleted and made again under its slug is another game, and its
+    # viewers must never get the old one's frames (a late push, a feed still running).
+    return f"game.{game_id}"
 
 
 class _Outage:
@@ -106,18 +109,18 @@ _tasks: set[asyncio.Task] = set()
 def chat_messages(*, game: Game, frame: dict) -> list[tuple[str, dict]]:
     """A chat frame (a message, or its deletion) for the game's viewers. The feed hands chat
     out off the events' path (stats.live.fanout), so chat never delays stats."""
-    return [(game_group(game.slug), {"type": "game.chat", "text": frames.json_compact(frame)})]
+    return [(game_group(game.pk), {"type": "game.chat", "text": frames.json_compact(frame)})]
 
 
 def match_messages(*, game: Game, match, teams: list[dict]) -> list[tuple[str, dict]]:
     """A match started or ended. Not in seq order: a viewer that misses it sees the match in
     its next snapshot."""
     text = frames.json_compact(frames.match_frame(match_wire(match, teams)))
-    return [(game_group(game.slug), {"type": "game.match", "text": text})]
+    return [(game_group(game.pk), {"type": "game.match", "text": text})]
 
 
-def presence_messages(*, slug: str, viewers: int) -> list[tuple[str, dict]]:
-    return [(game_group(slug), {"type": "game.presence", "text": frames.presence_text(viewers)})]
+def presence_messages(*, game_id: int, viewers: int) -> list[tuple[str, dict]]:
+    return [(game_group(game_id), {"type": "game.presence", "text": frames.presence_text(viewers)})]
 
 
 def game_events_messages(
@@ -138,8 +141,13 @@ def game_events_messages(
         seqs=(events[0].seq, events[-1].seq),
         teams=scored.teams,
     )
-    lobby = {"type": "lobby.game", "slug": game.slug, "is_public": game.is_public, "text": frames.lobby_game_text(wire)}
-    return [(game_group(game.slug), message), (LOBBY_GROUP, lobby)]
+    lobby = {
+        "type": "lobby.game",
+        "game_id": game.pk,
+        "is_public": game.is_public,
+        "text": frames.lobby_game_text(wire),
+    }
+    return [(game_group(game.pk), message), (LOBBY_GROUP, lobby)]
 
 
 def events_message(
@@ -200,4 +208,3 @@ async def messages_send_async(messages: list[tuple[str, dict]]) -> None:
         outage.failed(exc)
     else:
         outage.ok()
-

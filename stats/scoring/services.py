@@ -115,4 +115,3 @@ def match_end(*, game_id: int, match_id: str) -> Match:
             Game.objects.filter(pk=game_id).update(open_match=still_live.first())
         match_ended.send(sender=Match, game=game, match=match)
     return match
-

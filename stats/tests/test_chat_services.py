@@ -45,7 +45,11 @@ def test_post_stores_the_message_and_publishes_it_once(game, ada, published, dja
     assert (stored.pk, stored.game_id, stored.user_id, stored.text) == (message.pk, game.pk, ada.pk, "gg wp")
     assert len(published.calls) == 1
     group, frame = published.sent[0]
-    assert (group, frame["type"], set(frame["message"])) == (publish.game_group(game.slug), "chat", {"id", "user", "text", "at_ms"})
+    assert (group, frame["type"], set(frame["message"])) == (
+        publish.game_group(game.pk),
+        "chat",
+        {"id", "user", "text", "at_ms"},
+    )
     assert frame["message"] | {"at_ms": 0} == {"id": message.pk, "user": "ada", "text": "gg wp", "at_ms": 0}
     assert isinstance(frame["message"]["at_ms"], int)
 

@@ -183,7 +183,7 @@ async def test_an_unchanged_viewer_count_sends_no_presence_frame(settings, monke
     hub, viewer = hubs.hub_get(), RecordingViewer()
     await hub.join(GROUP, viewer)
     for count in (2, 2, 3):
-        await publish.messages_send_async(publish.presence_messages(slug="fanout-test", viewers=count))
+        await publish.messages_send_async(publish.presence_messages(game_id=900_001, viewers=count))
     marker = '{"type":"pong"}'
     await publish_messages({"type": "game.marker", "text": marker})
     await until(lambda: marker in viewer.texts)

@@ -73,19 +73,19 @@ async def receive(channel: str) -> dict:
 
 async def test_recorded_events_send_their_signal_and_reach_the_game_and_the_lobby(game, caught):
     sends = caught(signals.score_events_recorded)
-    channel, lobby = await subscribe(publish.game_group(game.slug)), await subscribe(publish.LOBBY_GROUP)
+    channel, lobby = await subscribe(publish.game_group(game.pk)), await subscribe(publish.LOBBY_GROUP)
     await database_sync_to_async(services.score_events_record)(game_id=game.pk, events=[event_in("a")])
     assert [s["game"].pk for s in sends.sends] == [game.pk]
     message = await receive(channel)
     assert (message["type"], message["first_seq"], message["last_seq"]) == ("game.events", 1, 1)
-    while (totals := await receive(lobby))["slug"] != game.slug:
+    while (totals := await receive(lobby))["game_id"] != game.pk:
         pass  # another test's game
     assert json.loads(totals["text"])["game"]["last_seq"] == 1
 
 
 async def test_a_chat_message_posted_sends_its_signal_and_its_frame(game, staff, caught):
     sends = caught(signals.chat_message_posted)
-    channel = await subscribe(publish.game_group(game.slug))
+    channel = await subscribe(publish.game_group(game.pk))
     message = await database_sync_to_async(chat_services.chat_message_post)(game_id=game.pk, user=staff, text="gg")
     assert [s["message"].pk for s in sends.sends] == [message.pk]
     got = await receive(channel)
@@ -95,7 +95,7 @@ async def test_a_chat_message_posted_sends_its_signal_and_its_frame(game, staff,
 async def test_a_chat_message_deleted_sends_its_signal_and_its_frame_once(game, staff, caught):
     sends = caught(signals.chat_message_deleted)
     message = await database_sync_to_async(chat_services.chat_message_post)(game_id=game.pk, user=staff, text="x")
-    channel = await subscribe(publish.game_group(game.slug))
+    channel = await subscribe(publish.game_group(game.pk))
     for _ in range(2):  # the second delete changes nothing: no signal, no frame
         await database_sync_to_async(chat_services.chat_message_delete)(message_id=message.pk, by=staff)
     assert [s["message_id"] for s in sends.sends] == [message.pk]
@@ -105,7 +105,7 @@ async def test_a_chat_message_deleted_sends_its_signal_and_its_frame_once(game, 
 
 async def test_a_match_started_and_ended_send_their_signals_and_frames(game, caught):
     started, ended = caught(signals.match_started), caught(signals.match_ended)
-    channel = await subscribe(publish.game_group(game.slug))
+    channel = await subscribe(publish.game_group(game.pk))
     await database_sync_to_async(scoring.match_start)(game_id=game.pk, match_id="m1", name="One")
     await database_sync_to_async(scoring.match_end)(game_id=game.pk, match_id="m1")
     assert [s["match"].match_id for s in started.sends + ended.sends] == ["m1", "m1"]
@@ -115,8 +115,8 @@ async def test_a_match_started_and_ended_send_their_signals_and_frames(game, cau
 
 async def test_a_viewer_count_sends_its_signal_and_its_frame(game, caught):
     sends = caught(signals.viewers_counted)
-    channel = await subscribe(publish.game_group(game.slug))
-    await presence.viewers_announce(slug=game.slug, viewers=7)
+    channel = await subscribe(publish.game_group(game.pk))
+    await presence.viewers_announce(game_id=game.pk, viewers=7)
     assert [s["viewers"] for s in sends.sends] == [7]
     got = await receive(channel)
     assert (got["type"], json.loads(got["text"])) == ("game.presence", {"type": "presence", "viewers": 7})
