@@ -16,7 +16,7 @@ from django.contrib.auth.models import User
 
 from stats import services, signals
 from stats.chat import services as chat_services
-from stats.live import presence, publish
+from stats.live import cut, frames, presence, publish
 from stats.scoring import services as scoring
 from stats.tests.support import event_in
 
@@ -68,7 +68,12 @@ async def subscribe(group: str) -> str:
 
 
 async def receive(channel: str) -> dict:
-    return await asyncio.wait_for(get_channel_layer().receive(channel), 10)
+    """The next message on `channel`, its frame checked against stats.live.frames (the frame
+    every viewer would be sent: frame_check sees those only where a socket sends them)."""
+    message = await asyncio.wait_for(get_channel_layer().receive(channel), 10)
+    text = cut.message_text(message) if message["type"] == "game.events" else message["text"]
+    frames.frame_validate(json.loads(text))
+    return message
 
 
 async def test_recorded_events_send_their_signal_and_reach_the_game_and_the_lobby(game, caught):
