@@ -12,7 +12,8 @@ are throttled: only the latest matters, at most one frame per PRESENCE_TICK.
 
 import asyncio
 import logging
-from typing import TYPE_CHECKING, Protocol
+from collections.abc import Coroutine
+from typing import Protocol
 
 from django.conf import settings
 
@@ -20,12 +21,18 @@ from stats.live import cut
 from stats.live.frames import OutFrame
 from stats.ops import metrics
 
-if TYPE_CHECKING:
-    from stats.live.hub import Hub
-
 logger = logging.getLogger(__name__)
 PRESENCE_TICK = 1.0  # seconds between two presence frames of one game
 HAND_OUT_SLICE = 100  # viewers handed a frame before the loop may run something else
+
+
+class Ticks(Protocol):
+    """What a fan-out needs of its hub (stats.live.hub.Hub), named here so that this module
+    does not import the hub, which imports it: stats/live has no circle of imports."""
+
+    def spawn(self, coro: Coroutine) -> asyncio.Task: ...
+
+    def tick_for(self, viewers: int) -> float: ...
 
 
 class Viewer(Protocol):
@@ -41,7 +48,7 @@ class Viewer(Protocol):
 class Fanout:
     """One game's viewers in this process, and the frames on their way to them."""
 
-    def __init__(self, hub: "Hub", group: str) -> None:
+    def __init__(self, hub: Ticks, group: str) -> None:
         self.hub, self.group = hub, group
         self.viewers: dict[Viewer, None] = {}  # insertion-ordered set
         self.pending: list[dict] = []  # contiguous messages waiting for the tick

@@ -32,6 +32,7 @@ from django.db import DatabaseError
 
 from stats import selectors
 from stats.live import frames
+from stats.live.hub import hub_get
 
 logger = logging.getLogger(__name__)
 RIGHTS_GROUP = "rights"
@@ -107,8 +108,6 @@ class RightsWatch:
         self.sockets: dict[int, dict] = {}  # user id -> {socket: None}
         self.following = False  # a viewer of the hub's feed of RIGHTS_GROUP
         self.loop = asyncio.get_running_loop()
-        from stats.live.hub import hub_get  # the hub imports the live path: imported late
-
         self.hub = hub_get()
 
     async def watch(self, socket, user_id: int) -> None:
