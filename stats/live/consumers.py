@@ -282,12 +282,13 @@ class LobbyConsumer(LobbyRights, JsonFrameConsumer):
             await self.games_send()
         await self.send_json(frames.pong())
 
-    async def lobby_forward(self, message: dict) -> None:
-        """A game's new totals, from the feed: to this viewer if it may see the game."""
+    async def lobby_forward(self, message: dict, frame: OutFrame) -> None:
+        """A game's new totals, from the feed (one frame for all the lobby's sockets here):
+        to this viewer if it may see the game."""
         visible = message["is_public"] or self.sees_private or message.get("game_id") in self.private_ids
-        if visible and self.joined and not self.outbox.should_skip(self.resync_after_lag):
+        if visible and self.joined and not self.outbox.should_skip(self.resync_after_lag, frame):
             metrics.lobby_frame_out()
-            await self.send(text_data=message["text"])
+            await self.frame_send(frame)
 
     async def text_forward(self, frame: OutFrame) -> None:
         if self.joined:  # a status frame (degraded)

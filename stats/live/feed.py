@@ -138,8 +138,8 @@ class Feed:
             return await self.out.presence_arrive(message["text"])
         if kind == "game.chat":
             return self.out.chat_add(message["text"])
-        if kind == "lobby.game":  # the lobby's feed: each viewer filters by what it may see
-            return await self.out.hand_out(lambda viewer: viewer.lobby_forward(message))
+        if kind == "lobby.game":  # the lobby's feed: coalesced per game, each viewer filters
+            return await self.out.lobby_add(message)
         if kind != "game.events":
             text = message.get("text")
             if isinstance(text, str):

@@ -145,7 +145,7 @@ class RightsWatch:
     async def events_forward(self, first_seq: int, last_seq: int, frame) -> None:
         pass  # the rights group carries no events
 
-    async def lobby_forward(self, message: dict) -> None:
+    async def lobby_forward(self, message: dict, frame) -> None:
         pass
 
 
