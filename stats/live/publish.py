@@ -83,17 +83,14 @@ def publish_on_commit(build: Callable[[], list[tuple[str, dict]]]) -> asyncio.Ta
     rows, players and counters the service wrote) is not touched after the write.
 
     Called on an event loop (a socket's presence count: no transaction there, and Django's
-    transaction API may not run on a loop), it sends at once in a task, returned so the
-    caller may wait for it."""
+    transaction API may not run on a loop), it sends at once in a task, returned: the caller
+    awaits it (stats.receivers.viewers_broadcast), so no module-level set keeps it alive."""
     try:
         loop = asyncio.get_running_loop()
     except RuntimeError:
         loop = None
     if loop is not None:
-        task = loop.create_task(messages_send_async(build()))
-        _tasks.add(task)  # a reference, so the task is not collected mid-flight
-        task.add_done_callback(_tasks.discard)
-        return task
+        return loop.create_task(messages_send_async(build()))  # the caller awaits it
 
     # A named function, not a partial: robust=True logs failures by the callback's __qualname__.
     def send_committed() -> None:
@@ -101,9 +98,6 @@ def publish_on_commit(build: Callable[[], list[tuple[str, dict]]]) -> asyncio.Ta
 
     transaction.on_commit(send_committed, robust=True)
     return None
-
-
-_tasks: set[asyncio.Task] = set()
 
 
 def chat_messages(*, game: Game, frame: dict) -> list[tuple[str, dict]]:
