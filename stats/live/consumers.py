@@ -72,14 +72,13 @@ class GameConsumer(ChatHandlers, JsonFrameConsumer):
         self.joined = True
         viewers = await presence.presence_join(game_id=self.game_id, channel=self.channel_name)
         try:
-            await self.from_database(self.send_snapshot)
+            await self.from_database(self.send_opening)
         except Game.DoesNotExist:  # deleted since the visibility check
             await self.send_json(frames.error("not_found", "no such game, or you may not watch it"))
             return await self.close(code=CLOSE_NOT_FOUND)
         except DatabaseError as exc:
             return await self.refuse_unavailable(exc)
         metrics.snapshot_sent("connect")
-        await self.send_json(frames.connection_established(self.slug))
         if not self.feed.live:
             await self.send_json(STATUS_DEGRADED)
         await presence.viewers_announce(game_id=self.game_id, viewers=viewers)
@@ -126,6 +125,12 @@ class GameConsumer(ChatHandlers, JsonFrameConsumer):
         held, self.held = self.held, None
         for item in held or ():  # None: the socket went meanwhile, and its frames with it
             await (self.events_forward(*item) if len(item) == 3 else self.text_forward(*item))
+
+    async def send_opening(self) -> None:
+        """The snapshot, then connection_established, before the live frames held meanwhile (an
+        earlier viewer's presence count, say): a client's first two frames are always these."""
+        await self.send_snapshot()
+        await self.send_json(frames.connection_established(self.slug))
 
     async def send_snapshot(self) -> None:
         snapshot = await database_sync_to_async(snapshot_with_chat)(game_id=self.game_id)
