@@ -5,9 +5,8 @@ All traffic is on 127.0.0.1; each step is bounded in events and seconds. See doc
 
 import argparse
 import asyncio
-import os
 
-from bench import report
+from bench import cli, report
 from bench.chat import chat_bench
 from bench.fanout import Target, fanout_step
 from bench.idle import idle_bench
@@ -27,7 +26,6 @@ FANOUT_COLUMNS = [
 
 
 def arguments() -> argparse.Namespace:
-    two = (os.cpu_count() or 1) >= 2
     p = argparse.ArgumentParser(prog="python -m bench", description=__doc__)
     p.add_argument("--only", default=",".join(ALL), help=f"comma-separated subset of {','.join(ALL)}")
     p.add_argument("--servers", default="uvicorn,daphne,raw,naive", help="what fan-out and latency compare")
@@ -46,15 +44,8 @@ def arguments() -> argparse.Namespace:
     p.add_argument("--idle-seconds", type=float, default=8)
     p.add_argument("--scale-viewers", type=int, default=1000)
     p.add_argument("--scale-rate", type=float, default=200)
-    p.add_argument("--port", type=int, default=8300, help="servers take the first free port from here")
-    p.add_argument("--redis-port", type=int, default=16300, help="the embedded Valkey's first port to try")
-    p.add_argument("--server-cpus", default="0" if two else None, help="taskset CPU list for the server under test")
-    p.add_argument("--client-cpus", default="1" if two else None, help="taskset CPU list for clients and Valkey")
-    p.add_argument("--no-pin", action="store_true", help="do not use taskset")
-    args = p.parse_args()
-    if args.no_pin:
-        args.server_cpus = args.client_cpus = None
-    return args
+    cli.stack_options(p, port=8300, redis_port=16300)
+    return cli.parse(p)
 
 
 def fanout_plan(args) -> list[tuple[str, int, float]]:

@@ -13,7 +13,7 @@ import json
 import os
 import statistics
 
-from bench import report
+from bench import cli, report
 from bench.load import Http, Poster, event_make
 from bench.reads import get_loop
 from bench.servers import stack
@@ -23,17 +23,13 @@ LEADERBOARD = f"/api/games/{BOARD}/leaderboard?stat=kd&limit=10"
 
 
 def arguments() -> argparse.Namespace:
-    two = (os.cpu_count() or 1) >= 2
     p = argparse.ArgumentParser(prog="python -m bench.derived_board", description=__doc__)
     p.add_argument("--app-server", default="uvicorn")
     p.add_argument("--readers", type=int, default=16)
     p.add_argument("--seconds", type=float, default=10)
     p.add_argument("--players", type=int, default=20000)
-    p.add_argument("--port", type=int, default=8500)
-    p.add_argument("--redis-port", type=int, default=16500)
-    p.add_argument("--server-cpus", default="0" if two else None)
-    p.add_argument("--client-cpus", default="1" if two else None)
-    return p.parse_args()
+    cli.stack_options(p, port=8500, redis_port=16500)
+    return cli.parse(p)
 
 
 async def seed(port: int, key: str, players: int) -> None:

@@ -19,7 +19,7 @@ import secrets
 import statistics
 import time
 
-from bench import report
+from bench import cli, report
 from bench.load import Http, Poster, event_make
 from bench.servers import cpu_seconds, stack
 
@@ -28,7 +28,6 @@ CSRF = "b" * 32  # Django takes an unmasked token equal to the cookie's secret
 
 
 def arguments() -> argparse.Namespace:
-    two = (os.cpu_count() or 1) >= 2
     p = argparse.ArgumentParser(prog="python -m bench.login", description=__doc__)
     p.add_argument("--servers", default="uvicorn,daphne", help="ASGI servers to run it on")
     p.add_argument("--gates", default="1,0", help="LOGIN_CONCURRENCY values (0: no gate)")
@@ -36,15 +35,8 @@ def arguments() -> argparse.Namespace:
     p.add_argument("--clients", type=int, default=32, help="flooding clients, each its own address")
     p.add_argument("--attempts", type=int, default=10, help="wrong passwords per client")
     p.add_argument("--baseline-seconds", type=float, default=8, help="POSTs alone, before the flood")
-    p.add_argument("--port", type=int, default=8500, help="the server takes the first free port from here")
-    p.add_argument("--redis-port", type=int, default=16500, help="the embedded Valkey's first port to try")
-    p.add_argument("--server-cpus", default="0" if two else None, help="taskset CPU list for the server")
-    p.add_argument("--client-cpus", default="1" if two else None, help="CPU list for this client and Valkey")
-    p.add_argument("--no-pin", action="store_true", help="do not pin processes to CPUs")
-    args = p.parse_args()
-    if args.no_pin:
-        args.server_cpus = args.client_cpus = None
-    return args
+    cli.stack_options(p, port=8500, redis_port=16500)
+    return cli.parse(p)
 
 
 def address_make() -> str:

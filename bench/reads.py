@@ -12,7 +12,7 @@ import os
 import statistics
 import time
 
-from bench import report
+from bench import cli, report
 from bench.load import Http, Poster, event_make
 from bench.servers import cpu_seconds, stack
 
@@ -23,22 +23,14 @@ SNAPSHOT = f"/api/games/{SLUG}/snapshot"
 
 
 def arguments() -> argparse.Namespace:
-    two = (os.cpu_count() or 1) >= 2
     p = argparse.ArgumentParser(prog="python -m bench.reads", description=__doc__)
     p.add_argument("--app-server", default="uvicorn", help="uvicorn or daphne")
     p.add_argument("--seconds", type=float, default=5, help="duration of each snapshot row")
     p.add_argument("--clients", default="1,8", help="snapshot readers (keep-alive connections) per row")
     p.add_argument("--readers", type=int, default=32, help="connections reading 1,000-event pages")
     p.add_argument("--post-seconds", type=float, default=10, help="duration of each POST-latency row")
-    p.add_argument("--port", type=int, default=8400, help="the server takes the first free port from here")
-    p.add_argument("--redis-port", type=int, default=16400, help="the embedded Valkey's first port to try")
-    p.add_argument("--server-cpus", default="0" if two else None, help="taskset CPU list for the server")
-    p.add_argument("--client-cpus", default="1" if two else None, help="CPU list for this client and Valkey")
-    p.add_argument("--no-pin", action="store_true", help="do not pin processes to CPUs")
-    args = p.parse_args()
-    if args.no_pin:
-        args.server_cpus = args.client_cpus = None
-    return args
+    cli.stack_options(p, port=8400, redis_port=16400)
+    return cli.parse(p)
 
 
 async def seed(port: int, key: str) -> None:

@@ -13,7 +13,7 @@ from stats import ratelimit, selectors, services
 from stats.apikit import (
     GAME_NOT_FOUND,
     ApiError,
-    ApiKeyAuth,
+    AsyncApiKeyAuth,
     Slug,
     Text,
     answers,
@@ -67,10 +67,23 @@ def game_for_reader(request, slug: Slug) -> Game:
 
 def writer_key(request, slug: Slug) -> ApiKey:
     """The game server's key (ApiKeyAuth found it) for this game, within its rate limit."""
+    return _within_rate(_own_key(request, slug), keyrate.http_take(request.auth.prefix))
+
+
+async def writer_key_async(request, slug: Slug) -> ApiKey:
+    """writer_key for an async endpoint (AsyncApiKeyAuth found the key)."""
+    key = _own_key(request, slug)
+    return _within_rate(key, await keyrate.http_atake(key.prefix))  # counted here, told to Redis in batches
+
+
+def _own_key(request, slug: Slug) -> ApiKey:
     key = request.auth
     if key.game.slug != slug:  # whether that game exists is none of this key's business
         raise ApiError(404, "not_found", GAME_NOT_FOUND)
-    retry_after = keyrate.http_take(key.prefix)  # counted here, told to Redis in batches
+    return key
+
+
+def _within_rate(key: ApiKey, retry_after: int | None) -> ApiKey:
     if retry_after is not None:
         message = f"too many requests for this key; retry in {retry_after}s"
         raise ApiError(429, "rate_limited", message, headers={"Retry-After": str(retry_after)})
@@ -79,22 +92,25 @@ def writer_key(request, slug: Slug) -> ApiKey:
 
 @router.post(
     "/games/{slug:slug}/events",
-    auth=ApiKeyAuth(),
+    url_name="events",  # the path's name (its GET too): stats.admission knows the reads by name
+    auth=AsyncApiKeyAuth(),
     response=answers({202: Accepted}, 401, 404, 409, 422, 429),
     summary=f"Post one event or a batch of up to {settings.WEBGAME_MAX_BATCH:,} (idempotent by id)",
     # Another game's key gets the 404 of a missing game (no 403): it must not tell which
     # private games exist.
 )
 @metrics.counts_own_ingest
-def events_post(request, slug: Slug, body: EventsIn = Body(...)):
-    key = writer_key(request, slug)
+async def events_post(request, slug: Slug, body: EventsIn = Body(...)):
+    # Async: the POST awaits its group commit on the loop, as an ingest frame does; no thread
+    # is held while the writer commits (with a cached key, the request takes no thread at all).
+    key = await writer_key_async(request, slug)
     events = body.events if hasattr(body, "events") else [body]
     refusal = stat_values_refusal(events)
     if refusal is not None:
         raise ApiError(413, "too_many_stat_values", refusal)
     try:
         # Group commit with the other POSTs and ingest frames of this game (stats.ingest).
-        result = events_record_grouped(game_id=key.game_id, events=events)
+        result = await events_record_grouped(game_id=key.game_id, events=events)
     except Game.DoesNotExist:  # deleted since its key was cached
         raise ApiError(404, "not_found", GAME_NOT_FOUND) from None
     except services.EventConflict as exc:
@@ -120,6 +136,7 @@ def snapshot_get(request, slug: Slug):
 
 @router.get(
     "/games/{slug:slug}/events",
+    url_name="events",
     response=answers({200: EventPage}, 404, 429),
     summary="Replay: the events after a seq, in order",
     openapi_extra=READER,

@@ -106,6 +106,14 @@ class ApiKeyAuth(HttpAuthBase):
         return None if raw is None else selectors.api_key_get(raw=raw)
 
 
+class AsyncApiKeyAuth(ApiKeyAuth):
+    """ApiKeyAuth for an async endpoint: a cached key costs no thread hop."""
+
+    async def __call__(self, request):
+        raw = httpkit.bearer_token(request.META.get("HTTP_AUTHORIZATION"))
+        return None if raw is None else await selectors.api_key_aget(raw=raw)
+
+
 def _ascii_digits(raw):
     """An integer parameter as ASCII digits only (int() also takes "+5", " 5 ", "5_0" and other
     scripts' digits), at most 20 of them: int() refuses more than 4,300 (a 500) and a megabyte

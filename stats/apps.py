@@ -12,6 +12,7 @@ class StatsConfig(AppConfig):
 
         from stats import checks, receivers, signals  # noqa: F401 - checks registers itself
         from stats.models import ApiKey, Game
+        from webgame import checks as webgame_checks  # noqa: F401 - registers itself too
 
         signals.score_events_recorded.connect(
             receivers.broadcast_after_commit, dispatch_uid="stats.broadcast_after_commit"

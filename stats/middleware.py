@@ -11,6 +11,7 @@ from django.core.exceptions import DisallowedHost, TooManyFieldsSent
 from django.views import defaults
 
 from stats import apikit as api
+from webgame.middleware import HookMiddleware
 
 # The logger Django reports a bad Host to, so that its configuration still applies.
 host_logger = logging.getLogger("django.security.DisallowedHost")
@@ -48,12 +49,8 @@ def debug_technical_page(response) -> bool:
     return TECHNICAL_PAGE_MARK in response.content[:1024]
 
 
-class ContentSecurityPolicyMiddleware:
-    def __init__(self, get_response):
-        self.get_response = get_response
-
-    def __call__(self, request):
-        response = self.get_response(request)
+class ContentSecurityPolicyMiddleware(HookMiddleware):
+    def after(self, request, response):
         # The admin ships inline scripts of its own; everything else gets the strict policy,
         # except a technical error page in development (DEBUG on, read per request): it is
         # sent without a policy so that it is readable. Never in production (DEBUG off: these
@@ -65,17 +62,14 @@ class ContentSecurityPolicyMiddleware:
         return response
 
 
-class ApiHostCheckMiddleware:
+class ApiHostCheckMiddleware(HookMiddleware):
     """A request whose Host is not in ALLOWED_HOSTS, or whose query string holds more than
     DATA_UPLOAD_MAX_NUMBER_FIELDS parameters, is answered 400 with one WARNING line: the API's
     JSON under /api/, Django's 400 page elsewhere. Left to Django, the Host is checked in a
     middleware further in (the query when a view reads it), and the refusal is logged at ERROR
     with a traceback, as for a bug: anyone could fill the logs with them (issue #19)."""
 
-    def __init__(self, get_response):
-        self.get_response = get_response
-
-    def __call__(self, request):
+    def before(self, request):
         try:
             request.get_host()
             if request.method == "GET":
@@ -86,7 +80,7 @@ class ApiHostCheckMiddleware:
         except TooManyFieldsSent as exc:
             fields_logger.warning("%s (%s)", exc, request.path)
             return self._refused(request, exc)
-        return self.get_response(request)
+        return None
 
     @staticmethod
     def _refused(request, exc):

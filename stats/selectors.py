@@ -8,6 +8,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
+from asgiref.sync import sync_to_async
 from django.conf import settings
 from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
 from django.db import connection, transaction
@@ -72,21 +73,36 @@ _api_keys: dict[str, tuple[float, ApiKey]] = {}
 
 
 def api_key_get(*, raw: str) -> ApiKey | None:
-    parts = raw.split("_")
-    if len(parts) < 3 or parts[0] != "wg":
+    if not _api_key_shaped(raw):
         return None
     hashed = api_key_hash(raw)
     now = time.monotonic()
     cached = _api_keys.get(hashed)
     if cached is not None and cached[0] > now:
         return cached[1]
-    key = ApiKey.objects.select_related("game").filter(prefix=parts[1], revoked=False).first()
+    key = ApiKey.objects.select_related("game").filter(prefix=raw.split("_")[1], revoked=False).first()
     if key is None or key.hashed != hashed:
         return None
     if len(_api_keys) >= _API_KEY_CACHE_MAX:
         _api_keys.clear()  # bounded; the next requests simply look their keys up again
     _api_keys[hashed] = (now + API_KEY_CACHE_SECONDS, key)
     return key
+
+
+async def api_key_aget(*, raw: str) -> ApiKey | None:
+    """api_key_get for async code: a cached key is answered on the loop, a miss is read in
+    the request's thread (the database)."""
+    cached = _api_keys.get(api_key_hash(raw))
+    if cached is not None and cached[0] > time.monotonic():
+        return cached[1]
+    if not _api_key_shaped(raw):  # nothing to look up: no hop either
+        return None
+    return await sync_to_async(api_key_get)(raw=raw)
+
+
+def _api_key_shaped(raw: str) -> bool:
+    parts = raw.split("_")
+    return len(parts) >= 3 and parts[0] == "wg"
 
 
 def api_key_cache_clear() -> None:
@@ -183,11 +199,15 @@ def game_snapshot_shared(*, game_id: int) -> dict:
     What only the seq decides is cached: totals, leaderboard, recent events, series, and the
     rate rows. What the clock decides is made per call: server_ms, and the rate chart cut to
     the last RATE_SECONDS (the same seq means no event since the build: rows only slide out).
-    The game row is read on every call (the seq check) and sent as read, so a rename shows."""
+    The game row is read on every call (the seq check) and sent as read, so a rename shows.
+    So are its declared stats (a query of at most GAME_MAX_STATS rows): a stat changed since
+    the build (stats.scoring.stat_changes: a label, a rename...) moves no seq, and a snapshot
+    that names it otherwise is built again, in every process (issue #22)."""
     game = Game.objects.get(pk=game_id)
+    stats = scoring.stats_declared(game_id=game_id)
     cached = _snapshots.get(game_id)
-    if cached is None or (cached[0], cached[1]["seq"]) != (game.created_at, game.last_seq):
-        cached = _snapshot_build(game=game)
+    if cached is None or not _snapshot_current(cached, game=game, stats=stats):
+        cached = _snapshot_build(game=game, stats=stats)
     snapshot = dict(cached[1])
     if snapshot["seq"] == game.last_seq:
         snapshot["game"] = game_wire(game)  # else the build saw a newer seq: keep its own game
@@ -198,10 +218,14 @@ def game_snapshot_shared(*, game_id: int) -> dict:
     return snapshot
 
 
-def _snapshot_build(*, game: Game) -> tuple[datetime, dict]:
+def _snapshot_current(cached: tuple[datetime, dict], *, game: Game, stats: list[dict]) -> bool:
+    return (cached[0], cached[1]["seq"]) == (game.created_at, game.last_seq) and cached[1]["stats"] == stats
+
+
+def _snapshot_build(*, game: Game, stats: list[dict]) -> tuple[datetime, dict]:
     with _snapshot_build_locks[game.pk % len(_snapshot_build_locks)]:
         cached = _snapshots.get(game.pk)  # built by the reader this one waited for?
-        if cached is not None and (cached[0], cached[1]["seq"]) == (game.created_at, game.last_seq):
+        if cached is not None and _snapshot_current(cached, game=game, stats=stats):
             return cached
         built = (game.created_at, game_snapshot(game_id=game.pk))
         if len(_snapshots) >= _SNAPSHOT_CACHE_MAX:

@@ -6,7 +6,7 @@ the one ninja generates from the routes and their pydantic models, at /api/opena
 Answers every operation shares are added to the document here, in one place, from the code
 that gives them: 400 (a Host this server does not answer for, or too many parameters: the
 error handlers of webgame.urls), 405 (JsonNotAllowed below), 503 `busy` for the heavy reads
-(webgame.handler.HEAVY_READ), 413 and 408 for request bodies (webgame.edge)."""
+(stats.admission), 413 and 408 for request bodies (webgame.edge)."""
 
 import functools
 import re
@@ -16,10 +16,10 @@ from ninja.openapi.docs import Swagger
 from ninja.operation import PathView
 
 from stats import api as games_api
+from stats.admission import heavy_read_path
 from stats.apikit import JsonObjectParser, error_response, errors_install
 from stats.chat import api as chat_api
 from stats.scoring import api as scoring_api
-from webgame.handler import HEAVY_READ
 
 ERROR_REF = {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}}
 ERROR_ANSWERS = {
@@ -88,7 +88,7 @@ def _shared_answers(document) -> dict:
             for parameter in operation.get("parameters", ()):
                 _parameter_plain(parameter)
             codes = [400, 405]
-            if method == "get" and HEAVY_READ.search(concrete):
+            if method == "get" and heavy_read_path(concrete):
                 codes.append(503)
             if method == "post":
                 codes += [408, 413]

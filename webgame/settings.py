@@ -25,6 +25,10 @@ if not SECRET_KEY or (not DEBUG and SECRET_KEY == DEV_SECRET_KEY):
 
 ALLOWED_HOSTS = env.list("ALLOWED_HOSTS", default=["localhost", "127.0.0.1", "[::1]"])
 CSRF_TRUSTED_ORIGINS = env.list("CSRF_TRUSTED_ORIGINS", default=[])
+# The address the Procfile's web server binds (`--host ${WEB_HOST:-127.0.0.1}`): this machine
+# only by default; 0.0.0.0 for a TV or a streaming PC on the LAN (docs/deploy.md, "On a LAN").
+# Read here too so that a system check (stats.checks) can say when ALLOWED_HOSTS misses it.
+WEB_HOST = env("WEB_HOST", default="127.0.0.1")
 
 INSTALLED_APPS = [
     "daphne",
@@ -42,24 +46,32 @@ INSTALLED_APPS = [
 
 # One list, in the order a request meets them.
 MIDDLEWARE = [
+    # Every one runs on Django's async chain without a hop to a thread (webgame.middleware):
+    # Django's own and WhiteNoise's through async-native subclasses.
     # Request latency by route (outermost: it times the whole middleware chain; stats.ops).
     "stats.ops.middleware.RequestMetricsMiddleware",
     # A bad Host under /api/ gets the API's JSON error (stats.middleware), not Django's HTML page
     # and a logged traceback. Before SecurityMiddleware, which may read the Host already.
     "stats.middleware.ApiHostCheckMiddleware",
-    "django.middleware.security.SecurityMiddleware",
-    "whitenoise.middleware.WhiteNoiseMiddleware",
+    # Heavy API reads wait on the loop for one of API_READ_CONCURRENCY slots, or get a 503.
+    "stats.admission.HeavyReadMiddleware",
+    "webgame.middleware.SecurityMiddleware",
+    "webgame.middleware.WhiteNoiseMiddleware",
     "stats.middleware.ContentSecurityPolicyMiddleware",
-    "django.contrib.sessions.middleware.SessionMiddleware",
-    "django.middleware.common.CommonMiddleware",
-    "django.middleware.csrf.CsrfViewMiddleware",
-    "django.contrib.auth.middleware.AuthenticationMiddleware",
-    "django.contrib.messages.middleware.MessageMiddleware",
-    "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    "webgame.middleware.SessionMiddleware",
+    "webgame.middleware.CommonMiddleware",
+    "webgame.middleware.CsrfViewMiddleware",
+    "webgame.middleware.AuthenticationMiddleware",
+    "webgame.middleware.MessageMiddleware",
+    "webgame.middleware.XFrameOptionsMiddleware",
     # Login throttling (issue #19, below): a busy password check answers 503, then axes.
     "stats.accounts.gate.LoginBusyMiddleware",
     "axes.middleware.AxesMiddleware",
 ]
+
+# Django finds its own middlewares by dotted path for these three; MIDDLEWARE names their
+# async-native subclasses, and webgame.checks runs Django's middleware checks on them instead.
+SILENCED_SYSTEM_CHECKS = ["security.W001", "security.W002", "security.W003"]
 
 ROOT_URLCONF = "webgame.urls"
 TEMPLATES = [
@@ -291,12 +303,11 @@ WEBGAME_API_ANON_READ_WINDOW = env.int("API_ANON_READ_WINDOW", default=60)
 # core (JSON of up to 1,000 events), where the threads are mostly for POSTs waiting on commits.
 WEBGAME_API_READ_CONCURRENCY = env.int("API_READ_CONCURRENCY", default=2)
 WEBGAME_API_READ_WAIT_MS = env.int("API_READ_WAIT_MS", default=1000)
-# Long-lived threads per web process for sync Django code (webgame.handler). 16, not 4: a POST
-# of events spends most of its time waiting for its group's commit (stats.ingest.committer),
-# holding its thread but no CPU and no database connection (the key is cached, the writer
-# thread does the writing). With 4 threads a group held at most 4 POSTs; with 16, 16
-# concurrent one-event POSTs into PostgreSQL went from ~270 to ~500/s (docs/benchmarks.md,
-# issue #13). Heavy reads stay capped by API_READ_CONCURRENCY.
+# Long-lived threads per web process for sync Django code (webgame.handler): sync views, and
+# closing each response. The event POST is async and awaits its group commit on the loop, so
+# it holds none while it waits (it once did: 16 rather than 4 threads took 16 concurrent
+# one-event POSTs into PostgreSQL from ~270 to ~500/s, issue #13). Each thread that runs a
+# query keeps one database connection. Heavy reads stay capped by API_READ_CONCURRENCY.
 WEB_SYNC_THREADS = env.int("WEB_SYNC_THREADS", default=16)
 
 # --- HTTP edge (issue #10; webgame.edge, docs/deploy.md, docs/reliability.md "HTTP edge limits") ---

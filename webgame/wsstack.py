@@ -13,13 +13,21 @@ saves it itself, as with channels' `login()`), and support for a session middlew
 out. TailURLRouter is channels' URLRouter returning the consumer's awaitable instead of
 awaiting it, so it keeps no frame at all.
 
-Two differences, both refusals at the handshake (HTTP 403) that channels does otherwise: the
-Origin must be the request's own origin (scheme, host and port, as Django's CSRF check reads
-them) or one of CSRF_TRUSTED_ORIGINS, where channels compares its host alone with
-ALLOWED_HOSTS; and a path with no route is refused, where channels raises (an HTTP 500 and a
-logged traceback from the server).
+Three differences from channels. A browser's Origin must be the request's own origin
+(scheme, host and port, as Django's CSRF check reads them) or one of CSRF_TRUSTED_ORIGINS,
+where channels compares its host alone with ALLOWED_HOSTS. A handshake with no Origin at all
+is let through, where channels refuses it: browsers always send one, so its absence cannot be
+a page of another site using the visitor's cookies; such a client (a script, a bot, an OBS
+plugin) may watch what an anonymous visitor may, and private games still need a login (issue
+#22). And a path with no route is refused, where channels raises (an HTTP 500 and a logged
+traceback from the server).
+
+Every refusal says why (handshake_deny): as a JSON error body where the server lets the app
+answer the handshake (the ASGI `websocket.http.response` extension: uvicorn), else as the
+bare 403 that closing before accept makes (daphne has no such extension).
 """
 
+import json
 from importlib import import_module
 
 from channels.auth import UserLazyObject, get_user
@@ -36,12 +44,41 @@ INGEST_PREFIX = "/ws/ingest/"
 Origin = tuple[str, str, int]  # scheme, host, port
 
 
-async def handshake_refuse(scope, receive, send) -> None:
-    """Refuses a WebSocket at its handshake (the server answers 403), as channels'
-    WebsocketDenier does, without a consumer for a socket that will never open."""
-    message = await receive()
-    if message["type"] == "websocket.connect":
-        await send({"type": "websocket.close"})
+DENIAL_EXTENSION = "websocket.http.response"
+
+
+def denial_body(*, code: str, message: str) -> bytes:
+    """The HTTP API's error shape, for a refused handshake."""
+    return json.dumps({"error": {"code": code, "message": message, "details": []}}).encode()
+
+
+async def handshake_deny(scope: dict, send, *, status: int, code: str, message: str) -> None:
+    """Answer a WebSocket handshake with a refusal that says why: `status` and a JSON body
+    where the server supports the ASGI denial response (uvicorn), else a close before accept,
+    which the server answers with a bare 403 (daphne: no body can be given there)."""
+    if DENIAL_EXTENSION not in (scope.get("extensions") or {}):
+        return await send({"type": "websocket.close"})
+    body = denial_body(code=code, message=message)
+    headers = [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode())]
+    await send({"type": "websocket.http.response.start", "status": status, "headers": headers})
+    await send({"type": "websocket.http.response.body", "body": body})
+
+
+async def handshake_refuse(scope, receive, send, *, status: int = 403, code: str, message: str) -> None:
+    """Refuses a WebSocket at its handshake, as channels' WebsocketDenier does, without a
+    consumer for a socket that will never open; the answer says why (handshake_deny)."""
+    received = await receive()
+    if received["type"] == "websocket.connect":
+        await handshake_deny(scope, send, status=status, code=code, message=message)
+
+
+ORIGIN_REFUSED = (
+    "this page's Origin ({origin}) is not this site's own scheme, host and port, nor in CSRF_TRUSTED_ORIGINS "
+    "(or the Host is not in ALLOWED_HOSTS): another site's page may not open a socket with the visitor's cookies"
+)
+INGEST_ORIGIN_REFUSED = "the ingest socket is for game servers, which send no Origin: a browser page may not open it"
+BAD_HOST = "the Host header is not one of ALLOWED_HOSTS"
+NO_ROUTE = "no WebSocket at this path: /ws/games/<slug>/, /ws/lobby/ or /ws/ingest/<slug>/"
 
 
 def origin_header(scope: dict) -> str | None:
@@ -117,6 +154,15 @@ def origin_allowed(scope: dict) -> bool:
     return own == key and validate_host(key[1], _allowed_hosts())
 
 
+def host_allowed(scope: dict) -> bool:
+    """The Host is one of ALLOWED_HOSTS (no Host: an in-process harness, see origin_allowed)."""
+    host = dict(scope["headers"]).get(b"host")
+    if host is None:
+        return True
+    domain, _ = split_domain_port(host.decode("latin1"))
+    return bool(domain) and validate_host(domain, _allowed_hosts())
+
+
 def cookies_parse(scope: dict) -> dict[str, str]:
     """The first Cookie header, as channels' CookieMiddleware reads it."""
     if "headers" not in scope:
@@ -128,7 +174,7 @@ def cookies_parse(scope: dict) -> dict[str, str]:
 
 
 class WebsocketAuthMiddleware:
-    """Refuses foreign origins at the handshake, then adds `cookies`, `session` and a
+    """Refuses foreign browser origins at the handshake, then adds `cookies`, `session` and a
     resolved `user` to the scope, as AllowedHostsOriginValidator(AuthMiddlewareStack()) does."""
 
     def __init__(self, inner) -> None:
@@ -138,14 +184,21 @@ class WebsocketAuthMiddleware:
     async def __call__(self, scope, receive, send):
         if scope["type"] != "websocket":
             raise ValueError(f"WebsocketAuthMiddleware got a {scope['type']!r} connection")
+        origin = origin_header(scope)
         if scope.get("path", "").startswith(INGEST_PREFIX):
             # Game servers send no Origin, and authenticate with their key (stats.ingest): a
             # browser's socket (it always sends an Origin) has no business here.
-            if origin_header(scope) is not None:
-                return await handshake_refuse(scope, receive, send)
+            if origin is not None:
+                return await handshake_refuse(
+                    scope, receive, send, code="origin_refused", message=INGEST_ORIGIN_REFUSED
+                )
             return await self.inner(scope, receive, send)
-        if not origin_allowed(scope):
-            return await handshake_refuse(scope, receive, send)
+        if origin is None:  # not a browser, so not another site's page riding on a visitor's cookies
+            if not host_allowed(scope):  # as Django answers an HTTP request for a foreign Host
+                return await handshake_refuse(scope, receive, send, status=400, code="bad_host", message=BAD_HOST)
+        elif not origin_allowed(scope):
+            message = ORIGIN_REFUSED.format(origin=origin[:200])
+            return await handshake_refuse(scope, receive, send, code="origin_refused", message=message)
         # Rebinding `scope` lets the outer copy go: only this copy stays for the socket's life.
         scope = await self.scope_authenticate(scope)
         return await self.inner(scope, receive, send)
@@ -174,7 +227,7 @@ class TailURLRouter(URLRouter):
             # The outermost router: the path must sit under root_path.
             root_path = scope.get("root_path", "")
             if root_path and not path.startswith(root_path):
-                return handshake_refuse(scope, receive, send)
+                return handshake_refuse(scope, receive, send, status=404, code="not_found", message=NO_ROUTE)
             path = path[len(root_path) :]
         path = path.lstrip("/")  # as Django resolves paths
         for route in self.routes:
@@ -186,7 +239,7 @@ class TailURLRouter(URLRouter):
                 pass
         if "path_remaining" in scope:  # nested: the outer router tries its next route
             raise Resolver404(f"No route found for path {path!r}.")
-        return handshake_refuse(scope, receive, send)
+        return handshake_refuse(scope, receive, send, status=404, code="not_found", message=NO_ROUTE)
 
     @staticmethod
     def scope_routed(scope: dict, match: tuple, route) -> dict:

@@ -12,9 +12,12 @@ Retry-After without checking anything.
 
 import asyncio
 
+from asgiref.sync import sync_to_async
 from django.conf import settings
 from django.shortcuts import render
 from django.urls import reverse
+
+from webgame.middleware import HookMiddleware
 
 BUSY = "webgame.login_busy"  # the scope key the gate sets on a login it could not admit in time
 
@@ -57,15 +60,17 @@ class LoginGate:
             slots.release()
 
 
-class LoginBusyMiddleware:
+class LoginBusyMiddleware(HookMiddleware):
     """Answers a login the gate marked busy: 503, the site's page, nothing checked."""
 
-    def __init__(self, get_response) -> None:
-        self.get_response = get_response
-
-    def __call__(self, request):
+    def before(self, request):
         if getattr(request, "scope", {}).get(BUSY):
             response = render(request, "503_login.html", status=503)
             response["Retry-After"] = "2"
             return response
-        return self.get_response(request)
+        return None
+
+    async def __acall__(self, request):
+        if getattr(request, "scope", {}).get(BUSY):  # the page reads request.user: the database
+            return await sync_to_async(self.before)(request)
+        return await self.get_response(request)

@@ -2,11 +2,12 @@
 number of sockets and requests of this process, are written in one transaction
 (stats.ingest.group), and each sender is answered after that commit with its own counts.
 
-A writer thread per busy game: senders queue their events and wait on a future; the writer
-takes everything queued, writes it, answers, and takes again, so while one group is written
-the next gathers (a busy game batches itself; the tick only lets a quiet game's near-
-simultaneous frames meet). A thread, not the event loop: a POST waits on the writer alone,
-never behind the loop's fan-out to a thousand sockets. The writer lingers a little when idle,
+A writer thread per busy game: senders (a socket's frame, an async event POST) queue their
+events and await a future of their loop, holding no thread; the writer takes everything
+queued, writes it, answers, and takes again, so while one group is written the next gathers
+(a busy game batches itself; the tick only lets a quiet game's near-simultaneous frames meet).
+The write runs in a thread, not on the event loop: it never waits behind the loop's fan-out
+to a thousand sockets. The writer lingers a little when idle,
 keeping its database connection, then ends. Every other guarantee stays (stats.ingest.group):
 gap-free seqs, exactly once by id, and a refused frame stores nothing and spoils none of its
 neighbours.
@@ -18,8 +19,8 @@ import threading
 import time
 from collections import defaultdict
 from collections.abc import Sequence
-from concurrent.futures import Future
 
+from asgiref.sync import sync_to_async
 from django.conf import settings
 from django.db import close_old_connections, connection
 
@@ -38,23 +39,17 @@ class Committer:
 
     def __init__(self, game_id: int) -> None:
         self.game_id = game_id
-        self.pending: list[tuple[Sequence[EventIn], Future]] = []
+        self.pending: list[tuple[Sequence[EventIn], asyncio.Future]] = []
         self.wake = threading.Condition()
         self.writing = False
 
-    def submit(self, events: Sequence[EventIn]) -> Future:
-        """The frame's outcome: a services.RecordResult, or the exception that refused it.
-        Thread-safe (an HTTP request's thread waits on it)."""
-        return self._queue(events, Future())
-
     def submit_async(self, events: Sequence[EventIn]) -> asyncio.Future:
-        """The same, as a future of the running loop (an ingest socket's frame). The writer
-        settles a group's loop futures with one call_soon_threadsafe per loop: a
+        """The frame's outcome (a services.RecordResult, or the exception that refused it), as
+        a future of the running loop: an ingest socket's frame, or an event POST's body. The
+        writer settles a group's futures with one call_soon_threadsafe per loop: a
         concurrent.futures.Future wrapped per frame (its lock, condition and done-callback
         hop) was ~18% of a one-event frame's CPU (py-spy)."""
-        return self._queue(events, asyncio.get_running_loop().create_future())
-
-    def _queue(self, events: Sequence[EventIn], future):
+        future = asyncio.get_running_loop().create_future()
         with self.wake:
             self.pending.append((events, future))
             start, self.writing = not self.writing, True
@@ -63,7 +58,7 @@ class Committer:
             threading.Thread(target=self._write_all, name=f"group-commit-{self.game_id}", daemon=True).start()
         return future
 
-    def _group_take(self) -> list[tuple[Sequence[EventIn], Future]]:
+    def _group_take(self) -> list[tuple[Sequence[EventIn], asyncio.Future]]:
         limit, size, taken = settings.WEBGAME_GROUP_COMMIT_MAX_EVENTS, 0, 0
         for events, _ in self.pending:
             if taken and size + len(events) > limit:
@@ -106,10 +101,7 @@ def _outcomes(game_id: int, taken: list) -> list:
 def _answer(taken: list, outcomes: list) -> None:
     by_loop: dict[asyncio.AbstractEventLoop, list] = defaultdict(list)
     for (_, future), outcome in zip(taken, outcomes, strict=True):
-        if isinstance(future, asyncio.Future):
-            by_loop[future.get_loop()].append((future, outcome))
-        else:
-            _settle(future, outcome)
+        by_loop[future.get_loop()].append((future, outcome))
     for loop, settled in by_loop.items():
         try:
             loop.call_soon_threadsafe(_settle_all, settled)
@@ -151,8 +143,9 @@ def http_grouped() -> bool:
     return settings.WEBGAME_GROUP_COMMIT_HTTP and publish.server_loop() is not None
 
 
-def events_record_grouped(*, game_id: int, events: Sequence[EventIn]) -> services.RecordResult:
-    """Record from an HTTP POST's thread, in the game's next group."""
+async def events_record_grouped(*, game_id: int, events: Sequence[EventIn]) -> services.RecordResult:
+    """Record an HTTP POST's events in the game's next group, awaited on the loop as an
+    ingest socket's frame is: no thread waits for the commit."""
     if not http_grouped():
-        return services.score_events_record(game_id=game_id, events=events)
-    return committer_for(game_id).submit(events).result()
+        return await sync_to_async(services.score_events_record)(game_id=game_id, events=events)
+    return await committer_for(game_id).submit_async(events)

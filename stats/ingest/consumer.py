@@ -38,6 +38,9 @@ from webgame import httpkit
 
 logger = logging.getLogger(__name__)
 CLOSE_KEY_REVOKED = 4401  # after a key_revoked error frame: docs/protocol.md
+KEY_MISSING = "send the game's API key in the handshake: 'Authorization: Bearer <api key>'"
+# The same words for a wrong key and another game's: whether a game exists is not a key's business.
+KEY_REFUSED = "this API key is not a valid key of this game (wrong, revoked, or another game's)"
 _CLOSE = object()  # in the answer queue: close the socket once every earlier answer is out
 _key_active = database_sync_to_async(selectors.api_key_active)
 
@@ -61,9 +64,11 @@ class IngestConsumer(JsonFrameConsumer):
     async def connect(self):
         self.slug = self.scope["url_route"]["kwargs"]["slug"]
         raw = httpkit.bearer_token(httpkit.scope_header(self.scope, b"authorization"))
-        key = await database_sync_to_async(selectors.api_key_get)(raw=raw) if raw else None
+        if not raw:  # refused before accept, saying why where the server can (wsstack.handshake_deny)
+            return await self.handshake_refuse(status=401, code="unauthorized", message=KEY_MISSING)
+        key = await database_sync_to_async(selectors.api_key_get)(raw=raw)
         if key is None or key.game.slug != self.slug:
-            return await self.close()  # before accept: the handshake is refused (403)
+            return await self.handshake_refuse(status=403, code="forbidden", message=KEY_REFUSED)
         # The seam the write path publishes through (and HTTP joins group commit by): a
         # process that has served no HTTP request yet has not registered its loop.
         if publish.server_loop() is None:

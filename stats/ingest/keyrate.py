@@ -13,7 +13,7 @@ closed counts against the key (at most two batches per socket: the limit errs on
 
 A process's POSTs for one key (SharedKeyRate) count here and report every batch_size() POSTs
 or REPORT_SECONDS, whichever comes first: a key over its limit is seen up to a batch late per
-request thread. A low limit is reported at every frame (the batch is a twentieth of the limit
+report in flight. A low limit is reported at every frame (the batch is a twentieth of the limit
 at most), so it stays exact. Like the limiter itself, both fail open when Redis is
 unreachable."""
 
@@ -100,20 +100,39 @@ class SharedKeyRate:
         self.blocked_until = 0.0
 
     def take(self) -> int | None:
-        """Count one POST. None if allowed, else whole seconds until the key may send again."""
+        """atake() for a sync view (stats.scoring's writes), in its request thread; the report
+        goes to Redis from that thread, outside the lock."""
+        counted = self._count()
+        if counted is None or counted < 0:
+            return None if counted is None else -counted
+        return self._reported(ratelimit.api_key_retry_after(key_prefix=self.key_prefix, cost=counted))
+
+    async def atake(self) -> int | None:
+        """Count one POST. None if allowed, else whole seconds until the key may send again.
+        A due report goes to Redis from a worker thread while the loop serves on; meanwhile
+        the next POSTs count towards the next batch, so a key over its limit is seen up to a
+        few batches late (one per report in flight), never lost."""
+        counted = self._count()
+        if counted is None or counted < 0:
+            return None if counted is None else -counted
+        report = sync_to_async(ratelimit.api_key_retry_after, thread_sensitive=False)  # looked up now: tests wrap it
+        return self._reported(await report(key_prefix=self.key_prefix, cost=counted))
+
+    def _count(self) -> int | None:
+        """None: counted, nothing to report yet. Negative: blocked, that many seconds. Else
+        the POSTs to report now."""
         now = time.monotonic()
         with self.lock:
             if now < self.blocked_until:
-                return max(1, round(self.blocked_until - now))
+                return -max(1, round(self.blocked_until - now))
             self.unreported += 1
             due = self.unreported >= batch_size() or now - self.reported_at >= REPORT_SECONDS
             if not due:
                 return None
             cost, self.unreported, self.reported_at = self.unreported, 0, now
-        # Outside the lock, and several at a time: a thread waiting on Redis must not let the
-        # others run on uncounted (they would, for the round trip). So at most one batch per
-        # request thread is in flight: the limit holds within WEB_SYNC_THREADS batches.
-        retry = ratelimit.api_key_retry_after(key_prefix=self.key_prefix, cost=cost)
+            return cost
+
+    def _reported(self, retry: int | None) -> int | None:
         if retry is None:
             return None
         with self.lock:
@@ -126,14 +145,23 @@ _shared_lock = threading.Lock()
 
 
 def http_take(key_prefix: str) -> int | None:
+    """http_atake for a sync view."""
+    return _shared_for(key_prefix).take()
+
+
+async def http_atake(key_prefix: str) -> int | None:
     """Count one POST of this key: None if allowed, else the seconds to wait (Retry-After)."""
+    return await _shared_for(key_prefix).atake()
+
+
+def _shared_for(key_prefix: str) -> SharedKeyRate:
     with _shared_lock:
         rate = _shared.get(key_prefix)
         if rate is None:
             if len(_shared) >= _SHARED_MAX:
                 _shared.clear()
             rate = _shared[key_prefix] = SharedKeyRate(key_prefix)
-    return rate.take()
+    return rate
 
 
 def shared_clear() -> None:

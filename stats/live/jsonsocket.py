@@ -20,6 +20,7 @@ from stats.live.sinks import SCOPE_KEY, AsgiSink, BoundedSender
 from stats.ops import metrics
 from stats.ratelimit import ConnectionRate
 from stats.schemas import errors_describe
+from webgame import wsstack
 
 logger = logging.getLogger(__name__)
 MAX_FRAME_CHARS = 64 * 1024
@@ -90,6 +91,12 @@ class JsonFrameConsumer(AsyncJsonWebsocketConsumer):
         self.sink = self.scope.get(SCOPE_KEY) or AsgiSink(self.base_send)
         self.outbox = BoundedSender(self.sink)
         await super().websocket_connect(message)
+
+    async def handshake_refuse(self, *, status: int, code: str, message: str) -> None:
+        """Refuse the socket before accept, saying why where the server lets us (uvicorn: an
+        HTTP answer with a JSON error body; daphne: a bare 403). Nothing is sent after it."""
+        self.closing = True
+        await wsstack.handshake_deny(self.scope, self.base_send, status=status, code=code, message=message)
 
     async def send(self, text_data=None, bytes_data=None, close=False):
         if self.closing:

@@ -22,6 +22,7 @@ Two modes, chosen by the environment before the first import of prometheus_clien
 import atexit
 import contextvars
 import functools
+import inspect
 import os
 
 from django.conf import settings
@@ -220,8 +221,21 @@ def events_recorded(count: int) -> None:
 
 
 def counts_own_ingest(view):
-    """Decorator for a sync view that counts its events itself (events_ingested): the write
-    service called within it does not count them again. The mark ends with the call."""
+    """Decorator for a view (sync or async) that counts its events itself (events_ingested):
+    the write service called within it does not count them again. The mark ends with the call
+    (a sync_to_async call within an async view carries it: it copies the context)."""
+
+    if inspect.iscoroutinefunction(view):
+
+        @functools.wraps(view)
+        async def async_wrapper(*args, **kwargs):
+            token = _ingest_counted.set(True)
+            try:
+                return await view(*args, **kwargs)
+            finally:
+                _ingest_counted.reset(token)
+
+        return async_wrapper
 
     @functools.wraps(view)
     def wrapper(*args, **kwargs):

@@ -4,26 +4,26 @@ not the raw path: the label set stays bounded whatever clients ask for), the met
 status class. A request no route matched counts as `(unmatched)`.
 
 Not seen here: what never reaches Django's middleware (a body refused by webgame.edge, a
-read turned away by webgame.handler for lack of a slot, WebSockets)."""
+WebSockets). A heavy read refused for lack of a slot (stats.admission) is counted here, as
+`(unmatched)`: it is refused before Django resolves its route."""
 
 import time
 
 from stats.ops import metrics
+from webgame.middleware import HookMiddleware
 
 UNMATCHED = "(unmatched)"
 # Methods outside this set are one label, so a client inventing methods adds no series.
 METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"})
 
 
-class RequestMetricsMiddleware:
-    def __init__(self, get_response):
-        self.get_response = get_response
+class RequestMetricsMiddleware(HookMiddleware):
+    def before(self, request):
+        request.metrics_started = time.perf_counter()
 
-    def __call__(self, request):
-        start = time.perf_counter()
-        response = self.get_response(request)
+    def after(self, request, response):
         match = getattr(request, "resolver_match", None)
         route = (match.route or match.view_name or UNMATCHED) if match is not None else UNMATCHED
         method = request.method if request.method in METHODS else "other"
-        metrics.request_observe(route, method, response.status_code, time.perf_counter() - start)
+        metrics.request_observe(route, method, response.status_code, time.perf_counter() - request.metrics_started)
         return response

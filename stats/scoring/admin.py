@@ -1,11 +1,14 @@
-"""Admin for stats and matches. Declaring a stat and starting or ending a match go through
-stats.scoring.services, as the API's do, so the open match and the live pages follow."""
+"""Admin for stats and matches. Declaring, changing, renaming or removing a stat and starting
+or ending a match go through stats.scoring's services, as the API's and the command's do, so
+the totals, the open match and the live pages follow."""
 
 from django import forms
 from django.contrib import admin, messages
 from django.core.exceptions import ValidationError
+from django.shortcuts import redirect
+from django.urls import reverse
 
-from stats.scoring import services
+from stats.scoring import services, stat_changes
 from stats.scoring.models import Match, Stat
 
 
@@ -23,12 +26,15 @@ class StatAdmin(admin.ModelAdmin):
     list_filter = ["game"]
 
     def get_readonly_fields(self, request, obj=None):
-        # What totals were kept by cannot change under them: only how the stat is shown can.
-        return ["game", "name", "order", "op", "numerator", "denominator"] if obj is not None else []
+        # A ratio's parts stay (add another ratio instead); a rename, a new order or op go
+        # through stat_changes, which moves or rebuilds the totals kept by them.
+        if obj is None:
+            return []
+        return ["game", "op", "numerator", "denominator"] if obj.derived else ["game", "numerator", "denominator"]
 
     def save_model(self, request, obj, form, change):
         if change:
-            return super().save_model(request, obj, form, change)
+            return self._change(request, obj)
         data = {f: form.cleaned_data[f] for f in ("name", "label", "format", "order", "op", "numerator", "denominator")}
         try:
             stat, _ = services.stat_declare(game=form.cleaned_data["game"], **data)
@@ -38,8 +44,36 @@ class StatAdmin(admin.ModelAdmin):
         obj.pk = stat.pk
         obj._state.adding = False
 
-    def has_delete_permission(self, request, obj=None):
-        return False  # events and totals name it
+    def _change(self, request, obj: Stat) -> None:
+        old = Stat.objects.get(pk=obj.pk)
+        try:
+            if obj.name != old.name:
+                stat_changes.stat_rename(game=old.game, name=old.name, new_name=obj.name)
+            stat_changes.stat_update(
+                game=old.game, name=obj.name, label=obj.label, format=obj.format, order=obj.order,
+                op=None if old.derived else obj.op,
+            )  # fmt: skip
+        except (ValidationError, stat_changes.StatChangeRefused) as exc:
+            messages.error(request, f"Not changed: {exc}")
+
+    def get_actions(self, request):
+        actions = super().get_actions(request)
+        actions.pop("delete_selected", None)  # one at a time, through stat_remove
+        return actions
+
+    def delete_view(self, request, object_id, extra_context=None):
+        """The confirmation page as usual; the removal itself through stat_remove, which
+        refuses a stat that events carry or a ratio uses, saying what can be done."""
+        stat = self.get_object(request, object_id)
+        if request.method != "POST" or stat is None:
+            return super().delete_view(request, object_id, extra_context)
+        try:
+            stat_changes.stat_remove(game=stat.game, name=stat.name)
+        except stat_changes.StatChangeRefused as exc:
+            messages.error(request, f"Not removed: {exc}")
+            return redirect(reverse("admin:stats_stat_change", args=[stat.pk]))
+        messages.success(request, f"Removed stat {stat.name!r}.")
+        return redirect(reverse("admin:stats_stat_changelist"))
 
 
 class MatchForm(forms.ModelForm):

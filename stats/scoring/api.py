@@ -72,6 +72,10 @@ def stats_get(request, slug: Slug):
     auth=ApiKeyAuth(),
     response=answers({201: StatWire, 200: StatWire}, 401, 404, 409, 422, 429),
     summary="Declare a stat (the same again is a no-op: 200; new: 201)",
+    description="A name that exists with another definition is a 409 `conflict` whose message names what "
+    "differs and what can be done: a declared stat's label, format, order and op are changed, and a stat "
+    "renamed or removed (while no event carries it), by its owner with `manage.py game_stats` "
+    "(`--change`, `--rename`, `--remove`) or in the admin; live viewers see it at their next snapshot.",
 )
 def stats_post(request, slug: Slug, data: StatIn):
     game = writer_key(request, slug).game
@@ -144,9 +148,18 @@ def leaderboard_get(
     stat: Text = "points",
     period: Literal[PERIODS] = PERIODS[0],
     match: Text = Query(None, description="a match's id (with period all)"),
-    around: Text = Query(None, description="a player (or team) to centre the page on"),
+    around: Text = Query(
+        None,
+        description="a player (or team) to centre the page on; the page shifts at the board's ends, "
+        "so it has `limit` rows whenever the board has that many",
+    ),
     limit: digits(1, leaderboard.LIMIT_MAX) = 10,
-    entity: Literal["player", "team"] = "player",
+    entity: Literal["player", "team"] = Query(
+        "player",
+        description="team without `match`: all-time team totals, folded from the teams' match totals "
+        "(sum; the best of a `best` stat; a ratio of summed parts). A `set` stat, or period today or week, "
+        "has team totals per match only: 400 bad_param, its message starting `match:`",
+    ),
 ):
     game = game_for_reader(request, slug)
     query = leaderboard.Query(stat=stat, period=period, match_id=match, around=around, limit=limit, entity=entity)

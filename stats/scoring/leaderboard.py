@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from django.db.models import F, QuerySet
 
 from stats.models import Game, Player
-from stats.scoring import periods
+from stats.scoring import periods, teamboard
 from stats.scoring.models import Match, Stat, StatTotal
 from stats.scoring.wire import POINTS, ratio, stat_wire
 
@@ -121,7 +121,11 @@ def _ratios(*, game: Game, stat: Stat, key: str, kind: str) -> Ranking:
     # The seq read now, not the caller's game row (a key's game is cached): a ranking read
     # after it reflects it or a later write, never an earlier one.
     seq = Game.objects.filter(pk=game.pk).values_list("last_seq", flat=True).first()
-    cache_key = (game.pk, seq, stat.numerator, stat.denominator, stat.order, key, kind)
+    # The parts by their rows' pks, not their names: a renamed stat keeps its pk and takes its
+    # totals along, so a name may mean other totals at the same seq (stat_changes.stat_rename).
+    pks = dict(Stat.objects.filter(game=game, name__in=[stat.numerator, stat.denominator]).values_list("name", "pk"))
+    parts = tuple(pks.get(name, name) for name in (stat.numerator, stat.denominator))
+    cache_key = (game.pk, seq, *parts, stat.order, key, kind)
     with _ratios_lock:
         kept = _ratios_kept.get(cache_key)
         if kept is not None:
@@ -141,21 +145,38 @@ def _ratios_rank(*, game: Game, stat: Stat, key: str, kind: str) -> Ranking:
     for owner, name, value in rows.values_list("owner", "stat", "value"):
         parts.setdefault(owner, {})[name] = value
     items = [(o, ratio(p.get(stat.numerator, 0), p.get(stat.denominator, 0))) for o, p in parts.items()]
-    sign = -1 if stat.order == Stat.Order.DESC else 1
     parts = {o: {stat.numerator: p.get(stat.numerator, 0), stat.denominator: p.get(stat.denominator, 0)}
              for o, p in parts.items()}  # fmt: skip
+    return _ranking(items=items, parts=parts, desc=stat.order == Stat.Order.DESC)
+
+
+def _ranking(*, items: list[tuple[str, float]], parts: dict | None, desc: bool) -> Ranking:
+    sign = -1 if desc else 1
     items.sort(key=lambda item: (sign * item[1], item[0]))
     places = {owner: i for i, (owner, _) in enumerate(items)}
     return Ranking(items=items, parts=parts, places=places, keys=[sign * v for _, v in items], sign=sign)
 
 
-def _start(*, rows: _Rows, query: Query) -> int:
+def _team_rows(*, game: Game, stat: Stat | None, period: str) -> _Rows:
+    """All-time team totals, folded from the teams' match totals when read (teams are few)."""
+    try:
+        items, parts = teamboard.team_alltime_values(game=game, stat=stat, period=period)
+    except teamboard.TeamTotalsUnavailable as exc:
+        raise LeaderboardError(str(exc)) from None
+    desc = stat is None or stat.order == Stat.Order.DESC
+    return _Rows(ranking=_ranking(items=items, parts=parts, desc=desc), desc=desc)
+
+
+def _start(*, rows: _Rows, query: Query, total: int) -> int:
     if query.around is None:
         return 0
     value = rows.value_of(query.around)
     if value is None:
         raise LeaderboardError(f"around: {query.around!r} has no value for this stat here")
-    return max(0, rows.position(query.around, value) - query.limit // 2)
+    # Centred on the player, and shifted at either end so the page is full where there are
+    # enough rows: `limit` rows whenever the board has that many (issue #22: 3 of 5 at the end).
+    centred = rows.position(query.around, value) - query.limit // 2
+    return max(0, min(centred, total - query.limit))
 
 
 def _ranked(*, rows: _Rows, window: list, start: int, entity: str) -> list[dict]:
@@ -180,8 +201,12 @@ def leaderboard_read(*, game: Game, query: Query) -> dict:
     stat = _stat_get(game=game, name=query.stat)
     key = _period_key(game=game, query=query)
     kind = StatTotal.TEAM if query.entity == "team" else StatTotal.PLAYER
-    rows = _rows(game=game, stat=stat, key=key, kind=kind)
-    start = _start(rows=rows, query=query)
+    if kind == StatTotal.TEAM and query.match_id is None:
+        rows = _team_rows(game=game, stat=stat, period=query.period)
+    else:
+        rows = _rows(game=game, stat=stat, key=key, kind=kind)
+    total = rows.count()
+    start = _start(rows=rows, query=query, total=total)
     window = rows.window(start, query.limit)
     return {
         "stat": POINTS if stat is None else stat_wire(stat),
@@ -189,6 +214,6 @@ def leaderboard_read(*, game: Game, query: Query) -> dict:
         "match": query.match_id,
         "entity": query.entity,
         "around": query.around,
-        "total": rows.count(),
+        "total": total,
         "entries": _ranked(rows=rows, window=window, start=start, entity=query.entity),
     }

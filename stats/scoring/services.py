@@ -55,8 +55,13 @@ def stat_declare(
         eventlog.game_lock(game_id=game.pk)
         existing = Stat.objects.filter(game=game, name=name).first()
         if existing is not None:
-            if any(getattr(existing, f) != getattr(stat, f) for f in STAT_FIELDS):
-                raise ScoringConflict(f"stat {name!r} exists with another definition")
+            differ = [f"{f} {getattr(existing, f)!r}" for f in STAT_FIELDS if getattr(existing, f) != getattr(stat, f)]
+            if differ:
+                raise ScoringConflict(
+                    f"stat {name!r} exists with another definition ({', '.join(differ)}); change it with "
+                    f"manage.py game_stats --change {name} or in the admin (label, format, order, op), rename it "
+                    f"(--rename), or remove it while no event carries it (--remove)"
+                )
             return existing, False
         stat.position = Stat.objects.filter(game=game).count()
         if stat.position >= settings.WEBGAME_GAME_MAX_STATS:

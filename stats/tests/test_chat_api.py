@@ -110,7 +110,7 @@ def test_anonymous_chat_reads_count_against_the_address_limit(settings, game):
 def test_openapi_documents_the_chat_endpoint(client):
     doc = client.get("/api/openapi.json").json()
     chat = doc["paths"]["/api/games/{slug}/chat"]["get"]
-    assert set(chat["responses"]) == {"200", "400", "404", "405", "429", "503"}  # 503: a heavy read (webgame.handler)
+    assert set(chat["responses"]) == {"200", "400", "404", "405", "429", "503"}  # 503: a heavy read (stats.admission)
     params = {p["name"]: p["schema"] for p in chat["parameters"]}
     assert params["limit"] | {"default": None} == {"type": "integer", "minimum": 1, "maximum": 200, "default": None}
     assert params["before"]["minimum"] == 1

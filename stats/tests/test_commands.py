@@ -8,11 +8,12 @@ import pytest
 from django.core.management import CommandError, call_command
 from django.db import connection
 
+from stats import services
 from stats.models import Game
 from stats.scoring import services as scoring
 from stats.scoring.models import Match, Stat
 from stats.simulator import DEMO_STATS
-from stats.tests.support import ROOT, database_url
+from stats.tests.support import ROOT, database_url, event_in
 
 
 def run(*args) -> list[str]:
@@ -170,6 +171,42 @@ def test_game_stats_refuses_bad_values_clearly(game, args, message):
     with pytest.raises(CommandError, match=message.replace("(", r"\(")):
         run("game_stats", game.slug, *args)
     assert not Stat.objects.filter(game=game).exists() and not Match.objects.filter(game=game).exists()
+
+
+def test_game_stats_changes_renames_and_removes_a_stat(game):
+    """Issue #22: `--add kills --op best` on a declared kills was a dead end; now the
+    declaration can be fixed, and the error says how."""
+    run("game_stats", game.slug, "--add", "kills")
+    run("game_stats", game.slug, "--add", "assits")
+    services.score_events_record(game_id=game.pk, events=[event_in("e1", "ada", 1, stats={"kills": 4})])
+    with pytest.raises(CommandError, match=r"--change kills .*--rename.*--remove"):
+        run("game_stats", game.slug, "--add", "kills", "--op", "best")
+    lines = run("game_stats", game.slug, "--change", "kills", "--op", "best", "--label", "Frags", "--position", "1")
+    assert lines[0] == "Changed stat 'kills': label, op, position."
+    assert [line.split()[:2] for line in lines[3:5]] == [["assits", "Assits"], ["kills", "Frags"]]
+    assert run("game_stats", game.slug, "--rename", "assits", "assists")[0] == "Renamed stat 'assits' to 'assists'."
+    assert run("game_stats", game.slug, "--remove", "assists")[0] == "Removed stat 'assists'."
+    assert list(Stat.objects.filter(game=game).values_list("name", "op", "position")) == [("kills", "best", 0)]
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["--change", "kills"], "give what to change"),
+        (["--change", "kills", "--ratio", "a/b"], "a ratio's parts cannot change"),
+        (["--add", "x", "--position", "1"], "--position: only with --change"),
+        (["--change", "nope", "--label", "X"], "no stat 'nope' in this game (declared: kills)"),
+        (["--change", "kills", "--position", "5"], "position must be from 0 to 0"),
+        (["--rename", "kills", "points"], "points is built in"),
+        (["--remove", "kills"], "events carry 'kills', so it stays: rename it"),
+    ],
+)
+def test_game_stats_refuses_a_change_saying_what_can_be_done(game, args, message):
+    run("game_stats", game.slug, "--add", "kills")
+    services.score_events_record(game_id=game.pk, events=[event_in("e1", "ada", 1, stats={"kills": 4})])
+    with pytest.raises(CommandError, match=message.replace("(", r"\(").replace(")", r"\)")):
+        run("game_stats", game.slug, *args)
+    assert list(Stat.objects.filter(game=game).values_list("name", "label", "position")) == [("kills", "Kills", 0)]
 
 
 def test_game_stats_for_an_unknown_game_fails(db):

@@ -90,29 +90,32 @@ def recorder(monkeypatch, hold: threading.Event | None = None) -> list[int]:
 
 
 @pytest.mark.django_db(transaction=True)
-def test_frames_submitted_together_are_written_in_one_group(game, monkeypatch):
+async def test_frames_submitted_together_are_written_in_one_group(game, monkeypatch):
     groups = recorder(monkeypatch)
     writer = committer.Committer(game.pk)
     with writer.wake:  # the writer thread takes nothing before all six are queued
-        futures = [writer.submit([event_in(f"e{i}")]) for i in range(5)]
-        futures.append(writer.submit([event_in("e0", points=9)]))  # a conflict: refused alone
-    assert [f.result(timeout=20).last_seq for f in futures[:5]] == [1, 2, 3, 4, 5]
-    assert isinstance(futures[5].exception(timeout=20), services.EventConflict)
+        futures = [writer.submit_async([event_in(f"e{i}")]) for i in range(5)]
+        futures.append(writer.submit_async([event_in("e0", points=9)]))  # a conflict: refused alone
+    outcomes = await asyncio.wait_for(asyncio.gather(*futures, return_exceptions=True), 20)
+    assert [outcome.last_seq for outcome in outcomes[:5]] == [1, 2, 3, 4, 5]
+    assert isinstance(outcomes[5], services.EventConflict)
     assert groups == [6]
-    assert writer.submit([event_in("late")]).result(timeout=20).last_seq == 6 and groups == [6, 1]
+    late = await asyncio.wait_for(writer.submit_async([event_in("late")]), 20)
+    assert late.last_seq == 6 and groups == [6, 1]
 
 
 @pytest.mark.django_db(transaction=True)
-def test_a_failed_group_write_fails_each_of_its_frames(game, monkeypatch):
+async def test_a_failed_group_write_fails_each_of_its_frames(game, monkeypatch):
     def failing(*, game_id, batches):
         raise DatabaseError("the database went away")
 
     monkeypatch.setattr(committer, "batches_record", failing)
     writer = committer.Committer(game.pk)
     with writer.wake:
-        futures = [writer.submit([event_in("a")]), writer.submit([event_in("b")])]
-    assert all(isinstance(f.exception(timeout=20), DatabaseError) for f in futures)
-    assert not ScoreEvent.objects.exists()
+        futures = [writer.submit_async([event_in("a")]), writer.submit_async([event_in("b")])]
+    outcomes = await asyncio.wait_for(asyncio.gather(*futures, return_exceptions=True), 20)
+    assert all(isinstance(outcome, DatabaseError) for outcome in outcomes)
+    assert not await asyncio.to_thread(ScoreEvent.objects.exists)
 
 
 def test_a_group_holds_at_most_the_setting_of_events(game, settings):
@@ -126,15 +129,16 @@ def test_a_group_holds_at_most_the_setting_of_events(game, settings):
 
 @pytest.mark.django_db(transaction=True)
 async def test_a_socket_awaits_the_writer_threads_answer(game):
-    outcome = await asyncio.wrap_future(committer.committer_for(game.pk).submit([event_in("s")]))
+    outcome = await committer.committer_for(game.pk).submit_async([event_in("s")])
     assert outcome.last_seq == 1
 
 
 @pytest.mark.django_db(transaction=True)
-def test_http_posts_in_a_server_share_the_committers_groups(game, monkeypatch):
-    """A POST's thread queues its events for the game's writer and waits for its own result;
-    posts that queue while a group is written are the next group: two groups at most."""
-    all_in, submitted, submit = threading.Event(), [], committer.Committer.submit
+async def test_http_posts_in_a_server_share_the_committers_groups(game, monkeypatch):
+    """A POST queues its events for the game's writer and awaits its own result on the loop
+    (no thread waits); posts that queue while a group is written are the next group: two
+    groups at most."""
+    all_in, submitted, submit = threading.Event(), [], committer.Committer.submit_async
 
     def counting_submit(self, events):
         future = submit(self, events)
@@ -144,41 +148,41 @@ def test_http_posts_in_a_server_share_the_committers_groups(game, monkeypatch):
         return future
 
     groups = recorder(monkeypatch, hold=all_in)
-    monkeypatch.setattr(committer.Committer, "submit", counting_submit)
+    monkeypatch.setattr(committer.Committer, "submit_async", counting_submit)
     monkeypatch.setattr(committer, "http_grouped", lambda: True)
     monkeypatch.setitem(committer._committers, game.pk, committer.Committer(game.pk))
-    results: dict[int, object] = {}
-
-    def post(n: int) -> None:
-        results[n] = committer.events_record_grouped(game_id=game.pk, events=[event_in(f"h{n}")])
-
-    threads = [threading.Thread(target=post, args=(n,)) for n in range(4)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(timeout=20)
-    assert sorted(r.last_seq for r in results.values()) == [1, 2, 3, 4]
+    posts = [committer.events_record_grouped(game_id=game.pk, events=[event_in(f"h{n}")]) for n in range(4)]
+    results = await asyncio.wait_for(asyncio.gather(*posts), timeout=20)
+    assert sorted(r.last_seq for r in results) == [1, 2, 3, 4]
     assert sum(groups) == 4 and len(groups) <= 2
 
 
 @pytest.mark.django_db(transaction=True)
-async def test_a_sockets_frames_and_a_posts_share_a_group_and_each_is_settled_on_its_own_side(game, monkeypatch):
-    """submit_async (a socket's frames, settled on its loop in one hop per group) and submit (a
-    POST's thread) meet in one group; a frame whose socket went (cancelled) is still written."""
+async def test_outside_a_server_a_post_writes_directly_in_its_thread(game, monkeypatch):
+    """No server loop registered (the test client, a shell): the write is the service's, in
+    the caller's thread, where a test's transaction can see it."""
+    monkeypatch.setattr(committer, "http_grouped", lambda: False)
+    monkeypatch.setattr(committer, "committer_for", lambda game_id: pytest.fail("grouped outside a server"))
+    result = await committer.events_record_grouped(game_id=game.pk, events=[event_in("direct")])
+    assert result.last_seq == 1
+
+
+@pytest.mark.django_db(transaction=True)
+async def test_a_frame_whose_sender_went_is_still_written_and_the_others_are_settled(game, monkeypatch):
+    """A group's futures are settled on their loop in one hop per group; a frame whose socket
+    (or POST) went away, its future cancelled, is still written."""
     groups = recorder(monkeypatch)
     writer = committer.Committer(game.pk)
     with writer.wake:
         frames = [writer.submit_async([event_in(f"s{i}")]) for i in range(3)]
-        post = writer.submit([event_in("p")])
         conflict = writer.submit_async([event_in("s0", points=9)])
         frames[1].cancel()  # its socket went away before the commit
     results = await asyncio.gather(frames[0], frames[2])
     assert [r.last_seq for r in results] == [1, 3]
-    assert isinstance(await asyncio.wrap_future(post), services.RecordResult) and post.result().last_seq == 4
     with pytest.raises(services.EventConflict):
         await conflict
-    assert groups == [5]
+    assert groups == [4]
     stored = await asyncio.to_thread(
         lambda: list(ScoreEvent.objects.order_by("seq").values_list("event_id", flat=True))
     )
-    assert stored == ["s0", "s1", "s2", "p"]
+    assert stored == ["s0", "s1", "s2"]

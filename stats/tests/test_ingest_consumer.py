@@ -4,6 +4,7 @@ errors that leave the socket open and spoil no neighbour."""
 
 import asyncio
 import json
+from types import SimpleNamespace
 
 import pytest
 import websockets
@@ -65,6 +66,35 @@ async def test_a_browser_origin_is_refused_even_with_the_key(live, game, api_key
     with pytest.raises(websockets.InvalidStatus):
         async with connect(live, api_key, origin=f"http://127.0.0.1:{live.port}"):
             pass
+
+
+@pytest.mark.parametrize(
+    ("key", "status", "code", "words"),
+    [
+        (None, 401, "unauthorized", "Authorization: Bearer"),
+        ("wg_nope_nope", 403, "forbidden", "not a valid key"),
+        ("other-game", 403, "forbidden", "not a valid key"),
+        ("origin", 403, "origin_refused", "game servers"),
+    ],
+)
+async def test_under_uvicorn_a_refused_handshake_says_why_in_its_body(
+    uvicorn_app, game, api_key, key, status, code, words
+):
+    """Issue #22: a missing or wrong key got a bare 403. uvicorn lets the app answer the
+    handshake (the ASGI websocket.http.response extension): a JSON error body says why."""
+    origin = None
+    if key == "other-game":
+        other = await sync_to_async(services.game_create)(slug="other", name="Other")
+        key = (await sync_to_async(services.api_key_create)(game=other))[1]
+    elif key == "origin":
+        key, origin = api_key, f"http://127.0.0.1:{uvicorn_app}"
+    with pytest.raises(websockets.InvalidStatus) as refused:
+        async with connect(SimpleNamespace(port=uvicorn_app), key, origin=origin):
+            pass
+    response = refused.value.response
+    assert response.status_code == status and response.headers["Content-Type"] == "application/json"
+    error = json.loads(response.body)["error"]
+    assert error["code"] == code and words in error["message"] and error["details"] == []
 
 
 async def test_pipelined_frames_are_acked_in_order_with_a_bad_one_among_them(live, game, api_key):

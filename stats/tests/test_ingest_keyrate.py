@@ -72,11 +72,9 @@ async def test_without_redis_the_socket_is_not_refused(limited, monkeypatch):
     rate.close()
 
 
-def test_posts_of_one_key_are_reported_in_batches_from_many_threads(limited, monkeypatch):
-    """HTTP: 8 request threads share the key's count; Redis hears it in batches, and the key
-    is refused within one batch of its limit."""
-    import threading
-
+async def test_posts_of_one_key_are_reported_in_batches_from_many_requests(limited, monkeypatch):
+    """HTTP: 8 POSTs at a time share the key's count; Redis hears it in batches, and the key
+    is refused within a few batches of its limit."""
     reports: list[int] = []
     real = ratelimit.api_key_retry_after
 
@@ -87,32 +85,25 @@ def test_posts_of_one_key_are_reported_in_batches_from_many_threads(limited, mon
     monkeypatch.setattr(ratelimit, "api_key_retry_after", counting)
     prefix = "http-" + str(id(reports))
     verdicts: list = []
-    lock = threading.Lock()
 
-    def post_many() -> None:
+    async def post_many() -> None:
         for _ in range(50):
-            verdict = keyrate.http_take(prefix)
-            with lock:
-                verdicts.append(verdict)
+            verdicts.append(await keyrate.http_atake(prefix))
 
-    threads = [threading.Thread(target=post_many) for _ in range(8)]
     began = time.monotonic()
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
+    await asyncio.gather(*(post_many() for _ in range(8)))
     # A report is a batch (or REPORT_SECONDS' worth): far fewer round trips than POSTs, none
-    # lost; at most a batch per thread in flight, so the key is refused within 8 batches.
+    # lost; at most one report per request in flight, so the key is refused within 8 batches.
     # (A busy machine may also let REPORT_SECONDS pass between two POSTs: one report more each.)
     timed = (time.monotonic() - began) / keyrate.REPORT_SECONDS
     assert len(verdicts) == 400 and len(reports) <= 400 // keyrate.batch_size() + 8 + timed
     allowed = sum(v is None for v in verdicts)
     assert 120 - keyrate.batch_size() <= allowed <= 120 + 8 * keyrate.batch_size()
-    assert keyrate.http_take(prefix) is not None  # refused from the limiter's answer on
+    assert await keyrate.http_atake(prefix) is not None  # refused from the limiter's answer on
 
 
-def test_a_low_limit_is_exact_for_posts(settings):
+async def test_a_low_limit_is_exact_for_posts(settings):
     settings.WEBGAME_API_RATE_LIMIT = 3
     prefix = "low-" + str(id(settings))
     assert keyrate.batch_size() == 1
-    assert [keyrate.http_take(prefix) is None for _ in range(5)] == [True, True, True, False, False]
+    assert [await keyrate.http_atake(prefix) is None for _ in range(5)] == [True, True, True, False, False]

@@ -398,7 +398,7 @@ def test_a_channel_layer_outage_sets_the_gauge_until_it_is_over(caplog):
     assert counted.grew == [2]
 
 
-def test_a_group_commit_that_fails_as_a_whole_is_a_database_error(monkeypatch, settings):
+async def test_a_group_commit_that_fails_as_a_whole_is_a_database_error(monkeypatch, settings):
     settings.WEBGAME_GROUP_COMMIT_TICK_MS = 0
 
     def failing(**kwargs):
@@ -407,8 +407,8 @@ def test_a_group_commit_that_fails_as_a_whole_is_a_database_error(monkeypatch, s
     monkeypatch.setattr(committer, "batches_record", failing)
     site = ("webgame_backend_errors_total", {"backend": "database", "site": "committer"})
     with Delta(site) as counted:
-        outcome = committer.Committer(game_id=1).submit([event_in("lost")])
-        assert isinstance(outcome.exception(timeout=20), DatabaseError)
+        with pytest.raises(DatabaseError):
+            await asyncio.wait_for(committer.Committer(game_id=1).submit_async([event_in("lost")]), 20)
     assert counted.grew == [1]
 
 

@@ -16,7 +16,7 @@ from django.urls import path
 from stats import ratelimit, selectors, services
 from stats.tests.support import event_in, free_port
 from stats.tests.test_selectors import snapshot_builds
-from webgame.handler import PooledThreadASGIHandler
+from webgame.handler import PooledExecutorASGIHandler
 
 ORIGIN = [(b"origin", b"http://localhost")]
 snapshot_builds = snapshot_builds  # the fixture of test_selectors: counts full builds
@@ -163,7 +163,7 @@ def test_anonymous_limit_without_redis_fails_open_and_logs_once(anon_limit, game
     ratelimit.fail_open.ok()
 
 
-# --- heavy reads bounded below the thread pool (webgame.handler) -------------------------------
+# --- heavy reads bounded below the thread pool (stats.admission) -------------------------------
 
 read_release, read_entered = threading.Event(), threading.Event()
 reads_inside: list[str] = []
@@ -181,15 +181,15 @@ def quick_post(request, slug):
 
 
 urlpatterns = [
-    path("api/games/<slug>/history", slow_read),
-    path("api/games/<slug>/events", quick_post),
+    path("api/games/<slug>/history", slow_read, name="history_get"),
+    path("api/games/<slug>/events", quick_post, name="events"),
 ]
 
 
 @pytest.fixture
 def slow_reads(settings):
     settings.ROOT_URLCONF = __name__
-    settings.MIDDLEWARE = []
+    settings.MIDDLEWARE = ["stats.admission.HeavyReadMiddleware"]
     settings.WEBGAME_API_READ_CONCURRENCY = 1
     settings.WEBGAME_API_READ_WAIT_MS = 200
     read_release.clear()
@@ -201,7 +201,7 @@ def slow_reads(settings):
 
 @pytest.mark.django_db
 async def test_a_post_finds_a_thread_while_reads_fill_their_slots(slow_reads):
-    handler = PooledThreadASGIHandler(threads=2)
+    handler = PooledExecutorASGIHandler(threads=2)
     requests = [HttpCommunicator(handler, *call) for call in [("GET", "/api/games/a/history"),
                 ("GET", "/api/games/b/history"), ("POST", "/api/games/c/events")]]  # fmt: skip
     first = asyncio.ensure_future(requests[0].get_response(timeout=30))
@@ -212,7 +212,7 @@ async def test_a_post_finds_a_thread_while_reads_fill_their_slots(slow_reads):
     assert (posted["status"], posted["body"]) == (202, b"stored")
     busy = await second  # no slot within API_READ_WAIT_MS: refused without a thread
     assert busy["status"] == 503
-    assert dict(busy["headers"])[b"retry-after"] == b"1"
+    assert {k.lower(): v for k, v in busy["headers"]}[b"retry-after"] == b"1"
     assert b'"code": "busy"' in busy["body"]
     assert reads_inside == ["a"]
     read_release.set()

@@ -83,3 +83,36 @@ def test_a_correction_to_an_unknown_stat_is_refused_in_the_form(admin_client, pl
     response = admin_client.post(f"/admin/stats/scoreevent/{event.pk}/change/", {"points": 5, "stats": '{"nope": 1}'})
     assert response.status_code == 200 and b"Not a stat of this game: nope" in response.content
     assert not ScoreEvent.objects.filter(corrects=event).exists()
+
+
+@pytest.fixture
+def kills(game):
+    stat, _ = scoring.stat_declare(game=game, name="kills", op="incr")
+    services.score_events_record(game_id=game.pk, events=[event_in("k1", "ada", 1, stats={"kills": 3}),
+                                                          event_in("k2", "ada", 1, stats={"kills": 5})])  # fmt: skip
+    return stat
+
+
+def stat_form(stat, **changes):
+    return {"name": stat.name, "label": stat.label, "format": stat.format, "order": stat.order, "op": stat.op,
+            **changes}  # fmt: skip
+
+
+def test_a_stat_is_renamed_and_its_op_changed_in_the_admin_through_the_services(admin_client, game, kills):
+    """Issue #22: the admin showed the name, order and op read-only; a save of the others
+    wrote the row alone. Now a rename moves the totals and a new op rebuilds them."""
+    response = admin_client.post(f"/admin/stats/stat/{kills.pk}/change/", stat_form(kills, name="frags", op="best"))
+    assert response.status_code == 302
+    assert (Stat.objects.get(pk=kills.pk).name, Stat.objects.get(pk=kills.pk).op) == ("frags", "best")
+    assert kept(game, "ada", "frags") == 5 and not StatTotal.objects.filter(stat="kills").exists()
+    assert ScoreEvent.objects.get(event_id="k1").stats == {"frags": 3}
+
+
+def test_a_stat_is_removed_in_the_admin_only_while_no_event_carries_it(admin_client, game, kills):
+    refused = admin_client.post(f"/admin/stats/stat/{kills.pk}/delete/", {"post": "yes"}, follow=True)
+    assert "events carry &#x27;kills&#x27;, so it stays" in refused.content.decode()
+    assert Stat.objects.filter(pk=kills.pk).exists()
+    typo, _ = scoring.stat_declare(game=game, name="asists")
+    assert admin_client.get(f"/admin/stats/stat/{typo.pk}/delete/").status_code == 200  # the confirmation
+    assert admin_client.post(f"/admin/stats/stat/{typo.pk}/delete/", {"post": "yes"}).status_code == 302
+    assert list(Stat.objects.filter(game=game).values_list("name", flat=True)) == ["kills"]

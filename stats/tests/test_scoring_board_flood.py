@@ -1,5 +1,5 @@
 """A flood of derived-stat leaderboards (issue #19): a ranking is computed once per (game, seq)
-and kept, and the leaderboard waits for a heavy-read slot (webgame.handler) before it takes a
+and kept, and the leaderboard waits for a heavy-read slot (stats.admission) before it takes a
 thread, so anonymous readers cannot starve another game's writes. bench/derived_board.py
 measures it."""
 
@@ -16,7 +16,7 @@ from django.urls import path
 from stats import services
 from stats.scoring import services as scoring
 from stats.tests.support import event_in
-from webgame.handler import PooledThreadASGIHandler
+from webgame.handler import PooledExecutorASGIHandler
 
 
 def totals_queries(captured) -> int:
@@ -48,7 +48,7 @@ def test_a_derived_ranking_is_computed_once_per_seq_and_exact_after_a_write(clie
     assert (top["entries"][0]["player"], top["entries"][0]["rank"], top["total"]) == ("ada", 1, 31)
 
 
-# --- the leaderboard under the heavy-read admission (webgame.handler.HEAVY_READ) -----------------
+# --- the leaderboard under the heavy-read admission (stats.admission) -----------------
 
 board_release, board_entered = threading.Event(), threading.Event()
 
@@ -59,13 +59,13 @@ def slow_board(request, slug):
     return HttpResponse("board")
 
 
-urlpatterns = [path("api/games/<slug>/leaderboard", slow_board)]
+urlpatterns = [path("api/games/<slug>/leaderboard", slow_board, name="leaderboard_get")]
 
 
 @pytest.fixture
 def slow_boards(settings):
     settings.ROOT_URLCONF = __name__
-    settings.MIDDLEWARE = []
+    settings.MIDDLEWARE = ["stats.admission.HeavyReadMiddleware"]
     settings.WEBGAME_API_READ_CONCURRENCY = 1
     settings.WEBGAME_API_READ_WAIT_MS = 200
     board_release.clear()
@@ -76,12 +76,12 @@ def slow_boards(settings):
 
 @pytest.mark.django_db
 async def test_a_leaderboard_waits_for_a_heavy_read_slot(slow_boards):
-    handler = PooledThreadASGIHandler(threads=4)
+    handler = PooledExecutorASGIHandler(threads=4)
     reads = [HttpCommunicator(handler, "GET", f"/api/games/{slug}/leaderboard?stat=kd") for slug in ("a", "b")]
     first = asyncio.ensure_future(reads[0].get_response(timeout=30))
     assert await asyncio.to_thread(board_entered.wait, 30), "the first read never reached its view"
     busy = await reads[1].get_response(timeout=30)  # the one slot is taken: refused, no thread
-    assert (busy["status"], dict(busy["headers"])[b"retry-after"]) == (503, b"1")
+    assert (busy["status"], {k.lower(): v for k, v in busy["headers"]}[b"retry-after"]) == (503, b"1")
     board_release.set()
     assert (await first)["status"] == 200
     for read in reads:

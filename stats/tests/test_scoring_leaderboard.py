@@ -95,3 +95,48 @@ def test_a_leaderboard_reads_a_handful_of_queries_whatever_the_log(client, score
     )
     with django_assert_max_num_queries(8):
         board(client, scored, stat="kills", around="p7", limit=5)
+
+
+def test_around_fills_the_page_at_either_end_of_the_board(client, scored):
+    """Issue #22: around=ken&limit=5 gave the 3 rows from ken down: the page shifts instead."""
+    assert ranks(board(client, scored, stat="kills", around="eve", limit=3)) == [
+        (2, "cy", 7), (4, "dee", 3), (5, "eve", 1)]  # fmt: skip
+    assert [e["player"] for e in board(client, scored, stat="kills", around="ada", limit=4)["entries"]] == [
+        "ada", "bob", "cy", "dee"]  # fmt: skip
+    assert len(board(client, scored, stat="kills", around="dee", limit=5)["entries"]) == 5
+    assert len(board(client, scored, stat="kills", around="dee", limit=50)["entries"]) == 5  # all there is
+
+
+@pytest.fixture
+def two_matches(scored):
+    scoring.stat_declare(game=scored, name="best_lap", order="asc", op="best")
+    scoring.stat_declare(game=scored, name="level", op="set")
+    scoring.stat_declare(game=scored, name="team_kd", numerator="kills", denominator="deaths")
+    for match, red, blue in [("m1", (3, 1, 50), (5, 5, 40)), ("m2", (4, 1, 30), (1, 0, 45))]:
+        scoring.match_start(game_id=scored.pk, match_id=match)
+        events = []
+        for team, (kills, deaths, lap) in (("red", red), ("blue", blue)):
+            stats = {"kills": kills, "deaths": deaths, "best_lap": lap, "level": kills}
+            events.append(event_in(f"{match}-{team}", f"{team}-p", kills, team=team, stats=stats))
+        services.score_events_record(game_id=scored.pk, events=events)
+    return scored
+
+
+def test_teams_without_a_match_rank_by_their_all_time_totals(client, two_matches):
+    """Issue #22: entity=team without match answered an empty board. All time folds the
+    teams' match totals: sums, the best of a `best` stat, a ratio of summed parts."""
+    assert ranks(board(client, two_matches, entity="team"), "team") == [(1, "red", 7), (2, "blue", 6)]
+    assert ranks(board(client, two_matches, entity="team", stat="kills"), "team") == [(1, "red", 7), (2, "blue", 6)]
+    assert ranks(board(client, two_matches, entity="team", stat="best_lap"), "team") == [
+        (1, "red", 30), (2, "blue", 40)]  # fmt: skip
+    derived = board(client, two_matches, entity="team", stat="team_kd")
+    assert ranks(derived, "team") == [(1, "red", 3.5), (2, "blue", 1.2)]
+    assert derived["entries"][0]["parts"] == {"kills": 7, "deaths": 2} and derived["total"] == 2
+    assert ranks(board(client, two_matches, entity="team", around="blue", limit=1), "team") == [(2, "blue", 6)]
+
+
+@pytest.mark.parametrize("query", ["stat=level", "period=today", "period=week"])
+def test_team_totals_that_cannot_be_given_without_a_match_are_a_400_naming_match(client, two_matches, query):
+    response = client.get(f"/api/games/{two_matches.slug}/leaderboard?entity=team&{query}")
+    assert (response.status_code, error_code(response)) == (400, "bad_param")
+    assert response.json()["error"]["message"].startswith("match:")

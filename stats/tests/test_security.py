@@ -96,9 +96,28 @@ async def test_private_game_stream_is_refused_to_a_user_not_listed():
 # --- Origin and Host ------------------------------------------------------------------
 
 
+def test_a_client_without_origin_watches_a_public_game_but_not_a_private_one(live, game, private_game):
+    """Issue #22: a client that is not a browser (no Origin, so no other site's page) was
+    refused. It may watch what an anonymous visitor may: a private game answers not_found and
+    closes 4404, as for a browser that is not logged in."""
+
+    async def first_frames(slug: str) -> tuple[str, str, int | None]:
+        url = f"ws://127.0.0.1:{live.port}/ws/games/{slug}/"
+        async with websockets.connect(url, open_timeout=5) as ws:  # websockets sends no Origin
+            first = json.loads(await asyncio.wait_for(ws.recv(), 10))
+            if first["type"] != "error":
+                return first["type"], "", None
+            with pytest.raises(websockets.ConnectionClosed):
+                await asyncio.wait_for(ws.recv(), 10)
+            return first["type"], first["code"], ws.close_code
+
+    assert asyncio.run(first_frames(game.slug)) == ("snapshot", "", None)
+    assert asyncio.run(first_frames(private_game.slug)) == ("error", "not_found", 4404)
+
+
 @pytest.mark.django_db(transaction=True)
-async def test_stream_without_origin_is_refused_at_the_handshake(game):
-    comm = WebsocketCommunicator(application, f"/ws/games/{game.slug}/")
+async def test_stream_without_origin_from_a_foreign_host_is_refused_at_the_handshake(game):
+    comm = WebsocketCommunicator(application, f"/ws/games/{game.slug}/", headers=[(b"host", b"evil.test")])
     assert not (await comm.connect())[0]
 
 

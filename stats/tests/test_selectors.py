@@ -276,3 +276,15 @@ def test_history_of_a_long_match_merges_minutes_into_wider_buckets(game):
     assert history["bucket_ms"] > 60_000
     assert sum(b[1] for b in history["buckets"]) == 3
     assert sum(b[2] for b in history["buckets"]) == 7
+
+
+@pytest.mark.django_db(transaction=True)
+async def test_api_key_aget_reads_a_key_once_then_answers_from_the_cache_on_the_loop(game, monkeypatch):
+    from asgiref.sync import sync_to_async
+
+    key, raw = await sync_to_async(services.api_key_create)(game=game)
+    selectors.api_key_cache_clear()
+    assert (await selectors.api_key_aget(raw=raw)).pk == key.pk  # read from the database
+    monkeypatch.setattr(selectors, "api_key_get", lambda **kwargs: pytest.fail("not from the cache"))
+    assert (await selectors.api_key_aget(raw=raw)).pk == key.pk
+    assert await selectors.api_key_aget(raw="not-a-key") is None

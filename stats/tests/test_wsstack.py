@@ -97,13 +97,59 @@ async def test_auth_middleware_fills_the_scope_as_channels_stack(logged_in):
 
 @pytest.mark.django_db  # channels' WebsocketDenier closes old database connections
 @pytest.mark.parametrize(
-    "headers", [[], [(b"origin", b"http://evil.test")], [(b"origin", b"null")], [ORIGIN, (b"origin", b"http://e.test")]]
+    "headers", [[(b"origin", b"http://evil.test")], [(b"origin", b"null")], [ORIGIN, (b"origin", b"http://e.test")]]
 )
 async def test_auth_middleware_refuses_the_origins_channels_refuses(headers):
     ours, theirs = Recorder(), Recorder()
     sent = await run(WebsocketAuthMiddleware(ours), ws_scope("/ws/lobby/", *headers))
     assert sent == await run(AllowedHostsOriginValidator(AuthMiddlewareStack(theirs)), ws_scope("/ws/lobby/", *headers))
     assert sent == [{"type": "websocket.close"}] and ours.scopes == theirs.scopes == []
+
+
+@pytest.mark.django_db(transaction=True)
+async def test_a_client_without_origin_is_let_through_as_the_user_its_cookie_names():
+    """Issue #22: channels refuses a handshake with no Origin; browsers always send one, so
+    such a client is no other site's page: it gets a scope like a browser's, its cookie's user
+    included (the consumers then apply that user's rights: private games need a login)."""
+    cookie = await sync_to_async(user_cookie)(staff=False)
+    for headers in ([], [cookie], [(b"host", b"127.0.0.1:8000")]):
+        app = Recorder()
+        assert await run(WebsocketAuthMiddleware(app), ws_scope("/ws/lobby/", *headers)) == []
+        assert app.scopes[0]["user"].is_authenticated is (cookie in headers)
+
+
+@pytest.mark.django_db
+async def test_a_client_without_origin_still_needs_an_allowed_host():
+    app = Recorder()
+    sent = await run(WebsocketAuthMiddleware(app), ws_scope("/ws/lobby/", (b"host", b"evil.test")))
+    assert sent == [{"type": "websocket.close"}] and app.scopes == []
+
+
+def with_denial(scope: dict) -> dict:
+    return {**scope, "extensions": {"websocket.http.response": {}}}
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize(
+    ("app", "url", "headers", "status", "code"),
+    [
+        (WebsocketAuthMiddleware, "/ws/lobby/", [(b"origin", b"http://evil.test")], 403, "origin_refused"),
+        (WebsocketAuthMiddleware, "/ws/ingest/g/", [ORIGIN], 403, "origin_refused"),
+        (WebsocketAuthMiddleware, "/ws/lobby/", [(b"host", b"evil.test")], 400, "bad_host"),
+        (TailURLRouter, "/ws/nothing/", [], 404, "not_found"),
+    ],
+)
+async def test_where_the_server_allows_a_refusal_body_it_says_why(app, url, headers, status, code):
+    """A server with the ASGI denial-response extension (uvicorn) gets a status and a JSON
+    error body; one without it (daphne) the close before accept that it answers with 403."""
+    inner = Recorder()
+    built = app(inner) if app is WebsocketAuthMiddleware else app(routes(inner))
+    start, body = await run(built, with_denial(ws_scope(url, *headers)))
+    assert start["type"] == "websocket.http.response.start" and start["status"] == status
+    assert (b"content-type", b"application/json") in start["headers"]
+    error = json.loads(body["body"])["error"]
+    assert error["code"] == code and error["message"] and error["details"] == []
+    assert await run(built, ws_scope(url, *headers)) == [{"type": "websocket.close"}] and inner.scopes == []
 
 
 # --- the Origin must be the request's own (scheme, host and port), or a trusted one ----------
@@ -152,7 +198,6 @@ async def test_the_requests_own_origin_is_accepted(settings, scope):
         handshake("ws://127.0.0.1:8000"),
         handshake("http://127.0.0.1:\uff18\uff10\uff10\uff10"),
         handshake("null"),
-        handshake(None),
         handshake("http://localhost:9999", None),
         handshake("https://localhost", None),
     ],

@@ -8,6 +8,10 @@ import pytest
 from webgame_client.answers import _http_error, ws_answer
 from webgame_client.backoff import Backoff
 from webgame_client.events import event_make, frames_make, orders_new
+from webgame_client.transport import refusal_reason
+from websockets.datastructures import Headers
+from websockets.exceptions import InvalidStatus
+from websockets.http11 import Response
 
 
 def test_event_gets_a_fresh_id_unless_given():
@@ -114,3 +118,11 @@ def test_answers_from_http_errors():
     refused = _http_error(422, {"error": {"code": "unknown_stat", "message": "m"}}, None)
     assert refused.code == "unknown_stat" and not refused.retryable
     assert _http_error(418, {}, None).code == "http_418"
+
+
+def test_a_refused_handshake_is_logged_with_the_servers_reason():
+    body = json.dumps({"error": {"code": "unauthorized", "message": "send the key", "details": []}}).encode()
+    said = refusal_reason(InvalidStatus(Response(401, "Unauthorized", Headers(), body)))
+    assert said.endswith("HTTP 401: unauthorized: send the key")
+    bare = refusal_reason(InvalidStatus(Response(403, "Forbidden", Headers(), b"")))  # daphne: no body
+    assert bare.endswith("HTTP 403") and refusal_reason(TimeoutError()) == "TimeoutError"

@@ -12,7 +12,7 @@ import time
 import urllib.parse
 
 from websockets.asyncio.client import ClientConnection, connect
-from websockets.exceptions import ConnectionClosed, InvalidHandshake
+from websockets.exceptions import ConnectionClosed, InvalidHandshake, InvalidStatus
 
 from .answers import http_post, ws_answer
 from .engine import Engine
@@ -22,6 +22,19 @@ log = logging.getLogger("webgame_client")
 
 class NoAnswer(Exception):
     """A frame in flight went unanswered for answer_timeout: the socket is as good as dead."""
+
+
+def refusal_reason(exc: BaseException) -> str:
+    """Why the socket could not be opened: a server that can answer a handshake with a body
+    (uvicorn) says why in the API's error shape (a missing or wrong key...); else the error."""
+    reason = str(exc) or type(exc).__name__
+    if isinstance(exc, InvalidStatus):
+        try:
+            error = json.loads(exc.response.body or b"")["error"]
+            reason = f"{reason}: {error['code']}: {error['message']}"
+        except (ValueError, TypeError, KeyError):
+            pass
+    return reason
 
 
 def urls(base_url: str, slug: str, ws_url: str | None = None) -> tuple[str, str]:
@@ -61,7 +74,7 @@ class Runner:
         try:
             ws = await self._open()
         except (OSError, TimeoutError, InvalidHandshake, ConnectionClosed) as exc:
-            log.info("webgame_client: socket refused (%s); posting over HTTP", exc or type(exc).__name__)
+            log.info("webgame_client: socket refused (%s); posting over HTTP", refusal_reason(exc))
             self.engine.counters.add(http_fallbacks=1)
             reachable = await self._http_spell()
             if not reachable:
