@@ -17,6 +17,12 @@ class StatsConfig(AppConfig):
         signals.score_events_recorded.connect(
             receivers.broadcast_after_commit, dispatch_uid="stats.broadcast_after_commit"
         )
+        # The live path: one receiver per domain signal, each the only publisher of its frames.
+        signals.chat_message_posted.connect(receivers.chat_posted_broadcast, dispatch_uid="stats.chat_posted")
+        signals.chat_message_deleted.connect(receivers.chat_deleted_broadcast, dispatch_uid="stats.chat_deleted")
+        signals.match_started.connect(receivers.match_broadcast, dispatch_uid="stats.match_started")
+        signals.match_ended.connect(receivers.match_broadcast, dispatch_uid="stats.match_ended")
+        signals.viewers_counted.connect(receivers.viewers_broadcast, dispatch_uid="stats.viewers_counted")
         # Cached API keys (stats.selectors) must not outlive a revocation or deletion made here.
         # Not Game's post_save: every recorded event saves its game.
         signals.game_created.connect(receivers.lobby_game_created, dispatch_uid="stats.lobby_game_created")

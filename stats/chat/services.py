@@ -1,6 +1,6 @@
-"""Chat writes. Each one that changes what viewers see publishes a frame through
-stats.live.publish.chat_publish_on_commit, inside its transaction: the frame goes out once,
-after the commit, and never for a write that is rolled back."""
+"""Chat writes. Each one that changes what viewers see sends its signal (stats.signals)
+inside its transaction; the signal's receiver publishes the frame once, after the commit,
+and never for a write that is rolled back."""
 
 import unicodedata
 
@@ -12,10 +12,9 @@ from django.utils import timezone
 
 from stats import selectors
 from stats.chat.models import TEXT_MAX_LENGTH, ChatMessage, ChatMute
-from stats.chat.wire import chat_wire
-from stats.live import publish
 from stats.models import Game
 from stats.schemas import char_visible
+from stats.signals import chat_message_deleted, chat_message_posted
 
 # Bidirectional overrides and isolates: text that renders in another order than it is stored
 # (a username or link shown reversed). Other format characters stay: emoji need U+200D.
@@ -77,12 +76,12 @@ def _game_for_poster(*, game_id: int, user: AbstractBaseUser | AnonymousUser) ->
 
 
 def chat_message_post(*, game_id: int, user: AbstractBaseUser | AnonymousUser, text: str) -> ChatMessage:
-    """Store a user's message and publish it to the game's viewers after commit."""
+    """Store a user's message; its viewers are sent it after commit (chat_message_posted)."""
     cleaned = _text_check(text=text)  # first: refusing bad text costs no query
     with transaction.atomic():
         game = _game_for_poster(game_id=game_id, user=user)
         message = ChatMessage.objects.create(game=game, user=user, text=cleaned)
-        publish.chat_publish_on_commit(game=game, frame={"type": "chat", "message": chat_wire(message)})
+        chat_message_posted.send(sender=ChatMessage, game=game, message=message)
     return message
 
 
@@ -103,7 +102,7 @@ def chat_message_delete(*, message_id: int, by: AbstractBaseUser | AnonymousUser
         )
         message = ChatMessage.objects.select_related("game", "user").filter(pk=message_id).first()
         if changed and message is not None:
-            publish.chat_publish_on_commit(game=message.game, frame={"type": "chat_deleted", "id": message_id})
+            chat_message_deleted.send(sender=ChatMessage, game=message.game, message_id=message_id)
     return message
 
 

@@ -51,7 +51,6 @@ class GameConsumer(ChatHandlers, JsonFrameConsumer):
 
     async def connect(self):
         self.slug = self.scope["url_route"]["kwargs"]["slug"]
-        self.group = publish.game_group(self.slug)
         self.channel_name = f"viewer.{uuid.uuid4().hex}"  # presence's member id
         self.sent_seq = 0
         self.joined = False
@@ -65,26 +64,24 @@ class GameConsumer(ChatHandlers, JsonFrameConsumer):
             return await self.close(code=CLOSE_NOT_FOUND)
         except DatabaseError as exc:
             return await self.refuse_unavailable(exc)
-        self.game_id = game.pk
+        self.game_id, self.group = game.pk, publish.game_group(game.pk)
         await self.rights_watch()  # told when its user's rights change (stats.live.rights)
         # Join before reading the snapshot, so no event can fall between the two. In a layer
         # outage the feed keeps trying; meanwhile pings keep this viewer current from the database.
         self.feed = await hub_get().join(self.group, self, game_id=self.game_id)
         self.joined = True
-        viewers = await presence.presence_join(slug=self.slug, channel=self.channel_name)
+        viewers = await presence.presence_join(game_id=self.game_id, channel=self.channel_name)
         try:
-            await self.from_database(self.send_snapshot)
+            await self.from_database(self.send_opening)
         except Game.DoesNotExist:  # deleted since the visibility check
             await self.send_json(frames.error("not_found", "no such game, or you may not watch it"))
             return await self.close(code=CLOSE_NOT_FOUND)
         except DatabaseError as exc:
             return await self.refuse_unavailable(exc)
         metrics.snapshot_sent("connect")
-        await self.send_json(frames.connection_established(self.slug))
         if not self.feed.live:
             await self.send_json(STATUS_DEGRADED)
-        if viewers is not None:
-            await publish.presence_publish(slug=self.slug, viewers=viewers)
+        await presence.viewers_announce(game_id=self.game_id, viewers=viewers)
 
     async def refuse_unavailable(self, exc: Exception) -> None:
         metrics.backend_error("socket_connect")
@@ -111,9 +108,8 @@ class GameConsumer(ChatHandlers, JsonFrameConsumer):
         await super().disconnect(code)
         if getattr(self, "present", False):
             self.present = False
-            viewers = await presence.presence_leave(slug=self.slug, channel=self.channel_name)
-            if viewers is not None:
-                await publish.presence_publish(slug=self.slug, viewers=viewers)
+            viewers = await presence.presence_leave(game_id=self.game_id, channel=self.channel_name)
+            await presence.viewers_announce(game_id=self.game_id, viewers=viewers)
 
     async def from_database(self, read, *args) -> None:
         """Run a snapshot or replay, holding live frames meanwhile, then forward those. A
@@ -130,9 +126,15 @@ class GameConsumer(ChatHandlers, JsonFrameConsumer):
         for item in held or ():  # None: the socket went meanwhile, and its frames with it
             await (self.events_forward(*item) if len(item) == 3 else self.text_forward(*item))
 
+    async def send_opening(self) -> None:
+        """The snapshot, then connection_established, before the live frames held meanwhile (an
+        earlier viewer's presence count, say): a client's first two frames are always these."""
+        await self.send_snapshot()
+        await self.send_json(frames.connection_established(self.slug))
+
     async def send_snapshot(self) -> None:
         snapshot = await database_sync_to_async(snapshot_with_chat)(game_id=self.game_id)
-        snapshot["viewers"] = await presence.presence_count(slug=self.slug)
+        snapshot["viewers"] = await presence.presence_count(game_id=self.game_id)
         self.sent_seq = snapshot["seq"]
         await self.send_json(snapshot)
 
@@ -163,7 +165,7 @@ class GameConsumer(ChatHandlers, JsonFrameConsumer):
 
     async def on_ping(self, content):
         PingIn.model_validate(content)
-        await presence.presence_join(slug=self.slug, channel=self.channel_name)
+        await presence.presence_join(game_id=self.game_id, channel=self.channel_name)
         # The database is the source of truth: a push lost while Redis was down shows up
         # here, at the latest one ping after it, even if no later event follows it.
         # (Not while the socket lags: its drain resyncs it, and a replay now would only queue.)
@@ -248,7 +250,7 @@ class LobbyConsumer(LobbyRights, JsonFrameConsumer):
     async def connect(self):
         user = self.scope["user"]
         self.sees_private = bool(user.is_authenticated and user.is_staff)
-        self.private_slugs: set[str] = set()  # private games this (non-staff) viewer is listed on
+        self.private_ids: set[int] = set()  # private games this (non-staff) viewer is listed on
         self.refresh_task: asyncio.Task | None = None
         self.joined = False
         await self.accept()
@@ -270,13 +272,14 @@ class LobbyConsumer(LobbyRights, JsonFrameConsumer):
             task.cancel()
 
     async def games_send(self) -> None:
-        games = await database_sync_to_async(self.games_list)(self.scope["user"])
-        self.private_slugs = {g["slug"] for g in games if not g["is_public"]}
+        games, self.private_ids = await database_sync_to_async(self.games_list)(self.scope["user"])
         await self.send_json({"type": "games", "games": games})
 
     @staticmethod
-    def games_list(user) -> list[dict]:
-        return [game_wire(g) for g in selectors.game_list_visible(user=user)]
+    def games_list(user) -> tuple[list[dict], set[int]]:
+        """The games this user may see, and the ids of the private ones among them."""
+        games = list(selectors.game_list_visible(user=user))
+        return [game_wire(g) for g in games], {g.pk for g in games if not g.is_public}
 
     async def on_ping(self, content):
         PingIn.model_validate(content)
@@ -284,12 +287,13 @@ class LobbyConsumer(LobbyRights, JsonFrameConsumer):
             await self.games_send()
         await self.send_json(frames.pong())
 
-    async def lobby_forward(self, message: dict) -> None:
-        """A game's new totals, from the feed: to this viewer if it may see the game."""
-        visible = message["is_public"] or self.sees_private or message.get("slug") in self.private_slugs
-        if visible and self.joined and not self.outbox.should_skip(self.resync_after_lag):
+    async def lobby_forward(self, message: dict, frame: OutFrame) -> None:
+        """A game's new totals, from the feed (one frame for all the lobby's sockets here):
+        to this viewer if it may see the game."""
+        visible = message["is_public"] or self.sees_private or message.get("game_id") in self.private_ids
+        if visible and self.joined and not self.outbox.should_skip(self.resync_after_lag, frame):
             metrics.lobby_frame_out()
-            await self.send(text_data=message["text"])
+            await self.frame_send(frame)
 
     async def text_forward(self, frame: OutFrame) -> None:
         if self.joined:  # a status frame (degraded)

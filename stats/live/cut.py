@@ -129,6 +129,17 @@ def _player_at(record: dict, later: list[int] | None, last: bool) -> dict:
     return {**partial, "team": record["team"]} if "team" in record else partial
 
 
+def message_text(message: dict) -> str:
+    """The `events` frame of one game-group message (stats.live.publish.events_message),
+    built from its parts at most once per process: the wire carries the parts alone."""
+    text = message.get("text")
+    if text is None:
+        text = message["text"] = frames.events_text(
+            events_json=message["events"], players=message["players"], game=message["game"], teams=message.get("teams")
+        )
+    return text
+
+
 def messages_cut(messages: list[dict], limit: int) -> list[tuple[int, int, str]]:
     """The fan-out's frames for contiguous messages (stats.live.publish.events_message): runs
     joined while their texts fit in `limit` bytes (a join is never longer than its parts), a
@@ -137,7 +148,7 @@ def messages_cut(messages: list[dict], limit: int) -> list[tuple[int, int, str]]
     group: list[dict] = []
     size = 0
     for message in messages:
-        length = utf8_len(message["text"])
+        length = utf8_len(message_text(message))
         if group and size + length > limit:
             out.append(_joined(group))
             group, size = [], 0
@@ -159,7 +170,7 @@ def messages_cut(messages: list[dict], limit: int) -> list[tuple[int, int, str]]
 
 def _joined(group: list[dict]) -> tuple[int, int, str]:
     if len(group) == 1:
-        text = group[0]["text"]
+        text = message_text(group[0])
     else:
         text = frames.events_merge([(m["events"], m["players"], m["game"], m.get("teams")) for m in group])
     return group[0]["first_seq"], group[-1]["last_seq"], text

@@ -12,7 +12,8 @@ are throttled: only the latest matters, at most one frame per PRESENCE_TICK.
 
 import asyncio
 import logging
-from typing import TYPE_CHECKING, Protocol
+from collections.abc import Coroutine
+from typing import Protocol
 
 from django.conf import settings
 
@@ -20,12 +21,18 @@ from stats.live import cut
 from stats.live.frames import OutFrame
 from stats.ops import metrics
 
-if TYPE_CHECKING:
-    from stats.live.hub import Hub
-
 logger = logging.getLogger(__name__)
 PRESENCE_TICK = 1.0  # seconds between two presence frames of one game
 HAND_OUT_SLICE = 100  # viewers handed a frame before the loop may run something else
+
+
+class Ticks(Protocol):
+    """What a fan-out needs of its hub (stats.live.hub.Hub), named here so that this module
+    does not import the hub, which imports it: stats/live has no circle of imports."""
+
+    def spawn(self, coro: Coroutine) -> asyncio.Task: ...
+
+    def tick_for(self, viewers: int) -> float: ...
 
 
 class Viewer(Protocol):
@@ -37,11 +44,14 @@ class Viewer(Protocol):
     # The feed went live again after an outage; `last_seq` is the game's, read as it did.
     async def live_forward(self, last_seq: int | None) -> None: ...
 
+    # A game's totals on the lobby's feed (`message`: stats.live.publish's lobby message).
+    async def lobby_forward(self, message: dict, frame: OutFrame) -> None: ...
+
 
 class Fanout:
     """One game's viewers in this process, and the frames on their way to them."""
 
-    def __init__(self, hub: "Hub", group: str) -> None:
+    def __init__(self, hub: Ticks, group: str) -> None:
         self.hub, self.group = hub, group
         self.viewers: dict[Viewer, None] = {}  # insertion-ordered set
         self.pending: list[dict] = []  # contiguous messages waiting for the tick
@@ -55,9 +65,12 @@ class Fanout:
         self.presence_timer: asyncio.TimerHandle | None = None
         self.chat_queue: list[str] = []
         self.chat_task: asyncio.Task | None = None
+        self.lobby_pending: dict[int, dict] = {}  # the lobby's feed: each game's latest totals
+        self.lobby_timer: asyncio.TimerHandle | None = None
+        self.lobby_last = 0.0
 
     def stop(self) -> None:
-        for timer in (self.timer, self.presence_timer):
+        for timer in (self.timer, self.presence_timer, self.lobby_timer):
             if timer is not None:
                 timer.cancel()
         if self.chat_task is not None:
@@ -132,6 +145,30 @@ class Fanout:
                 await forward(viewer)
             except Exception:  # one viewer's bug must not cost the others their frame
                 logger.exception("handing a frame of %s to a viewer failed", self.group)
+
+    async def lobby_add(self, message: dict) -> None:
+        """A game's new totals for the lobby. They are absolute, so only a game's latest
+        matters: a burst of writes is one frame per game per tick (the tick a game's events
+        get with as many viewers), each built once and written through the sinks."""
+        self.lobby_pending[message["game_id"]] = message
+        if self.lobby_timer is not None:
+            return
+        loop = asyncio.get_running_loop()
+        wait = self.lobby_last + self.hub.tick_for(len(self.viewers)) - loop.time()
+        if wait <= 0:
+            await self.lobby_flush()
+        else:
+            self.lobby_timer = loop.call_later(wait, lambda: self.hub.spawn(self.lobby_flush()))
+
+    async def lobby_flush(self) -> None:
+        self.lobby_timer = None
+        pending, self.lobby_pending = self.lobby_pending, {}
+        if not pending:
+            return
+        self.lobby_last = asyncio.get_running_loop().time()
+        for message in pending.values():
+            frame = OutFrame(message["text"])
+            await self.hand_out(lambda viewer, m=message, f=frame: viewer.lobby_forward(m, f))
 
     async def presence_arrive(self, text: str) -> None:
         """Viewer counts: only the latest matters, at most one frame per PRESENCE_TICK. (A

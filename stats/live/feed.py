@@ -12,16 +12,13 @@ the database meanwhile (their pings catch up), and are told when it goes live.
 
 import asyncio
 import logging
-from typing import TYPE_CHECKING
+from typing import Any, Protocol
 
 from stats.live import frames, publish
-from stats.live.fanout import Fanout
+from stats.live.fanout import Fanout, Ticks
 from stats.live.publish import outage
 from stats.live.reads import SharedReads
 from stats.ops import metrics
-
-if TYPE_CHECKING:
-    from stats.live.hub import Hub
 
 logger = logging.getLogger(__name__)
 # Web processes (and threads) publish after their commits, so two events committed in seq
@@ -33,8 +30,17 @@ SUBSCRIBE_RETRY_MIN, SUBSCRIBE_RETRY_MAX = 0.5, 5.0  # seconds between subscribe
 STATUS_DEGRADED_TEXT = frames.json_compact(frames.status(live=False))
 
 
+class FeedHub(Ticks, Protocol):
+    """What a feed needs of its hub (stats.live.hub.Hub), without importing it (no circle)."""
+
+    layer: Any  # the channel layer
+
+    @property
+    def redis_up(self) -> bool: ...
+
+
 class Feed:
-    def __init__(self, hub: "Hub", group: str, game_id: int | None = None) -> None:
+    def __init__(self, hub: FeedHub, group: str, game_id: int | None = None) -> None:
         self.hub, self.group = hub, group
         self.out = Fanout(hub, group)
         self.viewers = self.out.viewers  # the hub adds and removes them
@@ -132,8 +138,8 @@ class Feed:
             return await self.out.presence_arrive(message["text"])
         if kind == "game.chat":
             return self.out.chat_add(message["text"])
-        if kind == "lobby.game":  # the lobby's feed: each viewer filters by what it may see
-            return await self.out.hand_out(lambda viewer: viewer.lobby_forward(message))
+        if kind == "lobby.game":  # the lobby's feed: coalesced per game, each viewer filters
+            return await self.out.lobby_add(message)
         if kind != "game.events":
             text = message.get("text")
             if isinstance(text, str):

@@ -63,10 +63,7 @@ class Hub:
         does the hub when Redis stops answering (stats.live.health)."""
         self.health.start()
         feed = self.feeds.get(group)
-        if feed is None or feed.reads.game_id != game_id:
-            # A new game under a slug whose old game was deleted while watched: a feed of its
-            # own (the old one's seqs and database reads are another game's). The old feed
-            # stays with its viewers until they leave.
+        if feed is None:  # groups are named by game id: a slug made again is another group
             feed = self.feeds[group] = Feed(self, group, game_id)
         feed.viewers[viewer] = None
         if self.health.up:  # down: no wait for a subscribe that can only time out

@@ -12,6 +12,7 @@ import redis.asyncio as aioredis
 from django.conf import settings
 
 from stats.live import health
+from stats.signals import viewers_counted
 from webgame import redis_conf, redis_retry
 
 logger = logging.getLogger(__name__)
@@ -41,11 +42,11 @@ def _client() -> aioredis.Redis:
     return cached[1]
 
 
-def _key(slug: str) -> str:
-    return f"webgame:presence:{slug}"
+def _key(game_id: int) -> str:
+    return f"webgame:presence:{game_id}"  # by id: a slug made again is another game
 
 
-async def _update(*, slug: str, channel: str, join: bool) -> int | None:
+async def _update(*, game_id: int, channel: str, join: bool) -> int | None:
     if health.redis_down():
         # This process's check found Redis not answering: a socket's connect or ping must not
         # wait for the deadline. A viewer not refreshed now is refreshed at its next ping.
@@ -56,12 +57,12 @@ async def _update(*, slug: str, channel: str, join: bool) -> int | None:
     def update_send():
         pipe = client.pipeline(transaction=True)
         if join:
-            pipe.zadd(_key(slug), {channel: now + PRESENCE_TTL})
+            pipe.zadd(_key(game_id), {channel: now + PRESENCE_TTL})
         else:
-            pipe.zrem(_key(slug), channel)
-        pipe.zremrangebyscore(_key(slug), "-inf", now)
-        pipe.zcard(_key(slug))
-        pipe.expire(_key(slug), PRESENCE_TTL * 2)
+            pipe.zrem(_key(game_id), channel)
+        pipe.zremrangebyscore(_key(game_id), "-inf", now)
+        pipe.zcard(_key(game_id))
+        pipe.expire(_key(game_id), PRESENCE_TTL * 2)
         return pipe.execute()
 
     try:
@@ -74,20 +75,29 @@ async def _update(*, slug: str, channel: str, join: bool) -> int | None:
     return int(results[-2])
 
 
-async def presence_join(*, slug: str, channel: str) -> int | None:
+async def presence_join(*, game_id: int, channel: str) -> int | None:
     """Add (or refresh) a viewer; returns the count of viewers, None if Redis is unreachable."""
-    return await _update(slug=slug, channel=channel, join=True)
+    return await _update(game_id=game_id, channel=channel, join=True)
 
 
-async def presence_leave(*, slug: str, channel: str) -> int | None:
-    return await _update(slug=slug, channel=channel, join=False)
+async def presence_leave(*, game_id: int, channel: str) -> int | None:
+    return await _update(game_id=game_id, channel=channel, join=False)
 
 
-async def presence_count(*, slug: str) -> int | None:
+async def presence_count(*, game_id: int) -> int | None:
     if health.redis_down():
         return None
     client = _client()
     try:
-        return int(await redis_retry.acall_retry_once(client, lambda: client.zcount(_key(slug), time.time(), "+inf")))
+        return int(
+            await redis_retry.acall_retry_once(client, lambda: client.zcount(_key(game_id), time.time(), "+inf"))
+        )
     except Exception:  # noqa: BLE001 - an unknown count is shown as such, not an error
         return None
+
+
+async def viewers_announce(*, game_id: int, viewers: int | None) -> None:
+    """Tell the game's viewers its new count (a socket came or went), through the signal
+    whose receiver publishes it (stats.receivers). None (Redis unreachable): nothing to tell."""
+    if viewers is not None:
+        await viewers_counted.asend(sender=None, game_id=game_id, viewers=viewers)

@@ -1,14 +1,18 @@
-"""Step 1 of the live path: push a game's new events into its channel-layer group, once the
-transaction that wrote them has committed.
+"""Step 1 of the live path: push frames into channel-layer groups (a game's, the lobby's,
+the rights group), once the transaction that wrote what they announce has committed.
 
-`events_publish_on_commit` is the one way in. Its only caller is the receiver of the write
-service's signal (stats.receivers), so every write (the API, the admin, the staff page,
-Celery's simulator) pushes the same way, after commit and only if it commits.
+`publish_on_commit` is the one way in. Its only callers are the receivers of the domain
+signals (stats.signals -> stats.receivers): new events (and the lobby's totals), chat
+messages and their deletion, a match's start and end, a viewer count, a change of rights.
+So every write (the API, the ingest socket, the admin, the staff page, Celery's simulator)
+pushes the same way, after commit and only if it commits. The other functions here build
+the (group, message) pairs.
 
-The frame is encoded to JSON here, once per publish, and carried through the layer beside
-its parts and its seq range (see `events_message`), so each process's feed can forward it or
-join a burst into one frame without decoding anything. The layer is lossy by design: a
-failed push is logged once per outage, and clients recover by seq.
+The events are encoded to JSON here, once per publish, and carried through the layer with
+the frame's other parts and its seq range, each once (see `events_message`), so each
+process's feed can build the frame or join a burst into one frame without decoding anything.
+The layer is lossy by design: a failed push is logged once per outage, and clients recover
+by seq.
 
 Only the public API of the channel layer is used (group_send). Sync code (web threads,
 Celery) publishes on an event loop: the web server's, registered through the one seam
@@ -19,6 +23,7 @@ elsewhere (a Celery worker, a shell), on a loop of its own via async_to_sync.
 import asyncio
 import logging
 import threading
+from collections.abc import Callable
 
 from asgiref.sync import async_to_sync
 from channels.layers import get_channel_layer
@@ -36,8 +41,10 @@ logger = logging.getLogger(__name__)
 LOBBY_GROUP = "lobby"
 
 
-def game_group(slug: str) -> str:
-    return f"game.{slug}"  # one group per game, named from the slug in the URL
+def game_group(game_id: int) -> str:
+    # By id, not slug: a game deleted and made again under its slug is another game, and its
+    # viewers must never get the old one's frames (a late push, a feed still running).
+    return f"game.{game_id}"
 
 
 class _Outage:
@@ -67,58 +74,45 @@ class _Outage:
 outage = _Outage()
 
 
-def events_publish_on_commit(*, game: Game, events: list[LogRow], players: list[Player], scored: Scored) -> None:
-    """Push these events to the game's viewers once (and only if) the transaction commits.
+def publish_on_commit(build: Callable[[], list[tuple[str, dict]]]) -> asyncio.Task | None:
+    """The one way to publish: send the (group, message) pairs `build()` returns once (and
+    only if) the transaction commits. Only the receivers of stats.signals call it.
 
-    Encoded after the commit: the game's row lock is released by then, so the next writer
+    Built after the commit: the game's row lock is released by then, so the next writer
     need not wait for the JSON of a 1,000-event batch (~9 ms). What they are built from (the
-    rows, players and counters the service wrote) is not touched after the write."""
+    rows, players and counters the service wrote) is not touched after the write.
+
+    Called on an event loop (a socket's presence count: no transaction there, and Django's
+    transaction API may not run on a loop), it sends at once in a task, returned: the caller
+    awaits it (stats.receivers.viewers_broadcast), so no module-level set keeps it alive."""
+    # In a coroutine, not merely on a thread whose loop runs (sync code under a test's
+    # Playwright loop is that: it keeps the on-commit path, see messages_send).
+    if _in_coroutine():
+        return asyncio.get_running_loop().create_task(messages_send_async(build()))  # the caller awaits it
 
     # A named function, not a partial: robust=True logs failures by the callback's __qualname__.
     def send_committed() -> None:
-        messages_send(game_events_messages(game=game, events=events, players=players, scored=scored))
+        messages_send(build())
 
     transaction.on_commit(send_committed, robust=True)
+    return None
 
 
-def chat_publish_on_commit(*, game: Game, frame: dict) -> None:
-    """Push a chat frame (a message, or its deletion) to the game's viewers after commit. The
-    feed hands chat out off the events' path (stats.live.fanout), so chat never delays stats."""
-
-    def send_committed() -> None:
-        messages_send([(game_group(game.slug), {"type": "game.chat", "text": frames.json_compact(frame)})])
-
-    transaction.on_commit(send_committed, robust=True)
+def chat_messages(*, game: Game, frame: dict) -> list[tuple[str, dict]]:
+    """A chat frame (a message, or its deletion) for the game's viewers. The feed hands chat
+    out off the events' path (stats.live.fanout), so chat never delays stats."""
+    return [(game_group(game.pk), {"type": "game.chat", "text": frames.json_compact(frame)})]
 
 
-def match_publish_on_commit(*, game: Game, match, teams: list[dict]) -> None:
-    """Tell the game's viewers a match started or ended, after commit. Not in seq order: a
-    viewer that misses it sees the match in its next snapshot."""
+def match_messages(*, game: Game, match, teams: list[dict]) -> list[tuple[str, dict]]:
+    """A match started or ended. Not in seq order: a viewer that misses it sees the match in
+    its next snapshot."""
     text = frames.json_compact(frames.match_frame(match_wire(match, teams)))
-
-    def send_committed() -> None:
-        messages_send([(game_group(game.slug), {"type": "game.match", "text": text})])
-
-    transaction.on_commit(send_committed, robust=True)
+    return [(game_group(game.pk), {"type": "game.match", "text": text})]
 
 
-def lobby_message(game: Game) -> tuple[str, dict]:
-    """The lobby group's message with a game's totals (a `game` frame): sent with each run of
-    events, and when a game is made."""
-    text = frames.lobby_game_text(game_wire(game))
-    return LOBBY_GROUP, {"type": "lobby.game", "slug": game.slug, "is_public": game.is_public, "text": text}
-
-
-def lobby_game_publish_on_commit(*, game: Game) -> None:
-    """Show a new game in open lobbies once (and only if) its creation commits. Sent from a
-    thread of its own: a game is made rarely, and from anywhere, also from a thread that runs an
-    event loop (a test driving a browser), where async_to_sync refuses to run."""
-    message = lobby_message(game)
-
-    def send_committed() -> None:
-        threading.Thread(target=messages_send, args=([message],), name="lobby-game-created").start()
-
-    transaction.on_commit(send_committed, robust=True)
+def presence_messages(*, game_id: int, viewers: int) -> list[tuple[str, dict]]:
+    return [(game_group(game_id), {"type": "game.presence", "text": frames.presence_text(viewers)})]
 
 
 def game_events_messages(
@@ -139,18 +133,26 @@ def game_events_messages(
         seqs=(events[0].seq, events[-1].seq),
         teams=scored.teams,
     )
-    return [(game_group(game.slug), message), lobby_message(game)]
+    return [(game_group(game.pk), message), *lobby_messages(game=game, wire=wire)]
+
+
+def lobby_messages(*, game: Game, wire: dict | None = None) -> list[tuple[str, dict]]:
+    """The lobby's message with a game's totals (a `game` frame): sent with each run of
+    events, and when a game is made."""
+    text = frames.lobby_game_text(wire or game_wire(game))
+    return [(LOBBY_GROUP, {"type": "lobby.game", "game_id": game.pk, "is_public": game.is_public, "text": text})]
 
 
 def events_message(
     *, events_json: str, players: list[dict], game: dict, seqs: tuple[int, int], teams: list[dict] | None = None
 ) -> dict:
-    """A game group's message for a run of events (`seqs`: the first and last seq)."""
+    """A game group's message for a run of events (`seqs`: the first and last seq): the
+    frame's parts, carried once; each process's fan-out builds the frame's text from them
+    (stats.live.cut.message_text), or joins several runs into one frame."""
     return {
         "type": "game.events",
         "first_seq": seqs[0],
         "last_seq": seqs[1],
-        "text": frames.events_text(events_json=events_json, players=players, game=game, teams=teams),
         "events": events_json,
         "players": players,
         "game": game,
@@ -182,7 +184,25 @@ def messages_send(messages: list[tuple[str, dict]]) -> None:
     if loop is not None and loop.is_running():
         asyncio.run_coroutine_threadsafe(messages_send_async(messages), loop)
         return
+    if _loop_running_here():
+        # Sync code on a thread whose event loop runs (a test driving Playwright), where
+        # async_to_sync refuses to run: a short thread of its own publishes. Rare (never in a
+        # server, whose loop is registered above).
+        threading.Thread(target=async_to_sync(messages_send_async), args=(messages,), name="publish").start()
+        return
     async_to_sync(messages_send_async)(messages)
+
+
+def _loop_running_here() -> bool:
+    try:
+        asyncio.get_running_loop()
+    except RuntimeError:
+        return False
+    return True
+
+
+def _in_coroutine() -> bool:
+    return _loop_running_here() and asyncio.current_task() is not None
 
 
 async def messages_send_async(messages: list[tuple[str, dict]]) -> None:
@@ -199,7 +219,3 @@ async def messages_send_async(messages: list[tuple[str, dict]]) -> None:
         outage.failed(exc)
     else:
         outage.ok()
-
-
-async def presence_publish(*, slug: str, viewers: int) -> None:
-    await messages_send_async([(game_group(slug), {"type": "game.presence", "text": frames.presence_text(viewers)})])

@@ -28,10 +28,11 @@ from channels.db import database_sync_to_async
 from django.conf import settings
 from django.contrib.auth import get_user
 from django.contrib.auth.models import AnonymousUser
-from django.db import DatabaseError, transaction
+from django.db import DatabaseError
 
 from stats import selectors
-from stats.live import frames, publish
+from stats.live import frames
+from stats.live.hub import hub_get
 
 logger = logging.getLogger(__name__)
 RIGHTS_GROUP = "rights"
@@ -42,15 +43,11 @@ def session_tag(session_key: str | None) -> str | None:
     return hashlib.sha256(session_key.encode()).hexdigest()[:32] if session_key else None
 
 
-def rights_changed_publish(*, user_id: int, session_key: str | None = None) -> None:
-    """Tell every web process that `user_id`'s rights changed (and, on logout, which session
-    ended), after the transaction that changed them commits."""
+def rights_changed_messages(*, user_id: int, session_key: str | None = None) -> list[tuple[str, dict]]:
+    """The message telling every web process that `user_id`'s rights changed (and, on
+    logout, which session ended); published after commit by stats.receivers."""
     text = frames.json_compact({"type": "rights", "user": user_id, "session": session_tag(session_key)})
-
-    def send_committed() -> None:
-        publish.messages_send([(RIGHTS_GROUP, {"type": "rights.changed", "text": text})])
-
-    transaction.on_commit(send_committed, robust=True)
+    return [(RIGHTS_GROUP, {"type": "rights.changed", "text": text})]
 
 
 def user_current(*, scope: dict, logged_out: bool = False):
@@ -111,8 +108,6 @@ class RightsWatch:
         self.sockets: dict[int, dict] = {}  # user id -> {socket: None}
         self.following = False  # a viewer of the hub's feed of RIGHTS_GROUP
         self.loop = asyncio.get_running_loop()
-        from stats.live.hub import hub_get  # the hub imports the live path: imported late
-
         self.hub = hub_get()
 
     async def watch(self, socket, user_id: int) -> None:
@@ -150,7 +145,7 @@ class RightsWatch:
     async def events_forward(self, first_seq: int, last_seq: int, frame) -> None:
         pass  # the rights group carries no events
 
-    async def lobby_forward(self, message: dict) -> None:
+    async def lobby_forward(self, message: dict, frame) -> None:
         pass
 
 

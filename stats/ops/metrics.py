@@ -179,7 +179,7 @@ def other_frame_out(sockets: int) -> None:
 
 
 def lobby_frame_out() -> None:
-    """A lobby frame sent to one lobby socket (each has its own channel-layer message)."""
+    """A lobby frame handed to one lobby socket (the lobby's feed builds each frame once)."""
     _frames_lobby.inc()
 
 

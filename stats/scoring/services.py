@@ -10,10 +10,9 @@ from django.db import transaction
 from django.utils import timezone
 
 from stats import eventlog
-from stats.live import publish
 from stats.models import Game
-from stats.scoring import selectors
 from stats.scoring.models import Match, Stat
+from stats.signals import match_ended, match_started
 
 STAT_FIELDS = ("label", "format", "order", "op", "numerator", "denominator")
 
@@ -103,7 +102,7 @@ def match_start(*, game_id: int, match_id: str | None = None, name: str = "") ->
             first_seq=game.last_seq + 1,
         )
         Game.objects.filter(pk=game_id).update(open_match=match)
-        _match_publish(game=game, match=match)
+        match_started.send(sender=Match, game=game, match=match)
     return match, True
 
 
@@ -119,10 +118,5 @@ def match_end(*, game_id: int, match_id: str) -> Match:
         if game.open_match_id == match.pk:
             still_live = Match.objects.filter(game_id=game_id, status=Match.Status.LIVE).order_by("-started_at")
             Game.objects.filter(pk=game_id).update(open_match=still_live.first())
-        _match_publish(game=game, match=match)
+        match_ended.send(sender=Match, game=game, match=match)
     return match
-
-
-def _match_publish(*, game: Game, match: Match) -> None:
-    teams = selectors.team_totals_get(game_id=game.pk, match_pks=[match.pk]).get(match.pk, [])
-    publish.match_publish_on_commit(game=game, match=match, teams=teams)

@@ -7,6 +7,7 @@ from channels.layers import get_channel_layer
 from django.contrib.auth.models import Permission, User
 
 from stats import selectors, services
+from stats.live import publish
 from stats.models import ApiKey, Player, ScoreEvent
 from stats.tests.support import event_in
 
@@ -69,7 +70,7 @@ def test_admin_add_with_a_blank_player_is_refused(staff_client, game):
 async def test_admin_add_appears_live_after_commit(staff_client, game):
     layer = get_channel_layer()
     channel = await layer.new_channel()
-    await layer.group_add("game.arena", channel)
+    await layer.group_add(publish.game_group(game.pk), channel)
     response = await database_sync_to_async(staff_client.post)(ADD_EVENT, event_form(game, points=9))
     assert response.status_code == 302
     message = await asyncio.wait_for(layer.receive(channel), 10)

@@ -4,6 +4,7 @@ import pytest
 from django.contrib.auth.models import User
 
 from stats.chat.models import ChatMessage, ChatMute
+from stats.live import publish
 from stats.tests import chat_support
 
 MESSAGES = "/admin/stats/chatmessage/"
@@ -51,7 +52,7 @@ def test_moderate_action_soft_deletes_and_publishes(
     rude.refresh_from_db()
     assert (rude.deleted_by_id, rude.deleted_at is not None) == (staff.pk, True)
     assert ChatMessage.objects.get(pk=fine.pk).deleted_at is None
-    assert published.sent == [("arena", {"type": "chat_deleted", "id": rude.pk})]
+    assert published.sent == [(publish.game_group(game.pk), {"type": "chat_deleted", "id": rude.pk})]
     with django_capture_on_commit_callbacks(execute=True):
         staff_client.post(MESSAGES, form)  # again: nothing changes, nothing is published
     assert len(published.sent) == 1

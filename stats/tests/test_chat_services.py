@@ -8,6 +8,7 @@ from django.db import transaction
 from stats import services
 from stats.chat.models import ChatMessage, ChatMute
 from stats.chat.services import ChatRefused, chat_message_delete, chat_message_post, chat_mute_set
+from stats.live import publish
 from stats.tests import chat_support
 
 
@@ -43,8 +44,12 @@ def test_post_stores_the_message_and_publishes_it_once(game, ada, published, dja
     stored = ChatMessage.objects.get()
     assert (stored.pk, stored.game_id, stored.user_id, stored.text) == (message.pk, game.pk, ada.pk, "gg wp")
     assert len(published.calls) == 1
-    slug, frame = published.sent[0]
-    assert (slug, frame["type"], set(frame["message"])) == ("arena", "chat", {"id", "user", "text", "at_ms"})
+    group, frame = published.sent[0]
+    assert (group, frame["type"], set(frame["message"])) == (
+        publish.game_group(game.pk),
+        "chat",
+        {"id", "user", "text", "at_ms"},
+    )
     assert frame["message"] | {"at_ms": 0} == {"id": message.pk, "user": "ada", "text": "gg wp", "at_ms": 0}
     assert isinstance(frame["message"]["at_ms"], int)
 

@@ -8,6 +8,7 @@ import pytest
 from channels.db import database_sync_to_async
 from django.contrib.auth.models import User
 
+from stats.live import publish
 from stats.live.frames import OutFrame
 from stats.tests.support import event_in
 from stats.tests.test_live_consumers import _no_presence_left_over, record, session_cookie, watch
@@ -127,7 +128,7 @@ async def test_events_never_wait_behind_chat_frames(game, settings):
 
     hubs._hubs.clear()
     hub, viewer = hubs.hub_get(), SlowChatViewer()
-    feed = await hub.join(f"game.{game.slug}", viewer, game_id=game.pk)
+    feed = await hub.join(publish.game_group(game.pk), viewer, game_id=game.pk)
     for n in range(5):  # stuck behind the viewer: a chat frame is being handed out meanwhile
         feed.out.chat_add(f'{{"type":"chat","message":{{"id":{n + 1},"user":"u","text":"t","at_ms":0}}}}')
     await record(game, event_in("a"))
@@ -136,4 +137,4 @@ async def test_events_never_wait_behind_chat_frames(game, settings):
             await asyncio.sleep(0.01)
     assert viewer.events == [(1, 1)] and feed.out.chat_task is not None and not feed.out.chat_task.done()
     viewer.release.set()
-    await hub.leave(f"game.{game.slug}", viewer)  # the last viewer: the feed stops, its chat task with it
+    await hub.leave(publish.game_group(game.pk), viewer)  # the last viewer: the feed stops, its chat task with it

@@ -11,6 +11,7 @@ from django.contrib.auth.models import User
 from django.test import Client
 
 from stats import receivers, services, signals
+from stats.live import publish
 from stats.tests.support import event_in
 from webgame.asgi import application
 
@@ -179,7 +180,7 @@ async def test_lost_layer_message_is_filled_from_the_database(game):
     # Events 1-2 are committed but their broadcast is lost; event 3's message then arrives.
     await record_unannounced(game, event_in("a"), event_in("b"), event_in("c"))
     message = {"type": "game.events", "first_seq": 3, "last_seq": 3, "text": '{"type":"events","lost":1}'}
-    await get_channel_layer().group_send("game.arena", message)
+    await get_channel_layer().group_send(publish.game_group(game.pk), message)
     frame = await next_of_type(comm, "events")
     assert "lost" not in frame
     # Read from the database once by this process's feed (stats.live.feed), for all its viewers.
@@ -200,9 +201,10 @@ async def test_ping_delivers_events_whose_push_was_lost(game):
 
 async def test_gap_fill_for_a_deleted_game_closes_with_not_found(game):
     comm, _ = await watch(game)
+    group = publish.game_group(game.pk)  # before the delete, which sets pk to None
     await database_sync_to_async(game.delete)()
     message = {"type": "game.events", "first_seq": 5, "last_seq": 5, "text": '{"type":"events"}'}
-    await get_channel_layer().group_send("game.arena", message)
+    await get_channel_layer().group_send(group, message)
     frame = await next_of_type(comm, "error")
     assert frame["code"] == "not_found"
     assert (await comm.receive_output(timeout=5)) == {"type": "websocket.close", "code": 4404}
@@ -213,7 +215,7 @@ async def test_layer_message_already_covered_by_the_snapshot_is_dropped(game):
     await record(game, event_in("a"), event_in("b"))
     comm, _ = await watch(game)
     message = {"type": "game.events", "first_seq": 1, "last_seq": 2, "text": '{"type":"events","stale":1}'}
-    await get_channel_layer().group_send("game.arena", message)
+    await get_channel_layer().group_send(publish.game_group(game.pk), message)
     await comm.send_json_to({"type": "ping"})
     frames = [await comm.receive_json_from()]
     while frames[-1]["type"] != "pong":

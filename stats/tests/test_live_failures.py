@@ -109,7 +109,7 @@ async def test_a_failed_gap_fill_closes_the_socket_once_and_leaves_the_feed(game
     await record_unannounced(game, event_in("lost"))
     await record(game, event_in("after"))  # a gap: the feed, then the viewer, try the database
     assert await close_code(comm) == jsonsocket.CLOSE_INTERNAL
-    assert publish.game_group(game.slug) not in hubs.hub_get().feeds
+    assert publish.game_group(game.pk) not in hubs.hub_get().feeds
     reads_at_close = len(reads)
     assert reads_at_close <= 2  # the feed's gap read, then this viewer's
     await record(game, event_in("later"))
@@ -122,7 +122,7 @@ async def test_a_resync_ends_with_its_socket_and_starts_nothing_after(game, monk
     start another one (one socket started 5 resync tasks, 2 after it had disconnected)."""
     settings.FRAME_TICK_MS = 0
     comm, _ = await watch(game)
-    viewer = next(iter(hubs.hub_get().feeds[publish.game_group(game.slug)].viewers))
+    viewer = next(iter(hubs.hub_get().feeds[publish.game_group(game.pk)].viewers))
     entered, release = threading.Event(), threading.Event()
     real_read = selectors.game_events_after
 
@@ -168,7 +168,7 @@ async def test_uvicorn_socket_closed_for_flooding_leaves_the_feed(uvicorn_app, g
     frame logged a traceback (a send after websocket.close)."""
     settings.WEBGAME_WS_RATE, settings.WEBGAME_WS_BURST = 5, 5
     url = f"ws://127.0.0.1:{uvicorn_app}/ws/games/{game.slug}/"
-    group = publish.game_group(game.slug)
+    group = publish.game_group(game.pk)
     page = origin(uvicorn_app)
     async with websockets.connect(url, origin=page) as flooder, websockets.connect(url, origin=page) as other:
         await frames_until(flooder, lambda f: f["type"] == "connection_established")

@@ -183,9 +183,43 @@ async def test_an_unchanged_viewer_count_sends_no_presence_frame(settings, monke
     hub, viewer = hubs.hub_get(), RecordingViewer()
     await hub.join(GROUP, viewer)
     for count in (2, 2, 3):
-        await publish.presence_publish(slug="fanout-test", viewers=count)
+        await publish.messages_send_async(publish.presence_messages(game_id=900_001, viewers=count))
     marker = '{"type":"pong"}'
     await publish_messages({"type": "game.marker", "text": marker})
     await until(lambda: marker in viewer.texts)
     assert viewer.texts == [frames.presence_text(2), frames.presence_text(3), marker]
     await leave(hub, GROUP, viewer)
+
+
+class LobbyViewer(FrameViewer):
+    """A lobby socket: keeps each game's totals frame it is handed."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.lobby: list[str] = []
+        self.lobby_frames: list = []
+
+    async def lobby_forward(self, message: dict, frame) -> None:
+        self.lobby.append(frame.text)
+        self.lobby_frames.append(frame)
+
+
+def lobby_message(game_id: int, last_seq: int) -> dict:
+    game = {"slug": f"g{game_id}", "name": "G", "is_public": True, "last_seq": last_seq, "events": 1, "points": 0}
+    return {"type": "lobby.game", "game_id": game_id, "is_public": True, "text": frames.lobby_game_text(game)}
+
+
+async def test_the_lobby_gets_each_games_latest_totals_once_per_tick():
+    """The lobby runs on the hub like a game: a burst of writes is one frame per game per
+    tick, the game's latest totals, one frame object shared by every lobby socket."""
+    viewers = (LobbyViewer(), LobbyViewer())
+    out = fanout_of(*viewers, tick=0.1)
+    first = lobby_message(1, 1)
+    await out.lobby_add(first)
+    assert viewers[0].lobby == [first["text"]]  # a game idle for a tick: at once
+    for game_id, seq in ((1, 2), (2, 1), (1, 3)):
+        await out.lobby_add(lobby_message(game_id, seq))
+    await until(lambda: len(viewers[0].lobby) == 3)
+    assert viewers[0].lobby == [first["text"], lobby_message(1, 3)["text"], lobby_message(2, 1)["text"]]
+    assert all(a is b for a, b in zip(*(v.lobby_frames for v in viewers), strict=True))  # built once
+    out.stop()

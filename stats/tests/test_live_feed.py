@@ -11,7 +11,7 @@ from stats.live import hub as hubs
 from stats.live import publish
 from stats.tests.support import event_in
 
-GROUP = publish.game_group("fanout-test")
+GROUP = publish.game_group(900_001)  # no game: a feed of messages made here
 
 
 class RecordingViewer:
@@ -94,7 +94,7 @@ async def test_a_message_arriving_after_its_gap_was_given_up_is_dropped(viewer):
 async def test_a_lost_message_is_read_from_the_database_once_for_all_viewers(settings, game, monkeypatch):
     settings.FRAME_TICK_MS = 0
     hubs._hubs.clear()
-    hub, group = hubs.hub_get(), publish.game_group(game.slug)
+    hub, group = hubs.hub_get(), publish.game_group(game.pk)
     viewers = [RecordingViewer(), RecordingViewer()]
     for viewer in viewers:
         await hub.join(group, viewer, game_id=game.pk)
@@ -115,7 +115,7 @@ async def test_a_lost_message_is_read_from_the_database_once_for_all_viewers(set
 async def test_lost_first_messages_are_read_from_the_database_not_skipped(settings, game, monkeypatch):
     settings.FRAME_TICK_MS = 0
     hubs._hubs.clear()
-    hub, group, viewer = hubs.hub_get(), publish.game_group(game.slug), RecordingViewer()
+    hub, group, viewer = hubs.hub_get(), publish.game_group(game.pk), RecordingViewer()
     await hub.join(group, viewer, game_id=game.pk)  # the stream starts after seq 0
     send = publish.messages_send
     monkeypatch.setattr(publish, "messages_send", lambda ms: send([(g, m) for g, m in ms if m.get("last_seq") != 2]))

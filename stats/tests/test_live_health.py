@@ -142,8 +142,8 @@ async def test_pushes_and_presence_skip_redis_at_once_while_the_check_says_down(
         assert time.monotonic() - t0 < 0.25  # 50 pushes, none waited for a 0.5 s deadline
         # Nor does a socket's connect or ping wait for presence's deadline.
         t0 = time.monotonic()
-        assert await presence.presence_join(slug="nowhere", channel="viewer.x") is None
-        assert await presence.presence_count(slug="nowhere") is None
+        assert await presence.presence_join(game_id=900_031, channel="viewer.x") is None
+        assert await presence.presence_count(game_id=900_031) is None
         assert time.monotonic() - t0 < 0.25
     finally:
         frozen_valkey.thaw()

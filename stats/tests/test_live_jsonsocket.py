@@ -193,12 +193,12 @@ async def test_a_send_to_a_socket_the_server_found_gone_raises_nothing_and_relea
 async def test_a_game_socket_gone_twice_leaves_its_feed_once(game, monkeypatch):
     leaves = []
 
-    async def presence_leave(*, slug, channel):
+    async def presence_leave(*, game_id, channel):
         leaves.append(channel)
 
     monkeypatch.setattr(presence, "presence_leave", presence_leave)
     comm, _ = await watch(game)
-    hub, group = hubs.hub_get(), publish.game_group(game.slug)
+    hub, group = hubs.hub_get(), publish.game_group(game.pk)
     [viewer] = hub.feeds[group].viewers
     await viewer.socket_gone()
     await viewer.socket_gone()

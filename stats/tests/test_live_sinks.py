@@ -56,7 +56,7 @@ async def test_lagging_viewer_gets_no_live_frames_then_one_resync_with_everythin
     backlog.pending = 5000  # the peer stopped reading
     for i in range(5):
         await record(game_id=game.pk, events=[event_in(f"b{i}", points=2)])
-    feed = hub_get().feeds[publish.game_group(game.slug)]
+    feed = hub_get().feeds[publish.game_group(game.pk)]
     [viewer] = feed.viewers
     async with asyncio.timeout(10):  # the feed has handed seq 6 out (and the viewer dropped it)
         while feed.next_seq != 7 or feed.out.pending or feed.out.flush_lock.locked():  # noqa: ASYNC110
@@ -246,7 +246,7 @@ async def test_canary_uvicorn_sockets_get_the_uvicorn_sink(uvicorn_app, game):
     async with websockets.connect(url, origin=origin_of(url)) as socket:
         while json.loads(await asyncio.wait_for(socket.recv(), 10))["type"] != "connection_established":
             pass
-        [viewer] = hub_get().feeds[publish.game_group(game.slug)].viewers
+        [viewer] = hub_get().feeds[publish.game_group(game.pk)].viewers
         canary("uvicorn", type(viewer.sink) is sinks.UvicornSink)
         canary(
             "websockets", viewer.sink.protocol.conn.state.name == "OPEN" and not viewer.sink.protocol.conn.extensions

@@ -290,7 +290,7 @@ class StubReads:
 
 def bare_feed(reads: StubReads) -> Feed:
     feed = Feed.__new__(Feed)  # no subscription task: only the gap read is exercised
-    feed.group, feed.reads = publish.game_group("metrics"), reads
+    feed.group, feed.reads = publish.game_group(900_021), reads
     return feed
 
 

@@ -141,9 +141,9 @@ def test_the_rate_limits_and_readyz_reach_the_primary_through_the_sentinel(via_s
 
 
 async def test_presence_reaches_the_primary_through_the_sentinel(via_sentinel):
-    assert await presence.presence_join(slug="s", channel="a") == 1
-    assert await presence.presence_count(slug="s") == 1
-    assert via_sentinel.zcard("webgame:presence:s") == 1
+    assert await presence.presence_join(game_id=900_041, channel="a") == 1
+    assert await presence.presence_count(game_id=900_041) == 1
+    assert via_sentinel.zcard("webgame:presence:900041") == 1
     await presence._client().aclose()
 
 

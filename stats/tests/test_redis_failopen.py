@@ -105,12 +105,12 @@ def test_a_rate_limit_on_a_frozen_redis_fails_open_within_its_deadline_and_count
 
 async def test_a_presence_join_after_a_redis_restart_is_recorded(own_valkey, redis_at):
     redis_at(own_valkey.url)
-    slug = f"restart-{uuid.uuid4().hex[:8]}"
+    game_id = uuid.uuid4().int >> 80  # a presence set of its own
     try:
-        assert await presence.presence_join(slug=slug, channel="a") == 1
+        assert await presence.presence_join(game_id=game_id, channel="a") == 1
         own_valkey.restart()  # the same port, empty: the pooled connection is dead
-        assert await presence.presence_join(slug=slug, channel="b") == 1
-        assert await presence.presence_count(slug=slug) == 1
+        assert await presence.presence_join(game_id=game_id, channel="b") == 1
+        assert await presence.presence_count(game_id=game_id) == 1
     finally:
         await presence._client().aclose()
 
@@ -118,15 +118,15 @@ async def test_a_presence_join_after_a_redis_restart_is_recorded(own_valkey, red
 async def test_presence_on_a_frozen_redis_answers_within_the_deadline_and_counts_after(own_valkey, redis_at, settings):
     settings.REDIS_CONNECT_TIMEOUT = settings.REDIS_SOCKET_TIMEOUT = 0.5
     redis_at(own_valkey.url)
-    slug = f"frozen-{uuid.uuid4().hex[:8]}"
+    game_id = uuid.uuid4().int >> 80  # a presence set of its own
     try:
-        assert await presence.presence_join(slug=slug, channel="a") == 1
+        assert await presence.presence_join(game_id=game_id, channel="a") == 1
         with frozen(own_valkey):
             started = time.monotonic()
-            assert await presence.presence_join(slug=slug, channel="b") is None  # unknown, not an error
-            assert await presence.presence_count(slug=slug) is None
+            assert await presence.presence_join(game_id=game_id, channel="b") is None  # unknown, not an error
+            assert await presence.presence_count(game_id=game_id) is None
             assert time.monotonic() - started < 2 * 0.5 + SLACK
-        assert await presence.presence_join(slug=slug, channel="c") in (2, 3)  # 3: the frozen join landed
+        assert await presence.presence_join(game_id=game_id, channel="c") in (2, 3)  # 3: the frozen join landed
     finally:
         await presence._client().aclose()
 
@@ -136,15 +136,15 @@ async def test_a_crowd_joining_a_frozen_redis_waits_one_deadline_not_two(own_val
     after the deadline, and do not wait a second time (a busy pool is no dead connection)."""
     deadline = settings.REDIS_CONNECT_TIMEOUT = settings.REDIS_SOCKET_TIMEOUT = 1.0
     redis_at(own_valkey.url)
-    slug = f"crowd-{uuid.uuid4().hex[:8]}"
+    game_id = uuid.uuid4().int >> 80  # a presence set of its own
 
     async def join_timed(n: int) -> float:
         started = time.monotonic()
-        assert await presence.presence_join(slug=slug, channel=str(n)) is None
+        assert await presence.presence_join(game_id=game_id, channel=str(n)) is None
         return time.monotonic() - started
 
     try:
-        assert await presence.presence_join(slug=slug, channel="first") == 1
+        assert await presence.presence_join(game_id=game_id, channel="first") == 1
         with frozen(own_valkey):
             waits = await asyncio.gather(*(join_timed(n) for n in range(5 * presence.PRESENCE_CONNECTIONS)))
         assert max(waits) < deadline + 0.7, sorted(waits)[-5:]

@@ -98,12 +98,15 @@ def after_failover_checks(web, primary, key: str, pool: ViewerPool, stream_end: 
     # message arrives).
     wait_until(lambda: all(v.last_seq == EVENTS + 1 for v in pool.viewers), timeout=10, what="the live frame")
     found["live_frame_s"] = round(time.monotonic() - sent, 3)
-    found["subscribers_on_new_primary"] = primary.pubsub_numsub(f"asgi__group__game.{SLUG}")[0][1]
-    present = primary.zcard(f"webgame:presence:{SLUG}")
+    game_id = Game.objects.get(slug=SLUG).pk  # groups and presence are keyed by the game's id
+    found["subscribers_on_new_primary"] = primary.pubsub_numsub(f"asgi__group__game.{game_id}")[0][1]
+    present = primary.zcard(f"webgame:presence:{game_id}")
     url = f"ws://127.0.0.1:{web.port}/ws/games/{SLUG}/"
     with connect(url, origin=origin_of(url), open_timeout=10) as ws:
         snapshot = json.loads(ws.recv(timeout=10))
-        found["presence_joined"] = wait_until(lambda: primary.zcard(f"webgame:presence:{SLUG}") - present, timeout=10)
+        found["presence_joined"] = wait_until(
+            lambda: primary.zcard(f"webgame:presence:{game_id}") - present, timeout=10
+        )
     found["snapshot_viewers"] = snapshot.get("viewers")
     return found
 

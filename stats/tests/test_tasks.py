@@ -9,6 +9,7 @@ from celery.signals import task_postrun
 from channels.layers import get_channel_layer
 
 from stats import services
+from stats.live import publish
 from stats.models import Game, Rollup, RollupCursor, ScoreEvent
 from stats.scoring import selectors as scoring_selectors
 from stats.scoring import services as scoring
@@ -79,7 +80,7 @@ def test_demo_simulate_plays_only_the_demo_games(celery_worker, finished, demo_g
 async def test_demo_simulate_broadcasts_through_the_same_path(celery_worker, finished, demo_game):
     layer = get_channel_layer()
     channel = await layer.new_channel()
-    await layer.group_add("game.arena", channel)
+    await layer.group_add(publish.game_group(demo_game.pk), channel)
     demo_simulate.apply_async(task_id="burst-4")
     message = await asyncio.wait_for(layer.receive(channel), 30)
     assert message["type"] == "game.match"  # the first run starts the demo match
