@@ -13,6 +13,7 @@ from django.contrib.auth.models import User
 from django.test import Client
 
 from stats import services
+from stats.tests.browser_support import csrf_masked
 from stats.tests.support import ROOT
 
 PASSWORD = "a-long-enough-pass-42"
@@ -210,11 +211,6 @@ def test_an_unlisted_user_gets_the_same_404_as_for_no_game(client, vera, private
     # The same page, but for the log-out form's CSRF token, which is masked anew per render.
     assert csrf_masked(hidden.content) == csrf_masked(missing.content)
     assert "Hidden Vault" not in client.get("/").content.decode()
-
-
-def csrf_masked(page: bytes | str) -> str:
-    text = page.decode() if isinstance(page, bytes) else page
-    return re.sub(r'name="csrfmiddlewaretoken" value="[^"]*"', 'name="csrfmiddlewaretoken" value=""', text)
 
 
 # --- the chat panel, by who reads ---------------------------------------------------------------

@@ -7,23 +7,12 @@ from django.test import Client
 
 from stats import services
 from stats.models import ScoreEvent
+from stats.tests.api_support import error_code, post
 
 
 @pytest.fixture
 def private_game(db):
     return services.game_create(slug="secret", name="Secret", is_public=False)
-
-
-def post(client, slug, body, key=None, raw=False):
-    headers = {"HTTP_AUTHORIZATION": f"Bearer {key}"} if key else {}
-    data = body if raw else json.dumps(body)
-    return client.post(f"/api/games/{slug}/events", data=data, content_type="application/json", **headers)
-
-
-def error_code(response) -> str:
-    body = response.json()
-    assert set(body) == {"error"} and body["error"]["message"]
-    return body["error"]["code"]
 
 
 def stored(game) -> int:

@@ -2,18 +2,12 @@
 viewer logs in at /accounts/login/ and watches their private game live; an unlisted one gets
 the same 404, page and socket alike, as for a game that does not exist."""
 
-from urllib.parse import quote, urlsplit
-
 import pytest
-from django.contrib.auth import get_user_model
 
 from stats import services
-from stats.tests.test_accounts import csrf_masked
-from stats.tests.test_browser import WAIT_MS, api_post, ui_wait_for_totals
+from stats.tests.browser_support import WAIT_MS, account_login, api_post, csrf_masked, ui_wait_for_totals, user_create
 
 pytestmark = pytest.mark.browser
-PASSWORD = "viewer-pass-123"
-
 # A socket to a game's stream, from the page: its close code and the frames it got.
 SOCKET_PROBE = """(path) => new Promise((resolve) => {
   const ws = new WebSocket(`ws://${location.host}${path}`);
@@ -21,24 +15,6 @@ SOCKET_PROBE = """(path) => new Promise((resolve) => {
   ws.onmessage = (event) => frames.push(JSON.parse(event.data));
   ws.onclose = (event) => resolve({ code: event.code, frames });
 })"""
-
-
-def user_create(username: str, *, staff: bool = False):
-    return get_user_model().objects.create_user(username, password=PASSWORD, is_staff=staff)
-
-
-def account_login(page, username: str, next_path: str = "/") -> None:
-    """Log in through the login page, as a person would, and wait to land on `next_path`."""
-    page.goto(f"/accounts/login/?next={quote(next_path)}")
-    page.fill("#id_username", username)
-    page.fill("#id_password", PASSWORD)
-    page.click("form.account-form button[type=submit]")
-
-    def landed(url: str) -> bool:
-        parts = urlsplit(url)
-        return parts.path != "/accounts/login/" and parts.path + (f"?{parts.query}" if parts.query else "") == next_path
-
-    page.wait_for_url(landed, timeout=WAIT_MS)
 
 
 def snapshot_wait(page) -> None:

@@ -9,8 +9,8 @@ import zlib
 import pytest
 
 from stats import services
-from stats.tests.test_browser import WAIT_MS, api_post
-from stats.tests.test_browser_tv import (
+from stats.tests.browser_support import WAIT_MS, api_post
+from stats.tests.wall_support import (
     CONTROLS,
     LONG_NAME,
     assert_cut,

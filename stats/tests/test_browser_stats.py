@@ -12,8 +12,7 @@ from playwright.sync_api import TimeoutError as PlaywrightTimeout
 
 from stats import services
 from stats.scoring import services as scoring
-from stats.tests.test_browser import WAIT_MS, api_post
-from stats.tests.test_browser_chat import CSP_WATCH
+from stats.tests.browser_support import CSP_WATCH, WAIT_MS, api_post
 
 pytestmark = pytest.mark.browser
 

@@ -18,8 +18,8 @@ from django.test import RequestFactory
 from django.urls import include, path
 
 from stats import api, middleware, services
+from stats.tests.browser_support import WAIT_MS
 from stats.tests.support import DaphneProc, database_url
-from stats.tests.test_browser import WAIT_MS
 
 SITE_CSS = '<link rel="stylesheet" href="/static/stats/site.css">'
 ICON = '<link rel="icon" href="/static/stats/favicon.svg" type="image/svg+xml">'

@@ -17,8 +17,8 @@ from stats.live.jsonsocket import MAX_FRAME_CHARS
 from stats.models import ApiKey
 from stats.ratelimit import WS_CLOSE_OVER_CAP
 from stats.tests.chaos import origin_of
+from stats.tests.ingest_support import answer, connect, events_frame, stored_ids
 from stats.tests.support import DaphneProc, UvicornProc, tracebacks_report, web_proc_running
-from stats.tests.test_ingest_consumer import answer, connect, events_frame, stored_ids
 
 pytestmark = pytest.mark.django_db(transaction=True)
 RATE_LIMIT = 300  # frames per key per minute on these servers

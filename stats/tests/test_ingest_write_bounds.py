@@ -8,7 +8,7 @@ import pytest
 from asgiref.sync import sync_to_async
 
 from stats.scoring import services as scoring
-from stats.tests.test_ingest_consumer import answer, connect, events_frame, stored_ids
+from stats.tests.ingest_support import answer, connect, events_frame, stored_ids
 
 pytestmark = pytest.mark.django_db(transaction=True)
 STATS = [f"s{i}" for i in range(32)]

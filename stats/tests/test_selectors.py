@@ -7,7 +7,10 @@ from django.contrib.auth.models import AnonymousUser, User
 
 from stats import selectors, services
 from stats.models import Game, ScoreEvent
+from stats.tests.selectors_support import snapshot_builds
 from stats.tests.support import event_in
+
+snapshot_builds = snapshot_builds  # the fixture: counts full builds
 
 
 def record(game, *events):
@@ -179,20 +182,6 @@ def test_shared_snapshot_is_read_again_once_the_seq_moves(game):
 def test_shared_snapshot_is_a_copy_the_caller_may_change(game):
     selectors.game_snapshot_shared(game_id=game.pk)["viewers"] = 7
     assert "viewers" not in selectors.game_snapshot_shared(game_id=game.pk)
-
-
-@pytest.fixture
-def snapshot_builds(monkeypatch):
-    """The game ids of each full snapshot build (selectors.game_snapshot) from here on."""
-    builds, build = [], selectors.game_snapshot
-
-    def counted(*, game_id):
-        builds.append(game_id)
-        return build(game_id=game_id)
-
-    monkeypatch.setattr(selectors, "game_snapshot", counted)
-    selectors._snapshots.clear()
-    return builds
 
 
 def test_many_reads_of_one_state_build_the_snapshot_once(game, snapshot_builds):
