@@ -11,11 +11,11 @@ from stats.models import ScoreEvent
 WAIT = 20
 
 
-def ingest_url(server, slug="arena") -> str:
+def ingest_url(server, slug: str) -> str:
     return f"ws://127.0.0.1:{server.port}/ws/ingest/{slug}/"
 
 
-def connect(server, key, slug="arena", **kwargs):
+def connect(server, key, slug: str, **kwargs):
     headers = {"Authorization": f"Bearer {key}"} if key else {}
     return websockets.connect(ingest_url(server, slug), additional_headers=headers, **kwargs)
 

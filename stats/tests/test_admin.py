@@ -57,7 +57,7 @@ def test_admin_add_with_a_blank_player_is_refused(staff_client, game):
 async def test_admin_add_appears_live_after_commit(staff_client, game):
     layer = get_channel_layer()
     channel = await layer.new_channel()
-    await layer.group_add("game.arena", channel)
+    await layer.group_add(f"game.{game.slug}", channel)
     response = await database_sync_to_async(staff_client.post)(ADD_EVENT, event_form(game, points=9))
     assert response.status_code == 302
     message = await asyncio.wait_for(layer.receive(channel), 10)

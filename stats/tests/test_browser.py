@@ -25,6 +25,7 @@ from stats.tests.browser_support import (
     record_off_loop,
     ui_wait_for_totals,
 )
+from stats.tests.games import game_make
 from stats.tests.support import DaphneProc, ValkeyProc, database_url
 
 pytestmark = pytest.mark.browser
@@ -166,15 +167,15 @@ def test_xss_player_names_render_as_text_and_never_run(page, live, game, api_key
 
 def test_xss_game_name_in_lobby_renders_as_text(page, live, db):
     name = "<img src=x onerror=window.__xss=1>"
-    services.game_create(slug="evil", name=name)
+    evil = game_make(prefix="evil", name=name)
     page.goto("/")
     page.wait_for_function("() => window.webgame && window.webgame.frames >= 2", timeout=WAIT_MS)
-    assert page.locator('[data-slug="evil"] [data-field="name"]').text_content() == name
+    assert page.locator(f'[data-slug="{evil.slug}"] [data-field="name"]').text_content() == name
     assert page.evaluate("() => [document.querySelectorAll('#game-list img').length, window.__xss]") == [0, None]
 
 
 def test_presence_count_follows_tabs_opening_and_closing(page, live, db):
-    room = services.game_create(slug="presence-room", name="Presence room")
+    room = game_make(prefix="presence-room", name="Presence room")
     dashboard_open(page, room.slug)
     watching = page.locator("#viewers")
     watching.filter(has_text="1 watching").wait_for(timeout=WAIT_MS)

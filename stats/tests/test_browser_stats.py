@@ -10,9 +10,9 @@ import urllib.request
 import pytest
 from playwright.sync_api import TimeoutError as PlaywrightTimeout
 
-from stats import services
 from stats.scoring import services as scoring
 from stats.tests.browser_support import CSP_WATCH, WAIT_MS, api_post
+from stats.tests.games import game_make
 
 pytestmark = pytest.mark.browser
 
@@ -331,7 +331,7 @@ def test_a_finished_match_is_picked_and_replayed_to_its_final_totals(page, live,
 
 
 def test_lobby_tags_a_game_with_a_live_match(page, live, game, api_key):
-    quiet = services.game_create(slug="quiet", name="Quiet")
+    quiet = game_make(prefix="quiet", name="Quiet")
     api_json(live, f"/api/games/{game.slug}/matches", api_key, {"id": "m-1", "name": "<b>Final</b>"})
     page.add_init_script(CSP_WATCH)
     page.goto("/")

@@ -15,6 +15,7 @@ from stats.tests.browser_support import (
     record_off_loop,
     user_create,
 )
+from stats.tests.games import game_make
 from stats.tests.support import event_in
 from stats.tests.wall_support import (
     CONTROLS,
@@ -190,7 +191,7 @@ def test_tv_scoreboard_shows_teams_when_the_snapshot_has_them(wall_open, live, g
     page, _ = wall_open(f"/games/{game.slug}/tv/")
     api_post(live, game.slug, api_key, [{"id": "t1", "player": "ada", "points": 21}])
     wall_wait(page, sides=[["ada", 21]])
-    snapshot = page.evaluate("() => fetch('/api/games/arena/snapshot').then((r) => r.json())")
+    snapshot = page.evaluate(f"() => fetch('/api/games/{game.slug}/snapshot').then((r) => r.json())")
     snapshot = {**snapshot, "type": "snapshot", "teams": [], "match": None}
     frame_in = "(frame) => window.webgame.socket.onFrame(frame)"
     teams = [{"team": "Red", "stats": {"points": 12}}, {"team": "Blue", "stats": {"points": 9}}]
@@ -221,13 +222,13 @@ def test_tv_scoreboard_shows_teams_when_the_snapshot_has_them(wall_open, live, g
 
 
 def test_tv_of_a_private_game_is_404_for_an_anonymous_viewer_and_live_for_a_listed_one(wall_open, live, db):
-    secret = services.game_create(slug="secret", name="Hidden Vault", is_public=False)
-    page, response = wall_open("/games/secret/tv/", wait=False)
+    secret = game_make(prefix="secret", name="Hidden Vault", is_public=False)
+    page, response = wall_open(f"/games/{secret.slug}/tv/", wait=False)
     assert response.status == 404
     vera = user_create("vera")
     secret.viewers.add(vera)
     key = services.api_key_create(game=secret, name="test")[1]
-    account_login(page, "vera", next_path="/games/secret/tv/")
+    account_login(page, "vera", next_path=f"/games/{secret.slug}/tv/")
     wall_ready(page)
-    api_post(live, "secret", key, [{"id": "s1", "player": "ada", "points": 4}])
+    api_post(live, secret.slug, key, [{"id": "s1", "player": "ada", "points": 4}])
     wall_wait(page, leaderboard=[["ada", 4]])

@@ -51,7 +51,7 @@ def test_moderate_action_soft_deletes_and_publishes(
     rude.refresh_from_db()
     assert (rude.deleted_by_id, rude.deleted_at is not None) == (staff.pk, True)
     assert ChatMessage.objects.get(pk=fine.pk).deleted_at is None
-    assert published.sent == [("arena", {"type": "chat_deleted", "id": rude.pk})]
+    assert published.sent == [(game.slug, {"type": "chat_deleted", "id": rude.pk})]
     with django_capture_on_commit_callbacks(execute=True):
         staff_client.post(MESSAGES, form)  # again: nothing changes, nothing is published
     assert len(published.sent) == 1

@@ -5,10 +5,10 @@ import pytest
 from django.contrib.auth.models import AnonymousUser, User
 from django.db import transaction
 
-from stats import services
 from stats.chat.models import ChatMessage, ChatMute
 from stats.chat.services import ChatRefused, chat_message_delete, chat_message_post, chat_mute_set
 from stats.tests import chat_support
+from stats.tests.games import game_make
 
 
 @pytest.fixture
@@ -44,7 +44,7 @@ def test_post_stores_the_message_and_publishes_it_once(game, ada, published, dja
     assert (stored.pk, stored.game_id, stored.user_id, stored.text) == (message.pk, game.pk, ada.pk, "gg wp")
     assert len(published.calls) == 1
     slug, frame = published.sent[0]
-    assert (slug, frame["type"], set(frame["message"])) == ("arena", "chat", {"id", "user", "text", "at_ms"})
+    assert (slug, frame["type"], set(frame["message"])) == (game.slug, "chat", {"id", "user", "text", "at_ms"})
     assert frame["message"] | {"at_ms": 0} == {"id": message.pk, "user": "ada", "text": "gg wp", "at_ms": 0}
     assert isinstance(frame["message"]["at_ms"], int)
 
@@ -99,7 +99,7 @@ def test_muted_user_is_refused(game, ada, staff, published, django_capture_on_co
 
 
 def test_private_game_only_for_staff_and_listed_viewers(ada, staff, published, django_capture_on_commit_callbacks):
-    private = services.game_create(slug="secret", name="Secret", is_public=False)
+    private = game_make(prefix="secret", name="Secret", is_public=False)
     assert refused_code(private, ada, "hi", django_capture_on_commit_callbacks) == "not_found"
     post(private, staff, "staff here", django_capture_on_commit_callbacks)
     private.viewers.add(ada)

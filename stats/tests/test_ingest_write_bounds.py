@@ -19,7 +19,7 @@ async def test_a_frame_over_the_stat_values_bound_is_refused_by_its_ref(live, ga
         await sync_to_async(scoring.stat_declare)(game=game, name=name)
     stats = dict.fromkeys(STATS, 1)
     events = [{"id": f"e{i}", "player": f"p{i}", "stats": stats} for i in range(130)]  # 4,160 values
-    async with connect(live, api_key) as ws:
+    async with connect(live, api_key, game.slug) as ws:
         await ws.send(json.dumps({"type": "events", "ref": 9, "events": events}))
         refused = await answer(ws)
         assert (refused["type"], refused["ref"], refused["code"]) == ("error", 9, "too_many_stat_values")

@@ -7,7 +7,7 @@ from channels.layers import get_channel_layer
 from channels.testing import WebsocketCommunicator
 from django.contrib.auth.models import User
 
-from stats import services
+from stats.tests.games import game_make
 from stats.tests.live_support import (
     _no_presence_left_over,
     assert_still_open,
@@ -28,7 +28,7 @@ _no_presence_left_over = _no_presence_left_over  # autouse: presence counts star
 @database_sync_to_async
 def private_game_with_viewer():
     """A private game "secret" and the session cookie of a user listed as its viewer."""
-    game = services.game_create(slug="secret", name="Secret", is_public=False)
+    game = game_make(prefix="secret", is_public=False)
     user = User.objects.create_user("vera")
     game.viewers.add(user)
     return game, session_cookie(user)
@@ -48,7 +48,7 @@ async def test_connection_established_follows_the_snapshot(game):
     assert await comm.receive_json_from() == {
         "type": "connection_established",
         "message": "You are now connected!",
-        "game": "arena",
+        "game": game.slug,
     }
     await comm.disconnect()
 
@@ -92,8 +92,8 @@ async def test_ping_is_answered_with_pong_and_the_last_sent_seq(game):
 
 
 async def test_private_game_is_refused_to_anonymous(db):
-    await database_sync_to_async(services.game_create)(slug="secret", name="Secret", is_public=False)
-    comm = await connect("/ws/games/secret/")
+    secret = await database_sync_to_async(game_make)(prefix="secret", is_public=False)
+    comm = await connect(f"/ws/games/{secret.slug}/")
     assert (await comm.receive_json_from())["code"] == "not_found"
     assert (await comm.receive_output())["code"] == 4404
 
@@ -101,7 +101,7 @@ async def test_private_game_is_refused_to_anonymous(db):
 async def test_private_game_is_open_to_a_listed_viewer(db):
     game, cookie = await private_game_with_viewer()
     comm, snapshot = await watch(game, cookie)
-    assert snapshot["game"]["slug"] == "secret"
+    assert snapshot["game"]["slug"] == game.slug
     await comm.disconnect()
 
 
@@ -122,7 +122,7 @@ async def test_lost_layer_message_is_filled_from_the_database(game):
     # Events 1-2 are committed but their broadcast is lost; event 3's message then arrives.
     await record_unannounced(game, event_in("a"), event_in("b"), event_in("c"))
     message = {"type": "game.events", "first_seq": 3, "last_seq": 3, "text": '{"type":"events","lost":1}'}
-    await get_channel_layer().group_send("game.arena", message)
+    await get_channel_layer().group_send(f"game.{game.slug}", message)
     frame = await next_of_type(comm, "events")
     assert "lost" not in frame
     # Read from the database once by this process's feed (stats.live.feed), for all its viewers.
@@ -145,7 +145,7 @@ async def test_gap_fill_for_a_deleted_game_closes_with_not_found(game):
     comm, _ = await watch(game)
     await database_sync_to_async(game.delete)()
     message = {"type": "game.events", "first_seq": 5, "last_seq": 5, "text": '{"type":"events"}'}
-    await get_channel_layer().group_send("game.arena", message)
+    await get_channel_layer().group_send(f"game.{game.slug}", message)
     frame = await next_of_type(comm, "error")
     assert frame["code"] == "not_found"
     assert (await comm.receive_output(timeout=5)) == {"type": "websocket.close", "code": 4404}
@@ -156,7 +156,7 @@ async def test_layer_message_already_covered_by_the_snapshot_is_dropped(game):
     await record(game, event_in("a"), event_in("b"))
     comm, _ = await watch(game)
     message = {"type": "game.events", "first_seq": 1, "last_seq": 2, "text": '{"type":"events","stale":1}'}
-    await get_channel_layer().group_send("game.arena", message)
+    await get_channel_layer().group_send(f"game.{game.slug}", message)
     await comm.send_json_to({"type": "ping"})
     frames = [await comm.receive_json_from()]
     while frames[-1]["type"] != "pong":
@@ -166,11 +166,11 @@ async def test_layer_message_already_covered_by_the_snapshot_is_dropped(game):
 
 
 async def test_lobby_lists_public_games_to_anonymous(game):
-    await database_sync_to_async(services.game_create)(slug="secret", name="Secret", is_public=False)
+    await database_sync_to_async(game_make)(prefix="secret", is_public=False)
     comm = await connect("/ws/lobby/")
     assert (await comm.receive_json_from())["type"] == "connection_established"
     games = await comm.receive_json_from()
-    assert (games["type"], [g["slug"] for g in games["games"]]) == ("games", ["arena"])
+    assert (games["type"], [g["slug"] for g in games["games"]]) == ("games", [game.slug])
     await comm.disconnect()
 
 
@@ -180,18 +180,18 @@ async def test_lobby_receives_live_game_totals(game):
     await comm.receive_json_from()
     await record(game, event_in("a", points=4))
     frame = await next_of_type(comm, "game")
-    assert (frame["game"]["slug"], frame["game"]["last_seq"], frame["game"]["points"]) == ("arena", 1, 4)
+    assert (frame["game"]["slug"], frame["game"]["last_seq"], frame["game"]["points"]) == (game.slug, 1, 4)
     await comm.disconnect()
 
 
 async def test_lobby_does_not_tell_anonymous_about_private_games(game):
-    secret = await database_sync_to_async(services.game_create)(slug="secret", name="Secret", is_public=False)
+    secret = await database_sync_to_async(game_make)(prefix="secret", is_public=False)
     comm = await connect("/ws/lobby/")
     await comm.receive_json_from()
     await comm.receive_json_from()
     await record(secret, event_in("a"))
     await record(game, event_in("b"))
-    assert (await next_of_type(comm, "game"))["game"]["slug"] == "arena"
+    assert (await next_of_type(comm, "game"))["game"]["slug"] == game.slug
     await comm.disconnect()
 
 
@@ -210,7 +210,7 @@ async def test_lobby_tells_a_listed_viewer_about_their_private_game(db):
     secret, cookie = await private_game_with_viewer()
     comm = await connect("/ws/lobby/", cookie)
     await comm.receive_json_from()
-    assert [g["slug"] for g in (await comm.receive_json_from())["games"]] == ["secret"]
+    assert [g["slug"] for g in (await comm.receive_json_from())["games"]] == [secret.slug]
     await record(secret, event_in("a"))
-    assert (await next_of_type(comm, "game"))["game"]["slug"] == "secret"
+    assert (await next_of_type(comm, "game"))["game"]["slug"] == secret.slug
     await comm.disconnect()

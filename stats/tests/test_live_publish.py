@@ -36,7 +36,7 @@ async def receive_or_none(channel: str, wait: float = 5) -> dict | None:
 MARKER = {"type": "test.marker"}
 
 
-async def first_after_marker(channel: str, group: str = "game.arena") -> dict | None:
+async def first_after_marker(channel: str, group: str) -> dict | None:
     """Publish a marker to `group` and return the first message `channel` then receives: the
     marker itself if nothing was published before it (the layer delivers a group's messages
     in the order they were published). The condition that replaces a quiet window."""
@@ -49,7 +49,7 @@ def record(game, *ids):
 
 
 async def test_nothing_is_sent_when_the_transaction_rolls_back(game):
-    channel = await subscribe("game.arena")
+    channel = await subscribe(f"game.{game.slug}")
 
     def write_then_abort():
         with transaction.atomic():
@@ -58,17 +58,17 @@ async def test_nothing_is_sent_when_the_transaction_rolls_back(game):
 
     with pytest.raises(Abort):
         await database_sync_to_async(write_then_abort)()
-    assert await first_after_marker(channel) == MARKER
+    assert await first_after_marker(channel, f"game.{game.slug}") == MARKER
 
 
 async def test_events_are_sent_after_commit_and_not_before(game):
-    channel = await subscribe("game.arena")
+    channel = await subscribe(f"game.{game.slug}")
     seen_inside = []
 
     def write_and_look():
         with transaction.atomic():
             record(game, "a")
-            seen_inside.append(async_to_sync(first_after_marker)(channel))
+            seen_inside.append(async_to_sync(first_after_marker)(channel, f"game.{game.slug}"))
 
     await database_sync_to_async(write_and_look)()
     assert seen_inside == [MARKER]  # nothing before the commit
@@ -76,7 +76,7 @@ async def test_events_are_sent_after_commit_and_not_before(game):
 
 
 async def test_game_message_carries_the_seq_range_and_the_encoded_frame(game):
-    channel = await subscribe("game.arena")
+    channel = await subscribe(f"game.{game.slug}")
     await database_sync_to_async(record)(game, "a")
     await database_sync_to_async(record)(game, "b", "c")
     await receive_or_none(channel)
@@ -96,7 +96,7 @@ async def test_lobby_message_is_sent_after_commit(game):
 
 
 async def test_nested_savepoint_rollback_sends_only_what_committed(game):
-    channel = await subscribe("game.arena")
+    channel = await subscribe(f"game.{game.slug}")
 
     def write():
         with transaction.atomic():
@@ -111,21 +111,21 @@ async def test_nested_savepoint_rollback_sends_only_what_committed(game):
     await database_sync_to_async(write)()
     message = await receive_or_none(channel)
     assert (message["first_seq"], message["last_seq"]) == (1, 1)
-    assert await first_after_marker(channel) == MARKER
+    assert await first_after_marker(channel, f"game.{game.slug}") == MARKER
 
 
 async def test_presence_publish_sends_the_viewer_count_to_the_game_group(game):
-    channel = await subscribe("game.arena")
-    await publish.presence_publish(slug="arena", viewers=3)
+    channel = await subscribe(f"game.{game.slug}")
+    await publish.presence_publish(slug=game.slug, viewers=3)
     message = await receive_or_none(channel)
     assert (message["type"], json.loads(message["text"])) == ("game.presence", {"type": "presence", "viewers": 3})
 
 
 async def test_duplicate_post_sends_nothing(game):
     await database_sync_to_async(record)(game, "a")
-    channel = await subscribe("game.arena")
+    channel = await subscribe(f"game.{game.slug}")
     await database_sync_to_async(record)(game, "a")
-    assert await first_after_marker(channel) == MARKER
+    assert await first_after_marker(channel, f"game.{game.slug}") == MARKER
 
 
 async def test_threads_publishing_at_once_all_arrive(game, caplog):

@@ -3,7 +3,12 @@ importing one test module never runs (or re-collects) another one's module-level
 the modules can run in any order (pytest-randomly)."""
 
 import ast
+import random
+import re
 from pathlib import Path
+
+from stats.models import SLUG_VALIDATOR, Game
+from stats.tests.games import game_slug_unique
 
 TESTS = Path(__file__).resolve().parent
 
@@ -46,3 +51,18 @@ def test_the_check_sees_each_spelling_of_such_an_import(tmp_path):
     allowed = tmp_path / "ok.py"
     allowed.write_text("from stats.tests.api_support import post\nfrom stats.tests import support\n")
     assert imports_of_tests_found(allowed) == []
+
+
+def test_each_game_slug_is_new_even_after_random_is_seeded_again():
+    # pytest-randomly seeds `random` alike before every test: a slug drawn from it would repeat.
+    slugs = []
+    for _ in range(2):
+        random.seed(1)
+        slugs.append(game_slug_unique("x" * 60))
+    assert slugs[0] != slugs[1]
+    assert all(len(slug) <= 50 and re.fullmatch(SLUG_VALIDATOR.regex, slug) for slug in slugs), slugs
+
+
+def test_the_game_fixture_is_a_game_of_its_own(game):
+    assert game.slug.startswith("arena-") and game.slug != "arena"
+    assert Game.objects.filter(slug=game.slug).count() == 1
