@@ -154,7 +154,7 @@ def test_a_body_over_the_cap_gets_the_json_413_under_daphne(live, game, framing)
     the edge's 413, not the view's 401 for a request with no key."""
     body = b"x" * (2 * MIB)
     if framing == "length":
-        answer, _ = send(live.port, head(live.port, length=len(body)) + body)
+        answer, _ = send(live.port, head(live.port, length=len(body), slug=game.slug) + body)
     else:
         answer, _ = send(live.port, head(live.port, slug=game.slug), chunked(body))
     assert (answer.status, answer.error_code()) == (413, "too_large")
@@ -175,7 +175,7 @@ def test_a_body_at_the_cap_is_processed_and_one_byte_more_is_not(server, api_key
 
 def test_a_normal_post_is_accepted(server, api_key, game):
     body = json.dumps({"id": "small", "player": "ada", "points": 5}).encode()
-    answer, _ = send(server.port, head(server.port, length=len(body), key=api_key) + body)
+    answer, _ = send(server.port, head(server.port, length=len(body), key=api_key, slug=game.slug) + body)
     assert answer.status == 202, answer
     assert json.loads(answer.body) == {"accepted": 1, "duplicates": 0, "last_seq": 1}
 
