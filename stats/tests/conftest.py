@@ -10,6 +10,7 @@ import pytest
 from django.conf import settings
 
 from stats import services
+from stats.tests.games import game_make
 from stats.tests.support import DaphneProc, UvicornProc, ValkeyProc, free_port, web_proc_running
 
 CHROMIUM = "/usr/bin/chromium"
@@ -120,7 +121,8 @@ def _fresh_channel_layer():
 
 @pytest.fixture
 def game(db):
-    return services.game_create(slug="arena", name="Arena")
+    """A game of this test's own (slug "arena-<random>"): see stats/tests/games.py."""
+    return game_make(prefix="arena", name="Arena")
 
 
 @pytest.fixture

@@ -12,7 +12,8 @@ from django.contrib.auth import SESSION_KEY
 from django.contrib.auth.models import User
 from django.test import Client
 
-from stats import services
+from stats.tests.browser_support import csrf_masked
+from stats.tests.games import game_make
 from stats.tests.support import ROOT
 
 PASSWORD = "a-long-enough-pass-42"
@@ -20,7 +21,7 @@ PASSWORD = "a-long-enough-pass-42"
 
 @pytest.fixture
 def private_game(db):
-    return services.game_create(slug="secret", name="Hidden Vault", is_public=False)
+    return game_make(prefix="secret", name="Hidden Vault", is_public=False)
 
 
 @pytest.fixture
@@ -196,25 +197,20 @@ def test_a_listed_viewer_logs_in_and_sees_the_private_game_in_the_lobby_and_its_
 ):
     private_game.viewers.add(vera)
     assert "Hidden Vault" not in client.get("/").content.decode()
-    response = login_post(client, "vera", next_url="/games/secret/")
-    assert response["Location"] == "/games/secret/"
-    assert client.get("/games/secret/").status_code == 200
+    response = login_post(client, "vera", next_url=f"/games/{private_game.slug}/")
+    assert response["Location"] == f"/games/{private_game.slug}/"
+    assert client.get(f"/games/{private_game.slug}/").status_code == 200
     lobby = client.get("/").content.decode()
     assert "Hidden Vault" in lobby and "Arena" in lobby
 
 
 def test_an_unlisted_user_gets_the_same_404_as_for_no_game(client, vera, private_game):
     login_post(client, "vera")
-    hidden, missing = client.get("/games/secret/"), client.get("/games/nosuch/")
+    hidden, missing = client.get(f"/games/{private_game.slug}/"), client.get("/games/nosuch/")
     assert hidden.status_code == missing.status_code == 404
     # The same page, but for the log-out form's CSRF token, which is masked anew per render.
     assert csrf_masked(hidden.content) == csrf_masked(missing.content)
     assert "Hidden Vault" not in client.get("/").content.decode()
-
-
-def csrf_masked(page: bytes | str) -> str:
-    text = page.decode() if isinstance(page, bytes) else page
-    return re.sub(r'name="csrfmiddlewaretoken" value="[^"]*"', 'name="csrfmiddlewaretoken" value=""', text)
 
 
 # --- the chat panel, by who reads ---------------------------------------------------------------
@@ -227,18 +223,18 @@ def chat_section(page: str) -> str:
 
 
 def test_chat_panel_offers_an_anonymous_viewer_to_log_in_instead_of_an_input(client, game):
-    chat = chat_section(client.get("/games/arena/").content.decode())
-    assert '<a id="chat-login" href="/accounts/login/?next=/games/arena/">Log in to chat</a>' in chat
+    chat = chat_section(client.get(f"/games/{game.slug}/").content.decode())
+    assert f'<a id="chat-login" href="/accounts/login/?next=/games/{game.slug}/">Log in to chat</a>' in chat
     assert "chat-input" not in chat and 'data-staff=""' in chat and 'data-user=""' in chat
 
 
 def test_chat_panel_has_an_input_of_500_characters_for_a_logged_in_user(client, vera, game):
     client.force_login(vera)
-    chat = chat_section(client.get("/games/arena/").content.decode())
+    chat = chat_section(client.get(f"/games/{game.slug}/").content.decode())
     assert re.search(r'<input id="chat-input"[^>]* maxlength="500"', chat)
     assert 'data-user="vera"' in chat and 'data-staff=""' in chat and "Log in to chat" not in chat
 
 
 def test_chat_panel_tells_the_page_of_a_staff_reader(client, game):
     client.force_login(User.objects.create_user("sam", is_staff=True))
-    assert 'data-staff="1"' in chat_section(client.get("/games/arena/").content.decode())
+    assert 'data-staff="1"' in chat_section(client.get(f"/games/{game.slug}/").content.decode())

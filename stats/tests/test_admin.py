@@ -9,6 +9,7 @@ from django.contrib.auth.models import Permission, User
 from stats import selectors, services
 from stats.live import publish
 from stats.models import ApiKey, Player, ScoreEvent
+from stats.tests.admin_support import event_form
 from stats.tests.support import event_in
 
 ADD_EVENT = "/admin/stats/scoreevent/add/"
@@ -21,19 +22,6 @@ def staff_client(client, db):
     user.user_permissions.set(Permission.objects.filter(content_type__app_label="stats", codename__in=codenames))
     client.force_login(user)
     return client
-
-
-def event_form(game, **fields):
-    return {
-        "game": game.pk,
-        "player_name": "ada",
-        "points": 5,
-        "kind": "score",
-        "at_0": "",
-        "at_1": "",
-        "event_id": "",
-        **fields,
-    }
 
 
 def test_admin_add_records_an_event_with_a_seq_and_totals(staff_client, game):

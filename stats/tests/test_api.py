@@ -7,23 +7,13 @@ from django.test import Client
 
 from stats import services
 from stats.models import ScoreEvent
+from stats.tests.api_support import error_code, post
+from stats.tests.games import game_make
 
 
 @pytest.fixture
 def private_game(db):
-    return services.game_create(slug="secret", name="Secret", is_public=False)
-
-
-def post(client, slug, body, key=None, raw=False):
-    headers = {"HTTP_AUTHORIZATION": f"Bearer {key}"} if key else {}
-    data = body if raw else json.dumps(body)
-    return client.post(f"/api/games/{slug}/events", data=data, content_type="application/json", **headers)
-
-
-def error_code(response) -> str:
-    body = response.json()
-    assert set(body) == {"error"} and body["error"]["message"]
-    return body["error"]["code"]
+    return game_make(prefix="secret", is_public=False)
 
 
 def stored(game) -> int:
@@ -74,7 +64,7 @@ def test_post_with_revoked_key_is_401(client, game):
 
 
 def test_post_with_key_of_another_game_is_the_404_of_an_unknown_game(client, game):
-    other = services.game_create(slug="other", name="Other")
+    other = game_make(prefix="other", name="Other")
     _, raw = services.api_key_create(game=other)
     response = post(client, game.slug, {"id": "e1", "player": "ada", "points": 1}, raw)
     unknown = post(client, "nosuch", {"id": "e1", "player": "ada", "points": 1}, raw)
@@ -190,7 +180,7 @@ def test_snapshot_of_a_public_game_is_open_to_anyone(client, game, api_key):
 
 
 def test_snapshot_of_a_private_game_is_404_for_anonymous(client, private_game):
-    response = client.get("/api/games/secret/snapshot")
+    response = client.get(f"/api/games/{private_game.slug}/snapshot")
     assert (response.status_code, error_code(response)) == (404, "not_found")
 
 
@@ -198,21 +188,24 @@ def test_snapshot_of_a_private_game_is_200_for_a_listed_viewer(client, private_g
     user = User.objects.create_user("vera")
     private_game.viewers.add(user)
     client.force_login(user)
-    assert client.get("/api/games/secret/snapshot").status_code == 200
+    assert client.get(f"/api/games/{private_game.slug}/snapshot").status_code == 200
 
 
 def test_snapshot_of_a_private_game_is_404_for_an_unlisted_user(client, private_game):
     client.force_login(User.objects.create_user("otto"))
-    assert client.get("/api/games/secret/snapshot").status_code == 404
+    assert client.get(f"/api/games/{private_game.slug}/snapshot").status_code == 404
 
 
 def test_snapshot_of_a_private_game_is_200_with_its_own_key(client, private_game):
     _, raw = services.api_key_create(game=private_game)
-    assert client.get("/api/games/secret/snapshot", HTTP_AUTHORIZATION=f"Bearer {raw}").status_code == 200
+    assert client.get(f"/api/games/{private_game.slug}/snapshot", HTTP_AUTHORIZATION=f"Bearer {raw}").status_code == 200
 
 
 def test_snapshot_of_a_private_game_is_404_with_another_games_key(client, private_game, api_key):
-    assert client.get("/api/games/secret/snapshot", HTTP_AUTHORIZATION=f"Bearer {api_key}").status_code == 404
+    assert (
+        client.get(f"/api/games/{private_game.slug}/snapshot", HTTP_AUTHORIZATION=f"Bearer {api_key}").status_code
+        == 404
+    )
 
 
 def test_snapshot_of_an_unknown_game_is_404(client, db):
@@ -259,16 +252,16 @@ def test_events_replay_with_a_bad_parameter_is_400(client, game, query):
 
 
 def test_events_replay_of_a_private_game_is_404_for_anonymous(client, private_game):
-    assert client.get("/api/games/secret/events").status_code == 404
+    assert client.get(f"/api/games/{private_game.slug}/events").status_code == 404
 
 
 def test_games_list_hides_private_games_from_anonymous(client, game, private_game):
-    assert [g["slug"] for g in client.get("/api/games").json()["games"]] == ["arena"]
+    assert [g["slug"] for g in client.get("/api/games").json()["games"]] == [game.slug]
 
 
 def test_games_list_shows_private_games_to_staff(client, game, private_game):
     client.force_login(User.objects.create_user("sam", is_staff=True))
-    assert [g["slug"] for g in client.get("/api/games").json()["games"]] == ["arena", "secret"]
+    assert [g["slug"] for g in client.get("/api/games").json()["games"]] == [game.slug, private_game.slug]
 
 
 def test_history_with_an_unknown_range_is_400(client, game):

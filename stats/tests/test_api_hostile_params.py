@@ -7,7 +7,7 @@ import json
 import pytest
 
 from stats.scoring import services as scoring
-from stats.tests.test_api import error_code
+from stats.tests.api_support import error_code
 
 NUL = "%00"
 HUGE = "0" * 4300 + "1"  # 4,301 digits: one past Python's int() limit, worth 1

@@ -7,7 +7,7 @@ from django.conf import settings
 from stats.models import ScoreEvent
 from stats.scoring import services as scoring
 from stats.scoring.models import StatTotal
-from stats.tests.test_api import error_code, post
+from stats.tests.api_support import error_code, post
 
 STATS = [f"s{i}" for i in range(32)]
 

@@ -8,64 +8,28 @@ import re
 import signal
 import time
 import urllib.request
-from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 from django.contrib.auth import get_user_model
-from django.db import connection, connections
+from django.db import connection
 
 from stats import services
 from stats.models import ScoreEvent
 from stats.schemas import EventIn
+from stats.tests.browser_support import (
+    UI_READ,
+    WAIT_MS,
+    XSS_NAMES,
+    FirstEventsFrameDropper,
+    api_post,
+    dashboard_open,
+    record_off_loop,
+    ui_wait_for_totals,
+)
+from stats.tests.games import game_make
 from stats.tests.support import DaphneProc, ValkeyProc, database_url
 
 pytestmark = pytest.mark.browser
-WAIT_MS = 20_000
-XSS_NAMES = [
-    "<img src=x onerror=window.__xss=1>",
-    "<svg onload=window.__xss=2>",
-    '"><script>window.__xss=3</script>',
-    "<b>bold</b>&amp;",
-]
-
-UI_READ = """() => {
-  const w = window.webgame;
-  const bars = w.charts.leaders.data;
-  return {
-    lastSeq: w.live.lastSeq,
-    status: w.socket.status,
-    redraws: w.stats.redraws,
-    bars: Object.fromEntries(bars.labels.map((name, i) => [name, bars.datasets[0].data[i]])),
-    lines: Object.fromEntries(w.charts.timeline.data.datasets.map((d) => [d.label, d.data.at(-1).y])),
-    table: Array.from(document.querySelectorAll("#leaderboard-table tbody tr:not(.empty)")).map(
-      (row) => Array.from(row.cells).filter((cell) => cell.offsetParent !== null).map((cell) => cell.textContent)),
-  };
-}"""
-
-
-def api_post(live, slug: str, key: str, events: list[dict]) -> dict:
-    request = urllib.request.Request(
-        f"{live.url}/api/games/{slug}/events",
-        data=json.dumps({"events": events}).encode(),
-        headers={"Authorization": f"Bearer {key}", "Content-Type": "application/json"},
-        method="POST",
-    )
-    with urllib.request.urlopen(request, timeout=10) as response:
-        return json.load(response)
-
-
-def record_off_loop(game_id: int, events: list[EventIn]) -> None:
-    """Record through the service from a thread without an event loop: the after-commit
-    broadcast uses async_to_sync, which refuses to run beside Playwright's loop."""
-
-    def record() -> None:
-        try:
-            services.score_events_record(game_id=game_id, events=events)
-        finally:
-            connections.close_all()  # the thread ends; PostgreSQL must be able to drop the test DB
-
-    with ThreadPoolExecutor(max_workers=1) as pool:
-        pool.submit(record).result()
 
 
 def api_snapshot(live, slug: str) -> dict:
@@ -79,29 +43,6 @@ def totals(snapshot: dict) -> dict[str, int]:
 
 def table_totals(ui: dict) -> dict[str, int]:
     return {row[1]: int(row[2].replace(",", "")) for row in ui["table"]}
-
-
-def dashboard_open(page, slug: str):
-    page.goto(f"/games/{slug}/")
-    page.wait_for_function("() => window.webgame && window.webgame.stats.snapshots > 0", timeout=WAIT_MS)
-    return page
-
-
-def ui_wait_for_totals(page, expected: dict[str, int], seq: int) -> dict:
-    """Wait until the table, the bar chart and the state all show `expected` at `seq`."""
-    page.wait_for_function(
-        """([expected, seq]) => {
-          const w = window.webgame;
-          if (w.live.lastSeq !== seq || w.state !== w.live) return false;
-          const rows = Array.from(document.querySelectorAll("#leaderboard-table tbody tr:not(.empty)"));
-          const shown = Object.fromEntries(
-            rows.map((r) => [r.cells[1].textContent, r.cells[3].textContent.replace(/,/g, "")]));
-          return Object.entries(expected).every(([name, total]) => shown[name] === String(total));
-        }""",
-        arg=[expected, seq],
-        timeout=WAIT_MS,
-    )
-    return page.evaluate(UI_READ)
 
 
 def staff_login(page, live) -> None:
@@ -227,15 +168,15 @@ def test_xss_player_names_render_as_text_and_never_run(page, live, game, api_key
 
 def test_xss_game_name_in_lobby_renders_as_text(page, live, db):
     name = "<img src=x onerror=window.__xss=1>"
-    services.game_create(slug="evil", name=name)
+    evil = game_make(prefix="evil", name=name)
     page.goto("/")
     page.wait_for_function("() => window.webgame && window.webgame.frames >= 2", timeout=WAIT_MS)
-    assert page.locator('[data-slug="evil"] [data-field="name"]').text_content() == name
+    assert page.locator(f'[data-slug="{evil.slug}"] [data-field="name"]').text_content() == name
     assert page.evaluate("() => [document.querySelectorAll('#game-list img').length, window.__xss]") == [0, None]
 
 
 def test_presence_count_follows_tabs_opening_and_closing(page, live, db):
-    room = services.game_create(slug="presence-room", name="Presence room")
+    room = game_make(prefix="presence-room", name="Presence room")
     dashboard_open(page, room.slug)
     watching = page.locator("#viewers")
     watching.filter(has_text="1 watching").wait_for(timeout=WAIT_MS)
@@ -273,7 +214,7 @@ def test_staff_score_page_post_updates_open_dashboard(staff_and_viewer, game):
 def test_staff_score_page_records_stats_team_and_match(staff_and_viewer, live, game):
     """Issue #22: the page had no fields for stats, team or match."""
     from stats.scoring import services as scoring
-    from stats.tests.test_browser_tv import off_loop
+    from stats.tests.browser_support import off_loop
 
     scoring.stat_declare(game=game, name="kills")
     off_loop(lambda: scoring.match_start(game_id=game.pk, match_id="old", name="Old"))
@@ -338,32 +279,6 @@ def test_history_range_draws_per_minute_rollups(page, live, game, api_key):
     assert sums == [9, 27]
     page.click("label[for=range-live]")
     page.wait_for_function("() => window.webgame.charts.rate.data.datasets[1].hidden === true", timeout=WAIT_MS)
-
-
-class FirstEventsFrameDropper:
-    """A WebSocket route that loses the first live `events` frame in transit, as a flaky
-    network would; `posted_then_dropped` posts an event and waits until it was dropped."""
-
-    def __init__(self) -> None:
-        self.dropped: list[str] = []
-
-    def __call__(self, ws_route) -> None:
-        server = ws_route.connect_to_server()
-
-        def forward(message):
-            if not self.dropped and '"type":"events"' in message and '"resumed"' not in message:
-                self.dropped.append(message)
-                return
-            ws_route.send(message)
-
-        server.on_message(forward)
-
-    def posted_then_dropped(self, page, live, game, api_key) -> None:
-        api_post(live, game.slug, api_key, [{"id": "g1", "player": "ada", "points": 5}])
-        for _ in range(100):  # wait_for_timeout lets Playwright run the route handler meanwhile
-            if self.dropped:
-                return
-            page.wait_for_timeout(50)
 
 
 def test_dropped_events_frame_is_detected_as_a_gap_and_resumed(page, live, game, api_key):
@@ -554,7 +469,7 @@ NONE = "\u2013"  # an en dash: no team
 def test_leaderboard_table_has_a_team_column_once_players_have_teams(page, live, game, api_key):
     """Issue #22: the table had no team column."""
     from stats.scoring import services as scoring
-    from stats.tests.test_browser_tv import off_loop
+    from stats.tests.browser_support import off_loop
 
     api_post(live, game.slug, api_key, [{"id": "s1", "player": "solo", "points": 1}])
     dashboard_open(page, game.slug)
@@ -607,7 +522,7 @@ def test_lobby_shows_a_game_created_by_the_command_live(page, live, game):
     """Issue #22: a game made with `manage.py create_game` showed only after a reload."""
     from django.core.management import call_command
 
-    from stats.tests.test_browser_tv import off_loop
+    from stats.tests.browser_support import off_loop
 
     page.goto("/")
     page.wait_for_function("() => window.webgame && window.webgame.frames >= 2", timeout=WAIT_MS)

@@ -7,7 +7,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from stats import services
-from stats.tests.test_browser import WAIT_MS, api_post, dashboard_open
+from stats.tests.browser_support import WAIT_MS, api_post, dashboard_open
 
 pytestmark = pytest.mark.browser
 

@@ -8,15 +8,10 @@ import re
 
 import pytest
 
-from stats.tests.test_browser import WAIT_MS, XSS_NAMES, dashboard_open
-from stats.tests.test_browser_accounts import account_login, user_create
+from stats.tests.browser_support import CSP_WATCH, WAIT_MS, XSS_NAMES, account_login, dashboard_open, user_create
 
 pytestmark = pytest.mark.browser
 
-CSP_WATCH = """
-  window.__csp = [];
-  document.addEventListener("securitypolicyviolation", (e) => window.__csp.push(e.violatedDirective));
-"""
 CHAT_TEXTS = "() => Array.from(document.querySelectorAll('#chat-list .chat-text')).map((p) => p.textContent)"
 
 

@@ -8,8 +8,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from playwright.sync_api import TimeoutError as PlaywrightTimeout
 
-from stats.tests.test_browser import WAIT_MS, api_post
-from stats.tests.test_browser_stats import (
+from stats.tests.browser_stats_support import (
     BOARD_READ,
     DASH,
     api_json,
@@ -18,6 +17,7 @@ from stats.tests.test_browser_stats import (
     page_watched,
     scoreboard_wait,
 )
+from stats.tests.browser_support import WAIT_MS, api_post
 
 pytestmark = pytest.mark.browser
 

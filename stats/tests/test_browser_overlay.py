@@ -8,9 +8,9 @@ import zlib
 
 import pytest
 
-from stats import services
-from stats.tests.test_browser import WAIT_MS, api_post
-from stats.tests.test_browser_tv import (
+from stats.tests.browser_support import WAIT_MS, api_post
+from stats.tests.games import game_make
+from stats.tests.wall_support import (
     CONTROLS,
     CUT_READ,
     LONG_NAME,
@@ -196,9 +196,9 @@ def test_scale_and_title_knobs(wall_open, live, game, api_key):
 
 
 def test_an_overlay_of_a_private_game_is_404_for_an_anonymous_viewer(wall_open, db):
-    services.game_create(slug="secret", name="Hidden Vault", is_public=False)
+    secret = game_make(prefix="secret", name="Hidden Vault", is_public=False)
     for query in ("view=leaderboard", "view=nope"):
-        _, response = wall_open(f"/games/secret/overlay/?{query}", wait=False)
+        _, response = wall_open(f"/games/{secret.slug}/overlay/?{query}", wait=False)
         assert response.status == 404
 
 

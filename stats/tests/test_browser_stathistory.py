@@ -7,8 +7,8 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from stats.scoring import services as scoring
-from stats.tests.test_browser import WAIT_MS, api_post
-from stats.tests.test_browser_stats import page_watched, stats_declare
+from stats.tests.browser_stats_support import page_watched, stats_declare
+from stats.tests.browser_support import WAIT_MS, api_post
 
 pytestmark = pytest.mark.browser
 

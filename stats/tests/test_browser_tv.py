@@ -3,137 +3,39 @@ against daphne), at 1920x1080 and 3840x2160: it fits the screen with no scrollba
 controls, follows the game live (scoreboard, leaderboard, ticker), cuts long names, scales its
 type with the screen, and keeps to the CSP. The helpers here serve the overlay tests too."""
 
-import re
-
 import pytest
-from playwright.sync_api import TimeoutError as PlaywrightTimeout
 
 from stats import services
+from stats.tests.browser_support import (
+    WAIT_MS,
+    XSS_NAMES,
+    FirstEventsFrameDropper,
+    account_login,
+    api_post,
+    off_loop,
+    record_off_loop,
+    user_create,
+)
+from stats.tests.games import game_make
 from stats.tests.support import event_in
-from stats.tests.test_browser import WAIT_MS, XSS_NAMES, FirstEventsFrameDropper, api_post, record_off_loop
-from stats.tests.test_browser_accounts import account_login, user_create
-from stats.tests.test_browser_chat import CSP_WATCH
-
-pytestmark = pytest.mark.browser
-
-FULL_HD = {"width": 1920, "height": 1080}
-UHD = {"width": 3840, "height": 2160}
-LONG_NAME = "TheUnstoppableQuantumSniperFromTheNorthernServers_" + "x" * 13  # 64 characters, the most
-
-# What a wall page shows, read from the page (numbers without their thousands separators).
-WALL_READ = """() => {
-  const num = (el) => el ? Number(el.textContent.replace(/[^0-9-]/g, "")) : null;
-  const text = (el) => el ? el.textContent : null;
-  const rows = (selector, name, value) => Array.from(document.querySelectorAll(selector)).map(
-    (row) => [text(row.querySelector(name)), num(row.querySelector(value))]);
-  const status = document.querySelector(".wall-status");
-  return {
-    leaderboard: rows(".lb-row", ".lb-name", ".lb-total"),
-    ticker: rows(".tk-item", ".tk-who", ".tk-pts"),
-    sides: rows(".sb-side", ".sb-name", ".sb-score"),
-    points: num(document.querySelector('.sb-total [data-field="points"]')),
-    events: num(document.querySelector('.sb-total [data-field="events"]')),
-    status: status && status.dataset.status,
-  };
-}"""
-
-CONTROLS = (
-    "a[href], button, input, select, textarea, [tabindex], [contenteditable], [role=button],"
-    " nav, .site-header, .skip-link"
+from stats.tests.wall_support import (
+    CONTROLS,
+    FULL_HD,
+    LONG_NAME,
+    assert_cut,
+    csp_violations,
+    font_px,
+    scroll_size,
+    wall_open,
+    wall_read,
+    wall_ready,
+    wall_wait,
 )
 
+pytestmark = pytest.mark.browser
+wall_open = wall_open  # the fixture: a wall page in a context of its own
 
-@pytest.fixture
-def wall_open(browser, live):
-    """Opens a wall page in a browser context of its own (a viewport per call), watching the
-    CSP; waits for its first snapshot to be drawn. Closes them all afterwards."""
-    contexts = []
-
-    def open_page(path: str, viewport: dict | None = None, *, wait: bool = True, ws_route=None):
-        context = browser.new_context(base_url=live.url, viewport=viewport or FULL_HD)
-        contexts.append(context)
-        page = context.new_page()
-        page.add_init_script(CSP_WATCH)
-        if ws_route:
-            page.route_web_socket(re.compile(r"/ws/games/"), ws_route)
-        response = page.goto(path)
-        if wait:
-            wall_ready(page)
-        return page, response
-
-    yield open_page
-    for context in contexts:
-        context.close()
-
-
-def wall_ready(page) -> None:
-    page.wait_for_function(
-        "() => window.webgame && window.webgame.stats.snapshots > 0 && window.webgame.stats.redraws > 0",
-        timeout=WAIT_MS,
-    )
-
-
-def wall_read(page) -> dict:
-    return page.evaluate(WALL_READ)
-
-
-def wall_wait(page, **expected) -> dict:
-    """Wait until every part named shows exactly what is expected, e.g. ticker=[["ada", 5]]."""
-    try:
-        page.wait_for_function(
-            f"""(expected) => {{
-              const shown = ({WALL_READ})();
-              return Object.entries(expected).every(([k, v]) => JSON.stringify(shown[k]) === JSON.stringify(v));
-            }}""",
-            arg=expected,
-            timeout=WAIT_MS,
-        )
-    except PlaywrightTimeout:
-        raise AssertionError(f"expected {expected}, the page shows {wall_read(page)}") from None
-    return wall_read(page)
-
-
-def csp_violations(page) -> list:
-    return page.evaluate("() => window.__csp")
-
-
-def scroll_size(page) -> dict:
-    return page.evaluate("""() => {
-      const doc = document.documentElement;
-      return {
-        doc: [doc.scrollWidth, doc.scrollHeight], body: [document.body.scrollWidth, document.body.scrollHeight],
-        client: [doc.clientWidth, doc.clientHeight], viewport: [innerWidth, innerHeight],
-      };
-    }""")
-
-
-def font_px(page, selector: str) -> float:
-    return page.evaluate(
-        "(selector) => parseFloat(getComputedStyle(document.querySelector(selector)).fontSize)", selector
-    )
-
-
-CUT = {"overflowing": True, "css": ["ellipsis", "hidden", "nowrap"]}
-
-
-def assert_cut(page, selector: str, name: str) -> None:
-    """The element shows `name` cut with an ellipsis, the whole name in its title."""
-    assert cut_with_ellipsis(page, selector) == {"text": name, "title": name, **CUT}, selector
-
-
-def cut_with_ellipsis(page, selector: str) -> dict:
-    """The first element matching `selector`: its text, title, and whether its text is cut."""
-    return page.evaluate(
-        """(selector) => {
-          const el = document.querySelector(selector);
-          const style = getComputedStyle(el);
-          return {
-            text: el.textContent, title: el.title, overflowing: el.scrollWidth > el.clientWidth,
-            css: [style.textOverflow, style.overflowX, style.whiteSpace],
-          };
-        }""",
-        selector,
-    )
+UHD = {"width": 3840, "height": 2160}
 
 
 def players_post(live, game, key, count: int = 14, *, prefix: str = "p") -> list[dict]:
@@ -291,7 +193,7 @@ def test_tv_scoreboard_shows_teams_when_the_snapshot_has_them(wall_open, live, g
     api_post(live, game.slug, api_key, [{"id": "t1", "player": "ada", "points": 21}])
     wall_wait(page, sides=[["ada", 21]])
     assert page.evaluate(MATCH_READ) == {"match": None, "teams": [], "totals": ["Points", "Events"]}
-    snapshot = page.evaluate("() => fetch('/api/games/arena/snapshot').then((r) => r.json())")
+    snapshot = page.evaluate(f"() => fetch('/api/games/{game.slug}/snapshot').then((r) => r.json())")
     snapshot = {**snapshot, "type": "snapshot", "teams": [], "match": None}
     frame_in = "(frame) => window.webgame.socket.onFrame(frame)"
     teams = [{"team": "Red", "stats": {"points": 12}}, {"team": "Blue", "stats": {"points": 9}}]
@@ -328,15 +230,15 @@ def test_tv_scoreboard_shows_teams_when_the_snapshot_has_them(wall_open, live, g
 
 
 def test_tv_of_a_private_game_is_404_for_an_anonymous_viewer_and_live_for_a_listed_one(wall_open, live, db):
-    secret = services.game_create(slug="secret", name="Hidden Vault", is_public=False)
-    page, response = wall_open("/games/secret/tv/", wait=False)
+    secret = game_make(prefix="secret", name="Hidden Vault", is_public=False)
+    page, response = wall_open(f"/games/{secret.slug}/tv/", wait=False)
     assert response.status == 404
     vera = user_create("vera")
     secret.viewers.add(vera)
     key = services.api_key_create(game=secret, name="test")[1]
-    account_login(page, "vera", next_path="/games/secret/tv/")
+    account_login(page, "vera", next_path=f"/games/{secret.slug}/tv/")
     wall_ready(page)
-    api_post(live, "secret", key, [{"id": "s1", "player": "ada", "points": 4}])
+    api_post(live, secret.slug, key, [{"id": "s1", "player": "ada", "points": 4}])
     wall_wait(page, leaderboard=[["ada", 4]])
 
 
@@ -378,27 +280,6 @@ WALL_SIZES = [
     FULL_HD,
     UHD,
 ]
-
-
-def off_loop(call):
-    """Run a service from a thread without an event loop (its after-commit publish uses
-    async_to_sync, which refuses to run beside Playwright's loop); returns its result."""
-    import threading
-
-    from django.db import connection
-
-    out = {}
-
-    def run() -> None:
-        try:
-            out["value"] = call()
-        finally:
-            connection.close()
-
-    thread = threading.Thread(target=run)
-    thread.start()
-    thread.join(30)
-    return out["value"]
 
 
 def match_with_big_teams(live, game, key) -> None:

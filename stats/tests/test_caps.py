@@ -117,8 +117,10 @@ class CappedDaphne(DaphneProc):
         return {**super().env(), "WS_MAX_PER_ADDRESS": str(PER_ADDRESS), "WS_MAX_PER_USER": str(PER_USER)}
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture
 def capped(django_db_setup, django_db_blocker, valkey):
+    # One per test, not per module: the caps' counts and their one-warning-per-address-per-10-s
+    # memory live in the daphne process, and a test must not start with another's.
     with web_proc_running(CappedDaphne, django_db_blocker, valkey) as server:
         yield server
 

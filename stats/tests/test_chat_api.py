@@ -8,6 +8,7 @@ from django.test import Client
 
 from stats import services
 from stats.chat.models import ChatMessage
+from stats.tests.games import game_make
 
 
 @pytest.fixture
@@ -17,7 +18,7 @@ def ada(db):
 
 @pytest.fixture
 def private_game(db):
-    return services.game_create(slug="secret", name="Secret", is_public=False)
+    return game_make(prefix="secret", name="Secret", is_public=False)
 
 
 def chat_url(game, query: str = "") -> str:

@@ -5,9 +5,9 @@ import pytest
 from django.contrib.auth.models import User
 from django.utils import timezone
 
-from stats import services
 from stats.chat.models import ChatMessage
 from stats.chat.selectors import chat_page, chat_recent
+from stats.tests.games import game_make
 
 
 @pytest.fixture
@@ -34,7 +34,7 @@ def test_recent_is_the_last_messages_oldest_first_in_one_query(game, ada, django
 
 
 def test_recent_leaves_out_deleted_messages_and_other_games(game, ada):
-    other = services.game_create(slug="other", name="Other")
+    other = game_make(prefix="other", name="Other")
     gone, _ = say(game, ada, "gone", "kept")
     say(other, ada, "elsewhere")
     ChatMessage.objects.filter(pk=gone.pk).update(deleted_at=timezone.now())

@@ -5,11 +5,11 @@ import pytest
 from django.contrib.auth.models import AnonymousUser, User
 from django.db import transaction
 
-from stats import services
 from stats.chat.models import ChatMessage, ChatMute
 from stats.chat.services import ChatRefused, chat_message_delete, chat_message_post, chat_mute_set
 from stats.live import publish
 from stats.tests import chat_support
+from stats.tests.games import game_make
 
 
 @pytest.fixture
@@ -104,7 +104,7 @@ def test_muted_user_is_refused(game, ada, staff, published, django_capture_on_co
 
 
 def test_private_game_only_for_staff_and_listed_viewers(ada, staff, published, django_capture_on_commit_callbacks):
-    private = services.game_create(slug="secret", name="Secret", is_public=False)
+    private = game_make(prefix="secret", name="Secret", is_public=False)
     assert refused_code(private, ada, "hi", django_capture_on_commit_callbacks) == "not_found"
     post(private, staff, "staff here", django_capture_on_commit_callbacks)
     private.viewers.add(ada)

@@ -19,6 +19,7 @@ from django.db import connection
 from stats import services
 from stats.tests.chaos import ChurnViewer, Poster, ViewerPool, origin_of, viewers_converged
 from stats.tests.figures import figures_record
+from stats.tests.games import game_make
 from stats.tests.support import (
     database_url,
     error_lines,
@@ -47,7 +48,7 @@ def warm_up(web, ws_url: str, poster: Poster) -> None:
 
 
 def test_viewers_coming_and_going_leave_no_traceback_and_the_rest_converge(transactional_db, valkey):
-    game = services.game_create(slug="churn", name="Churn")
+    game = game_make(prefix="churn", name="Churn")
     key = services.api_key_create(game=game, name="churn")[1]
     web = web_proc_class()(database_url=database_url(connection.settings_dict), redis_url=valkey.url).start()
     ws_url = f"ws://127.0.0.1:{web.port}/ws/games/{game.slug}/"

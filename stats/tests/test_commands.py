@@ -112,7 +112,7 @@ def test_demo_setup_names_a_conflicting_stat(game, settings):
 
 def test_game_stats_lists_points_alone_for_a_new_game(game):
     lines = run("game_stats", game.slug)
-    assert lines[0].startswith("Stats of game 'arena'")
+    assert lines[0].startswith(f"Stats of game '{game.slug}'")
     assert lines[1].split() == ["points", "Points", "integer", "desc", "incr", "built", "in"]
     assert lines[2:] == ["No open match."]
 
@@ -164,7 +164,7 @@ def test_game_stats_add_with_another_definition_is_a_conflict(game):
         (["--add", "kills", "--end-match", "m1"], "not allowed with argument"),
         (["--start-match", "bad id"], "bad match id"),
         (["--start-match", "m1", "--name", "x" * 101], "at most 100"),
-        (["--end-match", "nosuch"], "no match 'nosuch' in game 'arena'"),
+        (["--end-match", "nosuch"], "no match 'nosuch' in game 'arena-"),
     ],
 )
 def test_game_stats_refuses_bad_values_clearly(game, args, message):

@@ -60,7 +60,7 @@ def memory_kib(pid: int, field: str) -> int:
     raise ValueError(f"no {field} for pid {pid}")
 
 
-def head(port: int, *, length: int | None = None, key: str | None = None, slug: str = "arena") -> bytes:
+def head(port: int, *, length: int | None = None, key: str | None = None, slug: str) -> bytes:
     lines = [f"POST /api/games/{slug}/events HTTP/1.1", f"Host: 127.0.0.1:{port}", "Content-Type: application/json"]
     lines.append(f"Content-Length: {length}" if length is not None else "Transfer-Encoding: chunked")
     if key:
@@ -127,7 +127,9 @@ def batch_padded(size: int, event_id: str = "edge-1") -> bytes:
 def test_a_declared_body_over_the_cap_is_refused_at_once_under_uvicorn(uvicorn_server, game):
     """Announced 50 MiB, sent 1 KiB: no answer in 60 s before the fix. Now 413 at once, from
     the headers alone, and before the key is looked at (the view would say 401)."""
-    answer, _ = send(uvicorn_server.port, head(uvicorn_server.port, length=50 * MIB) + b"x" * 1024, closed=True)
+    answer, _ = send(
+        uvicorn_server.port, head(uvicorn_server.port, length=50 * MIB, slug=game.slug) + b"x" * 1024, closed=True
+    )
     assert (answer.status, answer.error_code()) == (413, "too_large")
 
 
@@ -137,7 +139,9 @@ def test_a_chunked_body_is_cut_off_at_the_cap_under_uvicorn_without_holding_it(u
     pid = uvicorn_server.popen.pid
     before = memory_kib(pid, "VmRSS")
     piece = b"%x\r\n%s\r\n" % (64 * 1024, b"x" * 64 * 1024)
-    answer, sent = send(uvicorn_server.port, head(uvicorn_server.port), [piece] * (300 * 16), closed=True)
+    answer, sent = send(
+        uvicorn_server.port, head(uvicorn_server.port, slug=game.slug), [piece] * (300 * 16), closed=True
+    )
     assert (answer.status, answer.error_code()) == (413, "too_large")
     assert sent < 64 * MIB, f"{sent / MIB:.0f} MiB were sent before the answer"
     peak = memory_kib(pid, "VmHWM")
@@ -150,40 +154,40 @@ def test_a_body_over_the_cap_gets_the_json_413_under_daphne(live, game, framing)
     the edge's 413, not the view's 401 for a request with no key."""
     body = b"x" * (2 * MIB)
     if framing == "length":
-        answer, _ = send(live.port, head(live.port, length=len(body)) + body)
+        answer, _ = send(live.port, head(live.port, length=len(body), slug=game.slug) + body)
     else:
-        answer, _ = send(live.port, head(live.port), chunked(body))
+        answer, _ = send(live.port, head(live.port, slug=game.slug), chunked(body))
     assert (answer.status, answer.error_code()) == (413, "too_large")
 
 
 @pytest.mark.parametrize("framing", ["length", "chunked"])
-def test_a_body_at_the_cap_is_processed_and_one_byte_more_is_not(server, api_key, framing):
+def test_a_body_at_the_cap_is_processed_and_one_byte_more_is_not(server, api_key, game, framing):
     cap = settings.MAX_BODY_BYTES
     for size, event_id, expected in [(cap, "at-cap", 202), (cap + 1, "over-cap", 413)]:
         body = batch_padded(size, event_id)
         if framing == "length":
-            answer, _ = send(server.port, head(server.port, length=size, key=api_key) + body)
+            answer, _ = send(server.port, head(server.port, length=size, key=api_key, slug=game.slug) + body)
         else:
-            answer, _ = send(server.port, head(server.port, key=api_key), chunked(body))
+            answer, _ = send(server.port, head(server.port, key=api_key, slug=game.slug), chunked(body))
         assert answer.status == expected, answer
     assert list(ScoreEvent.objects.values_list("event_id", flat=True)) == ["at-cap"]
 
 
-def test_a_normal_post_is_accepted(server, api_key):
+def test_a_normal_post_is_accepted(server, api_key, game):
     body = json.dumps({"id": "small", "player": "ada", "points": 5}).encode()
-    answer, _ = send(server.port, head(server.port, length=len(body), key=api_key) + body)
+    answer, _ = send(server.port, head(server.port, length=len(body), key=api_key, slug=game.slug) + body)
     assert answer.status == 202, answer
     assert json.loads(answer.body) == {"accepted": 1, "duplicates": 0, "last_seq": 1}
 
 
 @pytest.mark.parametrize("framing", ["length", "chunked"])
-def test_a_stalled_body_is_answered_408_and_closed_under_uvicorn(uvicorn_server, api_key, framing):
+def test_a_stalled_body_is_answered_408_and_closed_under_uvicorn(uvicorn_server, api_key, game, framing):
     """A request that announced more body than it sent held its connection for good."""
     port = uvicorn_server.port
     if framing == "length":
-        first = head(port, length=1000, key=api_key) + b'{"id": "stalled"'
+        first = head(port, length=1000, key=api_key, slug=game.slug) + b'{"id": "stalled"'
     else:
-        first = head(port, key=api_key) + next(chunked(b'{"id": "stalled"', last=False))
+        first = head(port, key=api_key, slug=game.slug) + next(chunked(b'{"id": "stalled"', last=False))
     answer, _ = send(port, first, closed=True)
     assert (answer.status, answer.error_code()) == (408, "body_timeout")
     assert not ScoreEvent.objects.exists()

@@ -17,9 +17,10 @@ from django.template import engines, loader
 from django.test import RequestFactory
 from django.urls import include, path
 
-from stats import api, middleware, services
+from stats import api, middleware
+from stats.tests.browser_support import WAIT_MS
+from stats.tests.games import game_make
 from stats.tests.support import DaphneProc, database_url
-from stats.tests.test_browser import WAIT_MS
 
 SITE_CSS = '<link rel="stylesheet" href="/static/stats/site.css">'
 ICON = '<link rel="icon" href="/static/stats/favicon.svg" type="image/svg+xml">'
@@ -97,8 +98,8 @@ def test_404_is_the_sites_page_with_a_way_back_to_the_games(client, url):
 
 
 def test_404_for_a_private_game_is_the_same_page(client, db):
-    services.game_create(slug="secret", name="Hidden Vault", is_public=False)
-    page = html_of(client.get("/games/secret/"), 404, "404.html")
+    secret = game_make(prefix="secret", name="Hidden Vault", is_public=False)
+    page = html_of(client.get(f"/games/{secret.slug}/"), 404, "404.html")
     assert "Hidden Vault" not in page
 
 
@@ -164,8 +165,8 @@ def test_debug_technical_404_and_500_are_sent_without_csp(client, db, settings, 
 
 def test_debug_keeps_csp_on_our_own_pages(client, db, settings, failing_urls):
     settings.DEBUG = True
-    services.game_create(slug="arena", name="Arena")
-    for url in ("/", "/games/arena/", "/api/games", "/api/nothing", "/favicon.ico"):
+    arena = game_make(prefix="arena", name="Arena")
+    for url in ("/", f"/games/{arena.slug}/", "/api/games", "/api/nothing", "/favicon.ico"):
         strict_csp(client.get(url))
     # A page of ours showing the technical pages' mark as data: escaped, so not taken for one.
     response = client.get("/echo/")

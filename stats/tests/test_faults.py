@@ -18,6 +18,7 @@ from stats import services
 from stats.models import Player, Rollup, RollupCursor, ScoreEvent
 from stats.tests.chaos import Poster, ViewerPool, viewers_converged
 from stats.tests.figures import figures_record
+from stats.tests.games import game_make
 from stats.tests.support import (
     CeleryProc,
     ValkeyProc,
@@ -89,7 +90,7 @@ def faults_inject(procs: dict, schedule: list[tuple[float, str]], start: float, 
 def test_nothing_lost_or_doubled_and_viewers_converge_under_faults(transactional_db):
     from worker import app
 
-    game = services.game_create(slug="chaos", name="Chaos")
+    game = game_make(prefix="chaos", name="Chaos")
     key = services.api_key_create(game=game, name="chaos")[1]
     baseline_connections = db_connections()
     valkey = ValkeyProc().start()

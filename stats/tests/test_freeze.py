@@ -21,6 +21,7 @@ from stats import selectors, services
 from stats.models import Player, ScoreEvent
 from stats.tests.chaos import Poster, StatusViewer, ViewerPool, viewers_converged
 from stats.tests.figures import figures_record
+from stats.tests.games import game_make
 from stats.tests.support import ValkeyProc, database_url, error_lines, tracebacks_report, web_proc_class
 
 pytestmark = [
@@ -37,7 +38,7 @@ def slowest(values: list[float | None]) -> float | None:
 
 
 def test_a_frozen_redis_loses_nothing_and_every_viewer_is_told(transactional_db):
-    game = services.game_create(slug="freeze", name="Freeze")
+    game = game_make(prefix="freeze", name="Freeze")
     key = services.api_key_create(game=game, name="freeze")[1]
     valkey = ValkeyProc().start()
     db_url = database_url(connection.settings_dict)

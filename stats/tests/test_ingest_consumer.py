@@ -13,37 +13,14 @@ from asgiref.sync import sync_to_async
 from stats import services
 from stats.models import ScoreEvent
 from stats.scoring import services as scoring
+from stats.tests.games import game_make
+from stats.tests.ingest_support import WAIT, answer, connect, events_frame, stored_ids
 
 pytestmark = pytest.mark.django_db(transaction=True)
-WAIT = 20
-
-
-def ingest_url(server, slug="arena") -> str:
-    return f"ws://127.0.0.1:{server.port}/ws/ingest/{slug}/"
-
-
-def connect(server, key, slug="arena", **kwargs):
-    headers = {"Authorization": f"Bearer {key}"} if key else {}
-    return websockets.connect(ingest_url(server, slug), additional_headers=headers, **kwargs)
-
-
-async def answer(ws) -> dict:
-    async with asyncio.timeout(WAIT):
-        return json.loads(await ws.recv())
-
-
-def events_frame(ref: int, *ids: str, player="ada", points=1, **fields) -> str:
-    return json.dumps({"type": "events", "ref": ref, "events": [
-        {"id": i, "player": player, "points": points, **fields} for i in ids]})  # fmt: skip
-
-
-@sync_to_async
-def stored_ids(game) -> list[str]:
-    return list(ScoreEvent.objects.filter(game=game).order_by("seq").values_list("event_id", flat=True))
 
 
 async def test_an_event_is_acked_after_commit_and_a_retry_is_a_duplicate(live, game, api_key):
-    async with connect(live, api_key) as ws:
+    async with connect(live, api_key, game.slug) as ws:
         await ws.send(events_frame(1, "e1"))
         assert await answer(ws) == {"type": "ack", "ref": 1, "accepted": 1, "duplicates": 0, "last_seq": 1}
         assert await stored_ids(game) == ["e1"]  # committed before the ack
@@ -54,17 +31,17 @@ async def test_an_event_is_acked_after_commit_and_a_retry_is_a_duplicate(live, g
 @pytest.mark.parametrize("key", [None, "wg_nope_nope", "other-game"])
 async def test_a_missing_wrong_or_other_games_key_is_refused_at_the_handshake(live, game, key):
     if key == "other-game":
-        other = await sync_to_async(services.game_create)(slug="other", name="Other")
+        other = await sync_to_async(game_make)(prefix="other", name="Other")
         key = (await sync_to_async(services.api_key_create)(game=other))[1]
     with pytest.raises(websockets.InvalidStatus) as refused:
-        async with connect(live, key):
+        async with connect(live, key, game.slug):
             pass
     assert refused.value.response.status_code == 403
 
 
 async def test_a_browser_origin_is_refused_even_with_the_key(live, game, api_key):
     with pytest.raises(websockets.InvalidStatus):
-        async with connect(live, api_key, origin=f"http://127.0.0.1:{live.port}"):
+        async with connect(live, api_key, game.slug, origin=f"http://127.0.0.1:{live.port}"):
             pass
 
 
@@ -102,7 +79,7 @@ async def test_pipelined_frames_are_acked_in_order_with_a_bad_one_among_them(liv
     what was wrong, and their neighbours stored."""
     bad = {7: events_frame(7, "x7", points=1.5), 13: events_frame(13, "x13", stats={"nope": 1}),
            21: json.dumps({"type": "events", "ref": 21, "events": []})}  # fmt: skip
-    async with connect(live, api_key) as ws:
+    async with connect(live, api_key, game.slug) as ws:
         for ref in range(1, 41):
             await ws.send(bad.get(ref) or events_frame(ref, f"e{ref}", f"e{ref}b"))
         answers = [await answer(ws) for _ in range(40)]
@@ -116,7 +93,7 @@ async def test_pipelined_frames_are_acked_in_order_with_a_bad_one_among_them(liv
 
 
 async def test_bad_frames_get_error_frames_and_the_socket_stays_open(live, game, api_key):
-    async with connect(live, api_key) as ws:
+    async with connect(live, api_key, game.slug) as ws:
         for text, code in [("nope", "bad_json"), ('{"type": "chat"}', "unknown_type"), ("[1]", "bad_message"),
                            (events_frame(-1, "a"), "invalid"), (events_frame(1, "z" * 65), "invalid")]:  # fmt: skip
             await ws.send(text)
@@ -135,7 +112,7 @@ async def test_bad_frames_get_error_frames_and_the_socket_stays_open(live, game,
 async def test_an_id_conflict_and_an_ended_match_are_refused_by_name(live, game, api_key):
     await sync_to_async(scoring.match_start)(game_id=game.pk, match_id="m1")
     await sync_to_async(scoring.match_end)(game_id=game.pk, match_id="m1")
-    async with connect(live, api_key) as ws:
+    async with connect(live, api_key, game.slug) as ws:
         await ws.send(events_frame(1, "a", points=1))
         await ws.send(events_frame(2, "a", points=2))
         await ws.send(events_frame(3, "b", match="m1"))
@@ -148,7 +125,7 @@ async def test_frames_from_several_sockets_and_http_posts_for_one_game_store_eac
     """Concurrent senders of one game, overlapping ids: gap-free seqs, every id once."""
 
     async def socket_sender(n: int) -> list[dict]:
-        async with connect(live, api_key) as ws:
+        async with connect(live, api_key, game.slug) as ws:
             for ref in range(30):
                 await ws.send(events_frame(ref, f"s{n}-{ref}", f"shared-{ref}"))
             return [await answer(ws) for _ in range(30)]
@@ -160,7 +137,7 @@ async def test_frames_from_several_sockets_and_http_posts_for_one_game_store_eac
             body = json.dumps({"events": [{"id": f"h-{ref}", "player": "ada", "points": 1},
                                           {"id": f"shared-{ref}", "player": "ada", "points": 1}]}).encode()  # fmt: skip
             request = urllib.request.Request(
-                f"http://127.0.0.1:{live.port}/api/games/arena/events", data=body, method="POST",
+                f"http://127.0.0.1:{live.port}/api/games/{game.slug}/events", data=body, method="POST",
                 headers={"Authorization": f"Bearer {api_key}", "Content-Type": "application/json"})  # fmt: skip
             with urllib.request.urlopen(request, timeout=WAIT) as response:
                 assert response.status == 202

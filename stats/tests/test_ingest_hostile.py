@@ -17,8 +17,8 @@ from stats.live.jsonsocket import MAX_FRAME_CHARS
 from stats.models import ApiKey
 from stats.ratelimit import WS_CLOSE_OVER_CAP
 from stats.tests.chaos import origin_of
+from stats.tests.ingest_support import answer, connect, events_frame, stored_ids
 from stats.tests.support import DaphneProc, UvicornProc, tracebacks_report, web_proc_running
-from stats.tests.test_ingest_consumer import answer, connect, events_frame, stored_ids
 
 pytestmark = pytest.mark.django_db(transaction=True)
 RATE_LIMIT = 300  # frames per key per minute on these servers
@@ -71,7 +71,7 @@ def test_every_answer_goes_out_in_the_order_sent_and_names_its_ref(server, trans
     ]
 
     async def scenario():
-        async with connect(server, api_key) as ws:
+        async with connect(server, api_key, game.slug) as ws:
             for frame in frames:
                 await ws.send(frame)
             return [await answer(ws) for _ in frames]
@@ -93,7 +93,7 @@ def key_revoke(game) -> None:
 
 def test_a_revoked_keys_open_socket_has_its_next_frame_refused_and_is_closed(server, transactional_db, game, api_key):
     async def scenario():
-        async with connect(server, api_key) as ws:
+        async with connect(server, api_key, game.slug) as ws:
             await ws.send(events_frame(1, "before"))
             assert (await answer(ws))["type"] == "ack"
             await key_revoke(game)
@@ -116,7 +116,7 @@ def test_the_default_recheck_refuses_a_revoked_key_within_seconds(live, game, ap
     stored."""
 
     async def scenario():
-        async with connect(live, api_key) as ws:
+        async with connect(live, api_key, game.slug) as ws:
             await ws.send(events_frame(0, "warm"))
             assert (await answer(ws))["type"] == "ack"
             await key_revoke(game)
@@ -140,7 +140,7 @@ def test_a_ref_still_in_flight_is_refused_by_name(server, transactional_db, game
     first = events_frame(1, *(f"first-{i}" for i in range(1000)))
 
     async def scenario():
-        async with connect(server, api_key) as ws:
+        async with connect(server, api_key, game.slug) as ws:
             await ws.send(first)
             await ws.send(events_frame(1, "second"))
             return [await answer(ws) for _ in range(2)]
@@ -156,7 +156,7 @@ def test_the_keys_frame_limit_holds_exactly_under_a_burst(server, transactional_
     limit are acked (counting after the fact let ~25 % more through), and nearly all of it is."""
 
     async def sender(n: int) -> list[dict]:
-        async with connect(server, api_key) as ws:
+        async with connect(server, api_key, game.slug) as ws:
             for ref in range(1000):
                 await ws.send(events_frame(ref, f"s{n}-{ref}"))
             return [await answer(ws) for _ in range(1000)]
@@ -183,11 +183,11 @@ def test_ingest_sockets_do_not_use_up_the_viewers_cap(server, transactional_db, 
     async def scenario():
         async with contextlib.AsyncExitStack() as stack:
             for ref in range(INGESTS):
-                ws = await stack.enter_async_context(connect(server, api_key))
+                ws = await stack.enter_async_context(connect(server, api_key, game.slug))
                 await ws.send(events_frame(ref, f"i{ref}"))
                 assert (await answer(ws))["type"] == "ack"  # served: counted
             viewers = [await viewer_opens(stack) for _ in range(VIEWERS)]
-            over = await stack.enter_async_context(connect(server, api_key))
+            over = await stack.enter_async_context(connect(server, api_key, game.slug))
             told = await answer(over)
             with pytest.raises(websockets.ConnectionClosed):
                 await answer(over)

@@ -8,7 +8,7 @@ import pytest
 from asgiref.sync import sync_to_async
 
 from stats.scoring import services as scoring
-from stats.tests.test_ingest_consumer import answer, connect, events_frame, stored_ids
+from stats.tests.ingest_support import answer, connect, events_frame, stored_ids
 
 pytestmark = pytest.mark.django_db(transaction=True)
 STATS = [f"s{i}" for i in range(32)]
@@ -19,7 +19,7 @@ async def test_a_frame_over_the_stat_values_bound_is_refused_by_its_ref(live, ga
         await sync_to_async(scoring.stat_declare)(game=game, name=name)
     stats = dict.fromkeys(STATS, 1)
     events = [{"id": f"e{i}", "player": f"p{i}", "stats": stats} for i in range(130)]  # 4,160 values
-    async with connect(live, api_key) as ws:
+    async with connect(live, api_key, game.slug) as ws:
         await ws.send(json.dumps({"type": "events", "ref": 9, "events": events}))
         refused = await answer(ws)
         assert (refused["type"], refused["ref"], refused["code"]) == ("error", 9, "too_many_stat_values")

@@ -31,6 +31,7 @@ from stats.tests.balancer import (
 )
 from stats.tests.chaos import Poster, ViewerPool, viewers_converged
 from stats.tests.figures import figures_record
+from stats.tests.games import game_make
 from stats.tests.support import database_url, error_lines, tracebacks_report
 
 pytestmark = [
@@ -146,7 +147,7 @@ def stored_figures(game, poster: Poster) -> dict:
 
 
 def test_a_web_process_killed_behind_the_balancer_loses_nothing_and_its_viewers_converge(transactional_db, haproxy):
-    game = services.game_create(slug="lb", name="Balanced")
+    game = game_make(prefix="lb", name="Balanced")
     key = services.api_key_create(game=game, name="lb")[1]
     with balanced_stack(database_url(connection.settings_dict)) as (webs, lb):
         log_starts = [len(web.log()) for web in webs]

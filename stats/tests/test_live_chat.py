@@ -2,25 +2,16 @@
 feed's side path (stats.live.fanout), which never holds up an events frame."""
 
 import asyncio
-import uuid
 
 import pytest
-from channels.db import database_sync_to_async
-from django.contrib.auth.models import User
 
 from stats.live import publish
 from stats.live.frames import OutFrame
+from stats.tests.live_support import _no_presence_left_over, record, user_cookie, watch
 from stats.tests.support import event_in
-from stats.tests.test_live_consumers import _no_presence_left_over, record, session_cookie, watch
 
 pytestmark = pytest.mark.django_db(transaction=True)
 _no_presence_left_over = _no_presence_left_over  # autouse: presence counts start from zero
-
-
-@database_sync_to_async
-def user_cookie(*, staff: bool = False) -> tuple[User, bytes]:
-    user = User.objects.create_user(f"u{uuid.uuid4().hex[:8]}", is_staff=staff)
-    return user, session_cookie(user)
 
 
 async def frame_of_type(comm, kind: str) -> dict:

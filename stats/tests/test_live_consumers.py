@@ -2,94 +2,37 @@
 Bad frames: test_live_jsonsocket; presence counts: test_live_presence."""
 
 import pytest
-import redis
 from channels.db import database_sync_to_async
 from channels.layers import get_channel_layer
 from channels.testing import WebsocketCommunicator
-from django.conf import settings
 from django.contrib.auth.models import User
-from django.test import Client
 
-from stats import receivers, services, signals
 from stats.live import publish
+from stats.tests.games import game_make
+from stats.tests.live_support import (
+    _no_presence_left_over,
+    assert_still_open,
+    connect,
+    next_of_type,
+    record,
+    record_unannounced,
+    session_cookie,
+    watch,
+)
 from stats.tests.support import event_in
 from webgame.asgi import application
 
 pytestmark = pytest.mark.django_db(transaction=True)
-ORIGIN = (b"origin", b"http://localhost")
-
-
-@pytest.fixture(autouse=True)
-def _no_presence_left_over():
-    client = redis.Redis.from_url(settings.REDIS_URL)
-    for key in client.scan_iter("webgame:presence:*"):
-        client.delete(key)
-    client.close()
-
-
-def record(game, *events):
-    return database_sync_to_async(services.score_events_record)(game_id=game.pk, events=list(events))
-
-
-async def record_unannounced(game, *events):
-    """Commit events whose broadcast is lost (as while Redis is down)."""
-    signals.score_events_recorded.disconnect(dispatch_uid="stats.broadcast_after_commit")
-    try:
-        await record(game, *events)
-    finally:
-        signals.score_events_recorded.connect(
-            receivers.broadcast_after_commit, dispatch_uid="stats.broadcast_after_commit"
-        )
-
-
-def session_cookie(user) -> bytes:
-    client = Client()
-    client.force_login(user)
-    return f"sessionid={client.cookies['sessionid'].value}".encode()
+_no_presence_left_over = _no_presence_left_over  # autouse: presence counts start from zero
 
 
 @database_sync_to_async
 def private_game_with_viewer():
     """A private game "secret" and the session cookie of a user listed as its viewer."""
-    game = services.game_create(slug="secret", name="Secret", is_public=False)
+    game = game_make(prefix="secret", is_public=False)
     user = User.objects.create_user("vera")
     game.viewers.add(user)
     return game, session_cookie(user)
-
-
-async def connect(path: str, cookie: bytes | None = None, origin=ORIGIN) -> WebsocketCommunicator:
-    headers = [origin] + ([(b"cookie", cookie)] if cookie else [])
-    comm = WebsocketCommunicator(application, path, headers=headers)
-    connected, _ = await comm.connect()
-    assert connected
-    return comm
-
-
-async def watch(game, cookie: bytes | None = None) -> tuple[WebsocketCommunicator, dict]:
-    """Connect to a game and read past the opening frames; returns the snapshot."""
-    comm = await connect(f"/ws/games/{game.slug}/", cookie)
-    snapshot = await comm.receive_json_from()
-    assert (await comm.receive_json_from())["type"] == "connection_established"
-    return comm, snapshot
-
-
-async def next_of_type(comm, kind: str) -> dict:
-    while True:
-        frame = await comm.receive_json_from(timeout=5)
-        if frame["type"] == kind:
-            return frame
-
-
-async def viewers_announced(comm, viewers: int) -> bool:
-    """Read presence frames until one announces `viewers` (earlier joins announce fewer)."""
-    while (await next_of_type(comm, "presence"))["viewers"] != viewers:
-        pass
-    return True
-
-
-async def assert_still_open(comm) -> None:
-    await comm.send_json_to({"type": "ping"})
-    assert (await next_of_type(comm, "pong"))["type"] == "pong"
 
 
 async def test_snapshot_is_the_first_frame(game):
@@ -106,7 +49,7 @@ async def test_connection_established_follows_the_snapshot(game):
     assert await comm.receive_json_from() == {
         "type": "connection_established",
         "message": "You are now connected!",
-        "game": "arena",
+        "game": game.slug,
     }
     await comm.disconnect()
 
@@ -150,8 +93,8 @@ async def test_ping_is_answered_with_pong_and_the_last_sent_seq(game):
 
 
 async def test_private_game_is_refused_to_anonymous(db):
-    await database_sync_to_async(services.game_create)(slug="secret", name="Secret", is_public=False)
-    comm = await connect("/ws/games/secret/")
+    secret = await database_sync_to_async(game_make)(prefix="secret", is_public=False)
+    comm = await connect(f"/ws/games/{secret.slug}/")
     assert (await comm.receive_json_from())["code"] == "not_found"
     assert (await comm.receive_output())["code"] == 4404
 
@@ -159,7 +102,7 @@ async def test_private_game_is_refused_to_anonymous(db):
 async def test_private_game_is_open_to_a_listed_viewer(db):
     game, cookie = await private_game_with_viewer()
     comm, snapshot = await watch(game, cookie)
-    assert snapshot["game"]["slug"] == "secret"
+    assert snapshot["game"]["slug"] == game.slug
     await comm.disconnect()
 
 
@@ -225,11 +168,11 @@ async def test_layer_message_already_covered_by_the_snapshot_is_dropped(game):
 
 
 async def test_lobby_lists_public_games_to_anonymous(game):
-    await database_sync_to_async(services.game_create)(slug="secret", name="Secret", is_public=False)
+    await database_sync_to_async(game_make)(prefix="secret", is_public=False)
     comm = await connect("/ws/lobby/")
     assert (await comm.receive_json_from())["type"] == "connection_established"
     games = await comm.receive_json_from()
-    assert (games["type"], [g["slug"] for g in games["games"]]) == ("games", ["arena"])
+    assert (games["type"], [g["slug"] for g in games["games"]]) == ("games", [game.slug])
     await comm.disconnect()
 
 
@@ -239,18 +182,18 @@ async def test_lobby_receives_live_game_totals(game):
     await comm.receive_json_from()
     await record(game, event_in("a", points=4))
     frame = await next_of_type(comm, "game")
-    assert (frame["game"]["slug"], frame["game"]["last_seq"], frame["game"]["points"]) == ("arena", 1, 4)
+    assert (frame["game"]["slug"], frame["game"]["last_seq"], frame["game"]["points"]) == (game.slug, 1, 4)
     await comm.disconnect()
 
 
 async def test_lobby_does_not_tell_anonymous_about_private_games(game):
-    secret = await database_sync_to_async(services.game_create)(slug="secret", name="Secret", is_public=False)
+    secret = await database_sync_to_async(game_make)(prefix="secret", is_public=False)
     comm = await connect("/ws/lobby/")
     await comm.receive_json_from()
     await comm.receive_json_from()
     await record(secret, event_in("a"))
     await record(game, event_in("b"))
-    assert (await next_of_type(comm, "game"))["game"]["slug"] == "arena"
+    assert (await next_of_type(comm, "game"))["game"]["slug"] == game.slug
     await comm.disconnect()
 
 
@@ -269,7 +212,7 @@ async def test_lobby_tells_a_listed_viewer_about_their_private_game(db):
     secret, cookie = await private_game_with_viewer()
     comm = await connect("/ws/lobby/", cookie)
     await comm.receive_json_from()
-    assert [g["slug"] for g in (await comm.receive_json_from())["games"]] == ["secret"]
+    assert [g["slug"] for g in (await comm.receive_json_from())["games"]] == [secret.slug]
     await record(secret, event_in("a"))
-    assert (await next_of_type(comm, "game"))["game"]["slug"] == "secret"
+    assert (await next_of_type(comm, "game"))["game"]["slug"] == secret.slug
     await comm.disconnect()

@@ -13,8 +13,16 @@ from stats import selectors
 from stats.live import consumers, jsonsocket, publish
 from stats.live import feed as feeds
 from stats.live import hub as hubs
+from stats.tests.live_support import (
+    _no_presence_left_over,
+    connect,
+    origin,
+    post_event,
+    record,
+    record_unannounced,
+    watch,
+)
 from stats.tests.support import DaphneProc, ValkeyProc, database_url, event_in
-from stats.tests.test_live_consumers import _no_presence_left_over, connect, record, record_unannounced, watch
 
 pytestmark = pytest.mark.django_db(transaction=True)
 _no_presence_left_over = _no_presence_left_over  # autouse: presence counts start from zero
@@ -25,10 +33,6 @@ def test_close_codes_are_ones_daphne_and_uvicorn_accept():
     anything else: 1011 and 1013 raised inside connect() and reached the client as 1011."""
     codes = {name: value for name, value in vars(jsonsocket).items() if name.startswith("CLOSE_")}
     assert codes and all(value == 1000 or 3000 <= value <= 4999 for value in codes.values()), codes
-
-
-def origin(port: int) -> str:
-    return f"http://127.0.0.1:{port}"  # the page's own origin, port included
 
 
 async def frames_until(ws, predicate) -> list[dict]:
@@ -47,16 +51,6 @@ async def close_code(comm) -> int:
         while (message := await comm.receive_output(timeout=10))["type"] != "websocket.close":
             pass
     return message["code"]
-
-
-def post_event(web: DaphneProc, slug: str, key: str, event_id: str) -> None:
-    import http.client
-
-    conn = http.client.HTTPConnection("127.0.0.1", web.port, timeout=10)
-    body = json.dumps({"id": event_id, "player": "ada", "points": 3})
-    conn.request("POST", f"/api/games/{slug}/events", body, {"Authorization": f"Bearer {key}"})
-    assert conn.getresponse().status in (200, 201, 202)
-    conn.close()
 
 
 @pytest.fixture

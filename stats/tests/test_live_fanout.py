@@ -8,25 +8,17 @@ import logging
 
 from stats.live import fanout, frames, publish
 from stats.live import hub as hubs
-from stats.live.fanout import HAND_OUT_SLICE, Fanout
-from stats.tests.test_live_feed import GROUP, RecordingViewer, events_message, leave, publish_messages, until
-
-
-class FrameViewer(RecordingViewer):
-    """Also keeps the frames themselves, and when (loop time) each text arrived."""
-
-    def __init__(self) -> None:
-        super().__init__()
-        self.frames: list = []
-        self.text_times: list[float] = []
-
-    async def events_forward(self, first_seq: int, last_seq: int, frame) -> None:
-        await super().events_forward(first_seq, last_seq, frame)
-        self.frames.append(frame)
-
-    async def text_forward(self, frame) -> None:
-        await super().text_forward(frame)
-        self.text_times.append(asyncio.get_running_loop().time())
+from stats.live.fanout import HAND_OUT_SLICE
+from stats.tests.feed_support import (
+    GROUP,
+    FrameViewer,
+    RecordingViewer,
+    events_message,
+    fanout_of,
+    leave,
+    publish_messages,
+    until,
+)
 
 
 class BrokenViewer(FrameViewer):
@@ -59,17 +51,6 @@ class WatchedLock(asyncio.Lock):
         if self.locked():
             self.contended.set()
         return await super().acquire()
-
-
-def fanout_of(*viewers, tick: float = 0.0) -> Fanout:
-    """A Fanout with these viewers, on a hub of this loop whose tick is `tick` seconds (0:
-    every message its own frame); no channel layer involved."""
-    hub = hubs.Hub()
-    hub.tick = tick
-    out = Fanout(hub, GROUP)
-    for viewer in viewers:
-        out.viewers[viewer] = None
-    return out
 
 
 async def test_tick_grows_with_the_viewers_of_a_game_up_to_its_cap(settings):

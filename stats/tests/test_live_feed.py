@@ -1,63 +1,14 @@
 """stats.live.feed through the real pub/sub layer: messages back in seq order, gaps read from the
 database once for all of a feed's viewers. (Ticks, slices and presence: test_live_fanout.)"""
 
-import asyncio
-
 import pytest
 from channels.db import database_sync_to_async
 
 from stats import selectors, services
 from stats.live import hub as hubs
 from stats.live import publish
+from stats.tests.feed_support import GROUP, RecordingViewer, events_message, leave, publish_messages, until
 from stats.tests.support import event_in
-
-GROUP = publish.game_group(900_001)  # no game: a feed of messages made here
-
-
-class RecordingViewer:
-    """Stands in for a GameConsumer: keeps what the feed hands it."""
-
-    def __init__(self) -> None:
-        self.ranges: list[tuple[int, int]] = []
-        self.texts: list[str] = []
-
-    async def events_forward(self, first_seq: int, last_seq: int, frame) -> None:
-        self.ranges.append((first_seq, last_seq))
-
-    async def text_forward(self, frame) -> None:
-        self.texts.append(frame.text)
-
-
-def events_message(seq: int) -> dict:
-    event = f'{{"id":"e{seq}","seq":{seq}}}'
-    game = {"slug": "fanout-test", "last_seq": seq}
-    text = f'{{"type":"events","events":[{event}],"players":[],"game":{{"last_seq":{seq}}}}}'
-    return {
-        "type": "game.events",
-        "first_seq": seq,
-        "last_seq": seq,
-        "text": text,
-        "events": f"[{event}]",
-        "players": [],
-        "game": game,
-    }
-
-
-async def publish_messages(*messages: dict) -> None:
-    await publish.messages_send_async([(GROUP, m) for m in messages])
-
-
-async def leave(hub: hubs.Hub, group: str, viewer) -> None:
-    """Leave, and wait for the feed's stop if that was its last viewer."""
-    task = hub.leave(group, viewer)
-    if task is not None:
-        await task
-
-
-async def until(condition) -> None:
-    async with asyncio.timeout(3):
-        while not condition():  # noqa: ASYNC110 - polls a plain list the feed appends to
-            await asyncio.sleep(0.01)
 
 
 @pytest.fixture

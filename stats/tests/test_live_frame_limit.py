@@ -18,8 +18,8 @@ from stats import services
 from stats.live import frames
 from stats.scoring import services as scoring
 from stats.tests.chaos import origin_of
+from stats.tests.live_support import connect, record, watch
 from stats.tests.support import DaphneProc, database_url, event_in
-from stats.tests.test_live_consumers import connect, record, watch
 
 pytestmark = pytest.mark.django_db(transaction=True)
 STATS = ("kills", "deaths", "assists")

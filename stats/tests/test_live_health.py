@@ -11,9 +11,9 @@ import websockets
 from django.db import connection
 
 from stats.live import health, presence, publish
+from stats.tests.feed_support import until
+from stats.tests.live_support import origin, post_event
 from stats.tests.support import DaphneProc, ValkeyProc, database_url
-from stats.tests.test_live_failures import origin, post_event
-from stats.tests.test_live_hub import until
 
 pytestmark = pytest.mark.django_db(transaction=True)
 DEGRADED = {"type": "status", "live": False, "reason": "layer_down"}

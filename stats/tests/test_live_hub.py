@@ -8,7 +8,7 @@ import pytest
 from stats.live import feed as feeds
 from stats.live import hub as hubs
 from stats.live import publish
-from stats.tests.test_live_feed import RecordingViewer, events_message, leave
+from stats.tests.feed_support import RecordingViewer, events_message, leave, until
 
 GROUP, OTHER = publish.game_group(900_011), publish.game_group(900_012)  # no games: messages made here
 
@@ -20,12 +20,6 @@ class Viewer(RecordingViewer):
 
     async def live_forward(self, last_seq: int | None) -> None:
         self.live_again.append(last_seq)
-
-
-async def until(condition) -> None:
-    async with asyncio.timeout(5):
-        while not condition():  # noqa: ASYNC110 - polls plain state the feed updates
-            await asyncio.sleep(0.01)
 
 
 @pytest.fixture

@@ -12,7 +12,7 @@ from channels.testing import WebsocketCommunicator
 from stats.live import frames, presence, publish
 from stats.live import hub as hubs
 from stats.live.jsonsocket import JsonFrameConsumer
-from stats.tests.test_live_consumers import assert_still_open, next_of_type, watch
+from stats.tests.live_support import assert_still_open, next_of_type, watch
 
 # channels' dispatch closes stale database connections at every message: each test here may
 # touch the database, even the ones of the base alone (they failed when an earlier test left a

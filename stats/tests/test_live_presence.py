@@ -9,8 +9,8 @@ import redis
 from django.conf import settings
 
 from stats.live import presence
+from stats.tests.live_support import _no_presence_left_over, viewers_announced, watch
 from stats.tests.support import free_port
-from stats.tests.test_live_consumers import _no_presence_left_over, viewers_announced, watch
 
 _no_presence_left_over = _no_presence_left_over  # autouse: presence counts start from zero
 GAME_ID = 900_051  # presence keys by game id; no game row needed

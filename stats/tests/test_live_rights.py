@@ -217,8 +217,7 @@ def test_a_lobby_socket_is_sent_the_games_its_user_may_still_see(live, how):
 async def test_a_process_follows_the_rights_group_only_while_a_logged_in_socket_is_open(game):
     from stats.live.hub import hub_get
     from stats.live.rights import RIGHTS_GROUP
-    from stats.tests.test_live_chat import user_cookie
-    from stats.tests.test_live_consumers import watch
+    from stats.tests.live_support import user_cookie, watch
 
     _, cookie = await user_cookie()
     anonymous, _ = await watch(game)

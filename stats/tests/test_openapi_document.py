@@ -30,13 +30,13 @@ def test_the_documents_bounds_are_the_validations(client, game, doc):
     params = {p["name"]: p["schema"] for p in doc["paths"]["/api/games/{slug}/events"]["get"]["parameters"]}
     high = params["after_seq"]["maximum"]
     assert 48810792437570602415188606976 > high
-    assert client.get(f"/api/games/arena/events?after_seq={high}").status_code == 200
-    assert client.get(f"/api/games/arena/events?after_seq={high + 1}").status_code == 400
+    assert client.get(f"/api/games/{game.slug}/events?after_seq={high}").status_code == 200
+    assert client.get(f"/api/games/{game.slug}/events?after_seq={high + 1}").status_code == 400
     for path, name in [("matches", "before"), ("chat", "before"), ("events", "limit"), ("leaderboard", "limit")]:
         params = {p["name"]: p["schema"] for p in doc["paths"][f"/api/games/{{slug}}/{path}"]["get"]["parameters"]}
         high = params[name]["maximum"]
-        assert client.get(f"/api/games/arena/{path}?{name}={high}").status_code == 200, (path, name)
-        assert client.get(f"/api/games/arena/{path}?{name}={high + 1}").status_code == 400, (path, name)
+        assert client.get(f"/api/games/{game.slug}/{path}?{name}={high}").status_code == 200, (path, name)
+        assert client.get(f"/api/games/{game.slug}/{path}?{name}={high + 1}").status_code == 400, (path, name)
 
 
 # The document and the validation agree on bodies ----------------------------------------
@@ -124,9 +124,9 @@ def events_body_validator(doc):
 def test_the_document_and_the_api_agree_on_events(client, game, api_key, events_body_validator, name):
     body = VALID.get(name) or INVALID[name]
     auth = {"HTTP_AUTHORIZATION": f"Bearer {api_key}"}
-    declared = client.post("/api/games/arena/stats", json.dumps({"name": "kills"}), "application/json", **auth)
+    declared = client.post(f"/api/games/{game.slug}/stats", json.dumps({"name": "kills"}), "application/json", **auth)
     assert declared.status_code == 201
-    response = client.post("/api/games/arena/events", json.dumps(body), "application/json", **auth)
+    response = client.post(f"/api/games/{game.slug}/events", json.dumps(body), "application/json", **auth)
     expected = name in VALID
     assert events_body_validator.is_valid(body) is expected, "the document"
     assert (response.status_code == 202) is expected, response.content

@@ -28,9 +28,8 @@ from stats.live import consumers, publish, sinks
 from stats.live.feed import Feed
 from stats.live.jsonsocket import JsonFrameConsumer
 from stats.ops import metrics
+from stats.tests.feed_support import FrameViewer, events_message, fanout_of, until
 from stats.tests.support import ROOT, UvicornProc, database_url, event_in, free_port
-from stats.tests.test_live_fanout import FrameViewer, fanout_of
-from stats.tests.test_live_feed import events_message, until
 
 WAIT = 20
 FAMILIES = [

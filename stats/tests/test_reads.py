@@ -14,8 +14,8 @@ from django.test import Client
 from django.urls import path
 
 from stats import ratelimit, selectors, services
+from stats.tests.selectors_support import snapshot_builds
 from stats.tests.support import event_in, free_port
-from stats.tests.test_selectors import snapshot_builds
 from webgame.handler import PooledExecutorASGIHandler
 
 ORIGIN = [(b"origin", b"http://localhost")]

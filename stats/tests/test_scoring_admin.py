@@ -7,8 +7,8 @@ from stats import services
 from stats.models import ScoreEvent
 from stats.scoring import services as scoring
 from stats.scoring.models import Match, Stat, StatTotal
+from stats.tests.admin_support import event_form
 from stats.tests.support import event_in
-from stats.tests.test_admin import event_form
 
 
 def kept(game, owner, stat, period="all", kind="p"):

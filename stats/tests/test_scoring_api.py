@@ -5,7 +5,7 @@ import json
 import pytest
 
 from stats.scoring import services as scoring
-from stats.tests.test_api import error_code, post
+from stats.tests.api_support import error_code, post
 
 
 def send(client, path, body, key):

@@ -12,7 +12,7 @@ from django.db import connection
 from stats import services
 from stats.scoring import services as scoring
 from stats.scoring.models import Stat
-from stats.tests.test_api import error_code
+from stats.tests.api_support import error_code
 
 THREADS = 20
 

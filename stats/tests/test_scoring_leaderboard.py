@@ -5,8 +5,8 @@ import pytest
 
 from stats import services
 from stats.scoring import services as scoring
+from stats.tests.api_support import error_code
 from stats.tests.support import event_in
-from stats.tests.test_api import error_code
 
 
 def board(client, game, **params):

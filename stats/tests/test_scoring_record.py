@@ -9,6 +9,7 @@ from stats.scoring import periods
 from stats.scoring import services as scoring
 from stats.scoring.models import StatTotal
 from stats.scoring.record import EventsRefused
+from stats.tests.games import game_make
 from stats.tests.support import event_in, writers_run
 
 
@@ -166,7 +167,7 @@ def _post(game_id: int, writer: int) -> None:
 @pytest.mark.django_db(transaction=True)
 def test_concurrent_writers_count_every_stat_exactly_once():
     """Run on PostgreSQL by CI's second pass (row locks and upserts under real concurrency)."""
-    game = services.game_create(slug="busy-stats", name="Busy")
+    game = game_make(prefix="busy-stats", name="Busy")
     for name, op, order in [("kills", "incr", "desc"), ("lap_ms", "best", "asc"), ("rating", "set", "desc")]:
         scoring.stat_declare(game=game, name=name, op=op, order=order)
     match, _ = scoring.match_start(game_id=game.pk, match_id="m1")

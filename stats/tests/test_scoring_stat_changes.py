@@ -12,6 +12,7 @@ from stats.scoring import services as scoring
 from stats.scoring.models import Stat, StatTotal
 from stats.scoring.record import EventsRefused
 from stats.scoring.stat_changes import StatChangeRefused, stat_remove, stat_rename, stat_update
+from stats.tests.games import game_make
 from stats.tests.support import event_in
 
 
@@ -101,7 +102,7 @@ def test_a_rename_rewrites_only_the_renamed_key_of_only_this_games_events(played
     if not sql:
         monkeypatch.setattr(stat_changes, "_RENAME_SQL", {})
         monkeypatch.setattr(stat_changes, "CHUNK", 2)
-    other = services.game_create(slug="other", name="Other")
+    other = game_make(prefix="other", name="Other")
     scoring.stat_declare(game=other, name="kills")
     services.score_events_record(game_id=other.pk, events=[event_in("o1", "ada", 1, stats={"kills": 1})])
     stat_rename(game=played, name="kills", new_name="frags")

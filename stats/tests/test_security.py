@@ -16,6 +16,7 @@ from django.test import Client
 
 from stats import services
 from stats.models import ApiKey, ScoreEvent
+from stats.tests.games import game_make
 from stats.tests.support import ROOT
 from webgame.asgi import application
 
@@ -24,7 +25,7 @@ READ_PATHS = ["/api/games/{slug}/snapshot", "/api/games/{slug}/events", "/api/ga
 
 @pytest.fixture
 def private_game(db):
-    return services.game_create(slug="secret", name="Secret", is_public=False)
+    return game_make(prefix="secret", name="Secret", is_public=False)
 
 
 def logged_in(username: str, *, staff: bool = False) -> Client:
@@ -68,7 +69,7 @@ def ask(client: Client, method: str, path: str, key: str):
 def test_another_games_key_gets_the_same_404_as_a_missing_game(client, private_game, game, api_key, method, path):
     """Any key holder could otherwise tell which private games exist (a 403 said "belongs to
     another game" where a missing game was a 404)."""
-    other_public = services.game_create(slug="open", name="Open")
+    other_public = game_make(prefix="open", name="Open")
     missing = ask(client, method, path.format(slug="nosuch"), api_key)
     assert missing[0] == 404 and missing[1]["error"]["code"] == "not_found"
     assert ask(client, method, path.format(slug=private_game.slug), api_key) == missing
@@ -80,14 +81,14 @@ def test_another_games_key_gets_the_same_404_as_a_missing_game(client, private_g
 @pytest.mark.django_db(transaction=True)
 async def test_private_game_stream_is_refused_to_a_user_not_listed():
     def setup():
-        services.game_create(slug="secret", name="Secret", is_public=False)
+        secret = game_make(prefix="secret", name="Secret", is_public=False)
         client = Client()
         client.force_login(User.objects.create_user("mallory"))
-        return f"sessionid={client.cookies['sessionid'].value}".encode()
+        return secret, f"sessionid={client.cookies['sessionid'].value}".encode()
 
-    cookie = await sync_to_async(setup)()
+    secret, cookie = await sync_to_async(setup)()
     headers = [(b"origin", b"http://localhost"), (b"cookie", cookie)]
-    comm = WebsocketCommunicator(application, "/ws/games/secret/", headers=headers)
+    comm = WebsocketCommunicator(application, f"/ws/games/{secret.slug}/", headers=headers)
     assert (await comm.connect())[0]
     assert (await comm.receive_json_from())["code"] == "not_found"
     assert (await comm.receive_output())["code"] == 4404

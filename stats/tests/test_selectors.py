@@ -7,7 +7,11 @@ from django.contrib.auth.models import AnonymousUser, User
 
 from stats import selectors, services
 from stats.models import Game, ScoreEvent
+from stats.tests.games import game_make
+from stats.tests.selectors_support import snapshot_builds
 from stats.tests.support import event_in
+
+snapshot_builds = snapshot_builds  # the fixture: counts full builds
 
 
 def record(game, *events):
@@ -16,7 +20,7 @@ def record(game, *events):
 
 @pytest.fixture
 def private_game(db):
-    return services.game_create(slug="secret", name="Secret", is_public=False)
+    return game_make(prefix="secret", name="Secret", is_public=False)
 
 
 def test_snapshot_seq_matches_the_totals_and_events_it_carries(game):
@@ -120,13 +124,13 @@ def test_listed_viewer_sees_the_private_game(game, private_game):
     user = User.objects.create_user("vera")
     private_game.viewers.add(user)
     assert set(selectors.game_list_visible(user=user)) == {game, private_game}
-    assert selectors.game_get_visible(slug="secret", user=user) == private_game
+    assert selectors.game_get_visible(slug=private_game.slug, user=user) == private_game
 
 
 def test_other_user_does_not_see_the_private_game(private_game):
     user = User.objects.create_user("otto")
     with pytest.raises(selectors.GameNotVisible):
-        selectors.game_get_visible(slug="secret", user=user)
+        selectors.game_get_visible(slug=private_game.slug, user=user)
 
 
 def test_staff_sees_every_game(game, private_game):
@@ -136,7 +140,7 @@ def test_staff_sees_every_game(game, private_game):
 
 def test_private_game_is_not_visible_to_anonymous(private_game):
     with pytest.raises(selectors.GameNotVisible):
-        selectors.game_get_visible(slug="secret", user=AnonymousUser())
+        selectors.game_get_visible(slug=private_game.slug, user=AnonymousUser())
 
 
 def test_game_with_several_viewers_is_listed_once(private_game):
@@ -179,20 +183,6 @@ def test_shared_snapshot_is_read_again_once_the_seq_moves(game):
 def test_shared_snapshot_is_a_copy_the_caller_may_change(game):
     selectors.game_snapshot_shared(game_id=game.pk)["viewers"] = 7
     assert "viewers" not in selectors.game_snapshot_shared(game_id=game.pk)
-
-
-@pytest.fixture
-def snapshot_builds(monkeypatch):
-    """The game ids of each full snapshot build (selectors.game_snapshot) from here on."""
-    builds, build = [], selectors.game_snapshot
-
-    def counted(*, game_id):
-        builds.append(game_id)
-        return build(game_id=game_id)
-
-    monkeypatch.setattr(selectors, "game_snapshot", counted)
-    selectors._snapshots.clear()
-    return builds
 
 
 def test_many_reads_of_one_state_build_the_snapshot_once(game, snapshot_builds):
@@ -238,7 +228,7 @@ def test_shared_snapshot_of_a_new_game_with_a_reused_id_is_built_again(game, sna
     selectors.game_snapshot_shared(game_id=game.pk)
     old_pk = game.pk
     game.delete()
-    again = services.game_create(slug="again", name="Again")
+    again = game_make(prefix="again", name="Again")
     Game.objects.filter(pk=again.pk).update(id=old_pk)  # as SQLite does after a rollback
     record(Game.objects.get(pk=old_pk), event_in("z", "zed", 9))
     assert selectors.game_snapshot_shared(game_id=old_pk)["leaderboard"][0]["player"] == "zed"

@@ -6,6 +6,7 @@ from stats import eventlog, services
 from stats.models import ApiKey, Game, Player, Rollup, RollupCursor, ScoreEvent
 from stats.scoring import services as scoring
 from stats.scoring.models import Match
+from stats.tests.games import game_make
 from stats.tests.support import event_in, writers_run
 
 
@@ -90,7 +91,7 @@ def test_id_repeated_with_another_time_in_one_batch_is_a_conflict(game):
 
 
 def test_same_id_in_another_game_is_a_separate_event(game):
-    other = services.game_create(slug="other", name="Other")
+    other = game_make(prefix="other", name="Other")
     record(game, event_in("a"))
     assert record(other, event_in("a", points=9)).accepted == 1
 
@@ -189,7 +190,7 @@ def _post_batches(game_id: int, writer: int) -> None:
 
 @pytest.mark.django_db(transaction=True)
 def test_concurrent_writers_get_unique_gap_free_seqs_and_store_each_id_once():
-    game = services.game_create(slug="busy", name="Busy")
+    game = game_make(prefix="busy", name="Busy")
     assert writers_run(lambda w: _post_batches(game.pk, w), WRITERS) == []
     expected = WRITERS * BATCHES * 3 + BATCHES
     assert seqs(game) == list(range(1, expected + 1))
@@ -230,7 +231,7 @@ def test_a_deleted_match_leaves_its_events_without_a_match(game):
 
 @pytest.mark.django_db(transaction=True)
 def test_rolled_back_transaction_leaves_no_seq_behind():
-    game = services.game_create(slug="undo", name="Undo")
+    game = game_make(prefix="undo", name="Undo")
     with pytest.raises(RuntimeError), transaction.atomic():
         record(game, event_in("a"))
         raise RuntimeError("abort")

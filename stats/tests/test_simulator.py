@@ -11,6 +11,7 @@ from stats import selectors, services, simulator
 from stats.models import ApiKey, ScoreEvent
 from stats.schemas import EventIn
 from stats.simulator import DEMO_STATS, FOES, TEAM_OF, TEAMS, demo_client, demo_key, demo_play, events_simulate
+from stats.tests.games import game_make
 
 SEEDS = [f"task-{n}-7" for n in range(300)]
 PLAIN_STATS = {s["name"] for s in DEMO_STATS if "numerator" not in s}
@@ -111,7 +112,7 @@ def arena(web, transactional_db, settings):
         web.start()  # a test that stopped it failed before starting it again
     settings.WEBGAME_DEMO_SERVER_URL = web.url
     settings.WEBGAME_DEMO_MATCH_SECONDS = 90
-    return services.game_create(slug="arena", name="Arena")
+    return game_make(prefix="arena", name="Arena")
 
 
 def stored_ids(game) -> set[str]:
@@ -126,7 +127,7 @@ def condition_wait(condition, what: str) -> None:
 
 
 def test_the_demo_key_is_derived_once_per_game_and_opens_the_api(transactional_db):
-    arena, other = (services.game_create(slug=s, name=s) for s in ("arena", "other"))
+    arena, other = (game_make(prefix=s, name=s) for s in ("arena", "other"))
     key = demo_key(game=arena)
     assert key is not None and demo_key(game=arena) == key  # every process and run finds the same key
     assert demo_key(game=other) not in (None, key)
@@ -134,7 +135,7 @@ def test_the_demo_key_is_derived_once_per_game_and_opens_the_api(transactional_d
     assert (row.name, row.revoked, row.hashed) == ("demo simulator", False, services.api_key_hash(key))
     assert key not in row.hashed and selectors.api_key_get(raw=key).game == arena
     arena.delete()
-    again = services.game_create(slug="arena", name="Arena")
+    again = services.game_create(slug=arena.slug, name="Arena")  # the same slug again
     assert demo_key(game=again) != key  # a game made again: no key a web process still caches
 
 
@@ -156,13 +157,13 @@ def test_demo_play_sends_the_burst_through_the_web_process_over_the_socket(arena
         (e.player, e.points, e.kind, e.team, e.stats) for e in burst
     ]
     assert {e.match.match_id for e in stored} == {"demo-1"}
-    client = demo_client(slug="arena", key=demo_key(game=arena))
+    client = demo_client(slug=arena.slug, key=demo_key(game=arena))
     assert client.transport == "socket" and client.stats.http_fallbacks == 0
 
 
 def test_the_same_seed_again_is_only_duplicates(arena):
     sent = demo_play(game=arena, seed="s-2")
-    client = demo_client(slug="arena", key=demo_key(game=arena))
+    client = demo_client(slug=arena.slug, key=demo_key(game=arena))
     assert demo_play(game=arena, seed="s-2") == sent
     assert ScoreEvent.objects.filter(game=arena).count() == sent
     assert (client.stats.acked, client.stats.duplicates) == (2 * sent, sent)
@@ -170,10 +171,10 @@ def test_the_same_seed_again_is_only_duplicates(arena):
 
 def test_a_client_per_game_kept_until_its_server_or_key_changes(arena, settings, web):
     key = demo_key(game=arena)
-    client = demo_client(slug="arena", key=key)
-    assert demo_client(slug="arena", key=key) is client
+    client = demo_client(slug=arena.slug, key=key)
+    assert demo_client(slug=arena.slug, key=key) is client
     settings.WEBGAME_DEMO_SERVER_URL = f"http://localhost:{web.port}"
-    moved = demo_client(slug="arena", key=key)
+    moved = demo_client(slug=arena.slug, key=key)
     assert moved is not client
     with pytest.raises(ClientClosed):
         client.send("ada", 1)  # the old one was closed, not left with a thread and a socket

@@ -16,6 +16,7 @@ from stats.scoring import services as scoring
 from stats.scoring.models import Match, Stat, StatTotal
 from stats.simulator import DEMO_STATS, demo_client, demo_key, demo_match_current
 from stats.tasks import demo_simulate, rollups_compute
+from stats.tests.games import game_make
 from stats.tests.support import event_in, writers_run
 
 
@@ -47,9 +48,10 @@ def finished():
 
 @pytest.fixture
 def demo_game(web, transactional_db, settings):
-    settings.WEBGAME_DEMO_GAMES = ["arena"]
+    game = game_make(prefix="arena", name="Arena")
+    settings.WEBGAME_DEMO_GAMES = [game.slug]
     settings.WEBGAME_DEMO_SERVER_URL = web.url
-    return services.game_create(slug="arena", name="Arena")
+    return game
 
 
 def test_demo_simulate_records_events_through_the_worker_and_the_web_process(celery_worker, finished, demo_game):
@@ -58,7 +60,7 @@ def test_demo_simulate_records_events_through_the_worker_and_the_web_process(cel
     assert sent == events.count() >= 1
     assert list(events.values_list("seq", flat=True)) == list(range(1, sent + 1))
     assert all(e.startswith(f"sim-burst-1-{demo_game.pk}-") for e in events.values_list("event_id", flat=True))
-    client = demo_client(slug="arena", key=demo_key(game=demo_game))
+    client = demo_client(slug=demo_game.slug, key=demo_key(game=demo_game))
     assert (client.stats.acked, client.transport) == (sent, "socket")  # the ingest socket carried them
 
 
@@ -67,11 +69,11 @@ def test_demo_simulate_rerun_with_the_same_task_id_records_nothing(celery_worker
     finished.values.clear()
     assert finished.wait(demo_simulate.apply_async(task_id="burst-2").id) == first  # sent again...
     assert ScoreEvent.objects.filter(game=demo_game).count() == first  # ...and stored once
-    assert demo_client(slug="arena", key=demo_key(game=demo_game)).stats.duplicates == first
+    assert demo_client(slug=demo_game.slug, key=demo_key(game=demo_game)).stats.duplicates == first
 
 
 def test_demo_simulate_plays_only_the_demo_games(celery_worker, finished, demo_game):
-    other = services.game_create(slug="quiet", name="Quiet")
+    other = game_make(prefix="quiet", name="Quiet")
     finished.wait(demo_simulate.apply_async(task_id="burst-3").id)
     assert not ScoreEvent.objects.filter(game=other).exists()
 
@@ -91,9 +93,9 @@ async def test_demo_simulate_broadcasts_through_the_same_path(celery_worker, fin
 
 
 def test_rollups_compute_fans_out_to_games_behind(celery_worker, finished, transactional_db):
-    behind = [services.game_create(slug=s, name=s) for s in ("one", "two")]
-    caught_up = services.game_create(slug="done", name="Done")
-    services.game_create(slug="empty", name="Empty")
+    behind = [game_make(prefix=s, name=s) for s in ("one", "two")]
+    caught_up = game_make(prefix="done", name="Done")
+    empty = game_make(prefix="empty", name="Empty")
     for game in [*behind, caught_up]:
         services.score_events_record(game_id=game.pk, events=[event_in("a", points=2)])
     services.rollups_compute(game_id=caught_up.pk)
@@ -101,11 +103,11 @@ def test_rollups_compute_fans_out_to_games_behind(celery_worker, finished, trans
     for game in behind:
         wait_for(lambda g=game: RollupCursor.objects.filter(game=g, seq=1).exists())
         assert Rollup.objects.get(game=game).points == 2
-    assert not RollupCursor.objects.filter(game__slug="empty").exists()
+    assert not RollupCursor.objects.filter(game=empty).exists()
 
 
 def test_rollups_compute_with_every_game_caught_up_fans_out_nothing(celery_worker, finished, transactional_db):
-    game = services.game_create(slug="done", name="Done")
+    game = game_make(prefix="done", name="Done")
     services.score_events_record(game_id=game.pk, events=[event_in("a")])
     services.rollups_compute(game_id=game.pk)
     assert finished.wait(rollups_compute.apply_async(task_id="fan-2").id) == 0
@@ -124,19 +126,21 @@ def wait_for(condition, timeout: float = 30) -> None:
 
 @pytest.fixture
 def arena(db, settings):
-    settings.WEBGAME_DEMO_GAMES = ["arena"]
+    game = game_make(prefix="arena", name="Arena")
+    settings.WEBGAME_DEMO_GAMES = [game.slug]
     settings.WEBGAME_DEMO_MATCH_SECONDS = 90
-    return services.game_create(slug="arena", name="Arena")
+    return game
 
 
 @pytest.fixture
 def arena_served(web, transactional_db, settings):
     """The arena, with its demo events served by the web process (whose writes a test sees
     only if its own are committed: transactional_db)."""
-    settings.WEBGAME_DEMO_GAMES = ["arena"]
+    game = game_make(prefix="arena", name="Arena")
+    settings.WEBGAME_DEMO_GAMES = [game.slug]
     settings.WEBGAME_DEMO_MATCH_SECONDS = 90
     settings.WEBGAME_DEMO_SERVER_URL = web.url
-    return services.game_create(slug="arena", name="Arena")
+    return game
 
 
 def open_match(game: Game) -> Match | None:
@@ -181,8 +185,8 @@ def test_after_a_stop_between_the_end_and_the_start_the_next_number_starts(arena
 def test_worker_processes_deciding_together_start_one_match(transactional_db, settings):
     """Every worker process's first run finds no match at once (make run's start): one match
     starts, and it is the one they all play."""
-    settings.WEBGAME_DEMO_GAMES = ["arena"]
-    game = services.game_create(slug="arena", name="Arena")
+    game = game_make(prefix="arena", name="Arena")
+    settings.WEBGAME_DEMO_GAMES = [game.slug]
     barrier, chosen = threading.Barrier(4), []
 
     def decide(_: int) -> None:
@@ -223,7 +227,7 @@ def test_a_retry_after_its_match_ended_is_still_only_duplicates(arena_served, se
     recorded = demo_simulate.apply(task_id="run-1").get()
     kept = totals(arena)
     demo_simulate.apply(task_id="run-1").get()  # no conflict: events name no match
-    assert demo_client(slug="arena", key=demo_key(game=arena)).stats.failed == 0
+    assert demo_client(slug=arena.slug, key=demo_key(game=arena)).stats.failed == 0
     assert ScoreEvent.objects.filter(game=arena).count() == recorded
     assert matches(arena) == {"demo-1": "finished", "demo-2": "live"}
     assert totals(arena) == kept

@@ -2,21 +2,21 @@ import pytest
 from django.contrib.auth.models import User
 from django.test import Client
 
-from stats import services
 from stats.models import ScoreEvent
+from stats.tests.games import game_make
 
 STAFF_PAGE = "/staff/score/"
 
 
 @pytest.fixture
 def private_game(db):
-    return services.game_create(slug="secret", name="Hidden Vault", is_public=False)
+    return game_make(prefix="secret", name="Hidden Vault", is_public=False)
 
 
 def test_lobby_lists_only_public_games_for_anonymous(client, game, private_game):
     page = client.get("/").content.decode()
     assert "Arena" in page
-    assert "Hidden Vault" not in page and "/games/secret/" not in page
+    assert "Hidden Vault" not in page and f"/games/{private_game.slug}/" not in page
 
 
 def test_lobby_lists_the_private_game_for_a_listed_viewer(client, game, private_game):
@@ -33,21 +33,21 @@ def test_dashboard_of_a_public_game_renders(client, game):
 
 
 def test_dashboard_of_a_private_game_is_404_for_anonymous(client, private_game):
-    assert client.get("/games/secret/").status_code == 404
+    assert client.get(f"/games/{private_game.slug}/").status_code == 404
 
 
 def test_dashboard_of_a_private_game_is_open_to_staff(client, private_game):
     client.force_login(User.objects.create_user("sam", is_staff=True))
-    assert client.get("/games/secret/").status_code == 200
+    assert client.get(f"/games/{private_game.slug}/").status_code == 200
 
 
 def test_dashboard_of_an_unknown_game_is_404(client, db):
     assert client.get("/games/nosuch/").status_code == 404
 
 
-@pytest.mark.parametrize("path", ["/", "/games/arena/", "/api/games", "/api/games/arena/snapshot"])
+@pytest.mark.parametrize("path", ["/", "/games/<slug>/", "/api/games", "/api/games/<slug>/snapshot"])
 def test_pages_send_a_strict_csp_and_deny_framing(client, game, path):
-    response = client.get(path)
+    response = client.get(path.replace("<slug>", game.slug))
     csp = response["Content-Security-Policy"]
     assert "script-src 'self'" in csp and "frame-ancestors 'none'" in csp and "unsafe-inline" not in csp
     assert response["X-Frame-Options"] == "DENY"
@@ -78,7 +78,7 @@ def staff_csrf_client(db):
 
 
 def test_staff_page_post_without_csrf_token_is_refused(staff_csrf_client, game):
-    response = staff_csrf_client.post(STAFF_PAGE, {"game": "arena", "player": "ada", "points": 3, "kind": "score"})
+    response = staff_csrf_client.post(STAFF_PAGE, {"game": game.slug, "player": "ada", "points": 3, "kind": "score"})
     assert response.status_code == 403
     assert not ScoreEvent.objects.exists()
 
@@ -86,15 +86,15 @@ def test_staff_page_post_without_csrf_token_is_refused(staff_csrf_client, game):
 def test_staff_page_post_with_csrf_token_records_an_event(staff_csrf_client, game):
     staff_csrf_client.get(STAFF_PAGE)
     token = staff_csrf_client.cookies["csrftoken"].value
-    form = {"game": "arena", "player": "ada", "points": 3, "kind": "score", "csrfmiddlewaretoken": token}
+    form = {"game": game.slug, "player": "ada", "points": 3, "kind": "score", "csrfmiddlewaretoken": token}
     response = staff_csrf_client.post(STAFF_PAGE, form)
-    assert (response.status_code, response["Location"]) == (302, f"{STAFF_PAGE}?game=arena")
+    assert (response.status_code, response["Location"]) == (302, f"{STAFF_PAGE}?game={game.slug}")
     event = ScoreEvent.objects.get(game=game)
     assert (event.seq, event.points, event.player.name) == (1, 3, "ada")
 
 
 def test_staff_page_shows_field_errors_and_stores_nothing(admin_client, game):
-    response = admin_client.post(STAFF_PAGE, {"game": "arena", "player": "ada", "points": "lots", "kind": "score"})
+    response = admin_client.post(STAFF_PAGE, {"game": game.slug, "player": "ada", "points": "lots", "kind": "score"})
     assert response.status_code == 200
     assert response.context["form"].errors["points"]
     assert not ScoreEvent.objects.exists()
@@ -110,7 +110,7 @@ def test_openapi_document_is_served_as_json(client):
 )
 def test_staff_page_applies_the_apis_rules_and_stores_nothing(admin_client, game, field, value):
     """A correction is made by editing the event in the admin (linked to it), never typed in."""
-    form = {"game": "arena", "player": "ada", "points": 3, "kind": "score", field: value}
+    form = {"game": game.slug, "player": "ada", "points": 3, "kind": "score", field: value}
     response = admin_client.post(STAFF_PAGE, form)
     assert response.status_code == 200
     assert any(e.startswith(f"{field}:") for e in response.context["form"].non_field_errors())
@@ -130,7 +130,7 @@ def test_wall_pages_have_no_controls_no_chrome_and_no_inline_code(client, game, 
     assert response.status_code == 200
     assert [c for c in CONTROLS if c in page] == []
     assert "<script>" not in page and "style=" not in page and "onload" not in page
-    assert 'data-ws-path="/ws/games/arena/"' in page
+    assert f'data-ws-path="/ws/games/{game.slug}/"' in page
     assert "frame-ancestors 'none'" in response["Content-Security-Policy"]
 
 
