@@ -50,12 +50,12 @@ class HeavyReadMiddleware(HookMiddleware):
         super().__init__(get_response)
         self.loop: asyncio.AbstractEventLoop | None = None
         self.slots: asyncio.Semaphore | None = None
-        self.thread_slots = threading.BoundedSemaphore(settings.WEBGAME_API_READ_CONCURRENCY)
+        self.thread_slots = threading.BoundedSemaphore(settings.API_READ_CONCURRENCY)
 
     def _slots(self) -> asyncio.Semaphore:
         loop = asyncio.get_running_loop()  # a semaphore belongs to its loop (tests run several)
         if self.loop is not loop:
-            self.loop, self.slots = loop, asyncio.Semaphore(settings.WEBGAME_API_READ_CONCURRENCY)
+            self.loop, self.slots = loop, asyncio.Semaphore(settings.API_READ_CONCURRENCY)
         return self.slots
 
     async def __acall__(self, request):
@@ -63,7 +63,7 @@ class HeavyReadMiddleware(HookMiddleware):
             return await self.get_response(request)
         slots = self._slots()
         try:
-            async with asyncio.timeout(settings.WEBGAME_API_READ_WAIT_MS / 1000):
+            async with asyncio.timeout(settings.API_READ_WAIT_MS / 1000):
                 await slots.acquire()
         except TimeoutError:
             return busy_response()
@@ -76,7 +76,7 @@ class HeavyReadMiddleware(HookMiddleware):
         # The sync chain (the test client, WSGI): threads wait on a thread semaphore instead.
         if self.async_mode or not heavy_read(request):
             return super().__call__(request)
-        if not self.thread_slots.acquire(timeout=settings.WEBGAME_API_READ_WAIT_MS / 1000):
+        if not self.thread_slots.acquire(timeout=settings.API_READ_WAIT_MS / 1000):
             return busy_response()
         try:
             return self.get_response(request)

@@ -65,8 +65,8 @@ def api_key_retry_after(*, key_prefix: str, cost: int = 1) -> int | None:
     """Count `cost` requests for this key. None if allowed, else seconds until it may retry."""
     return _window_retry_after(
         name=f"webgame:ratelimit:key:{key_prefix}:",
-        limit=settings.WEBGAME_API_RATE_LIMIT,
-        window=settings.WEBGAME_API_RATE_WINDOW,
+        limit=settings.API_RATE_LIMIT,
+        window=settings.API_RATE_WINDOW,
         cost=cost,
     )
 
@@ -76,8 +76,8 @@ def chat_retry_after(*, user_id: int) -> int | None:
     until the user may send again."""
     return _window_retry_after(
         name=f"webgame:ratelimit:chat:{user_id}:",
-        limit=settings.WEBGAME_CHAT_RATE_LIMIT,
-        window=settings.WEBGAME_CHAT_RATE_WINDOW,
+        limit=settings.CHAT_RATE_LIMIT,
+        window=settings.CHAT_RATE_WINDOW,
     )
 
 
@@ -86,8 +86,8 @@ def anon_read_retry_after(*, address: str) -> int | None:
     address_pick). None if allowed, else seconds until it may retry."""
     return _window_retry_after(
         name=f"webgame:ratelimit:anon:{address}:",
-        limit=settings.WEBGAME_API_ANON_READ_RATE,
-        window=settings.WEBGAME_API_ANON_READ_WINDOW,
+        limit=settings.API_ANON_READ_RATE,
+        window=settings.API_ANON_READ_WINDOW,
     )
 
 
@@ -149,8 +149,8 @@ class ConnectionRate:
     __slots__ = ("burst", "rate", "refused_run", "stamp", "tokens")  # one per socket
 
     def __init__(self) -> None:
-        self.rate = settings.WEBGAME_WS_RATE
-        self.burst = settings.WEBGAME_WS_BURST
+        self.rate = settings.WS_RATE
+        self.burst = settings.WS_BURST
         self.tokens = float(self.burst)
         self.stamp = time.monotonic()
         self.refused_run = 0
@@ -215,7 +215,7 @@ class ConnectionCaps:
     outlive a process that died with its sockets. With N web processes behind a balancer
     that sticks by address, each process holds the caps (N x the cap overall)."""
 
-    def __init__(self, address_setting: str = "WEBGAME_WS_MAX_PER_ADDRESS") -> None:
+    def __init__(self, address_setting: str = "WS_MAX_PER_ADDRESS") -> None:
         self.address_setting = address_setting  # the ingest sockets' own count reads its own cap
         self.lock = threading.Lock()  # sockets come and go on the loop; tests and finalizers elsewhere
         self.by_address: dict[str, int] = {}
@@ -225,7 +225,7 @@ class ConnectionCaps:
     def take(self, *, address: str, user_id: int | None) -> str | None:
         """Count one more open socket; or, over a cap, count nothing and say which cap
         ("user" or "address"). A cap of 0 is no cap."""
-        per_address, per_user = getattr(settings, self.address_setting), settings.WEBGAME_WS_MAX_PER_USER
+        per_address, per_user = getattr(settings, self.address_setting), settings.WS_MAX_PER_USER
         with self.lock:
             if user_id is not None and per_user and self.by_user.get(user_id, 0) >= per_user:
                 refused = "user"
@@ -276,7 +276,7 @@ def _count_drop(counts: dict, key) -> None:
 
 ws_caps = ConnectionCaps()  # the process's one count, shared by every viewer's consumer
 # Game servers' ingest sockets, counted apart: 50 of them must not lock out their address's viewers.
-ingest_caps = ConnectionCaps("WEBGAME_WS_MAX_INGEST_PER_ADDRESS")
+ingest_caps = ConnectionCaps("WS_MAX_INGEST_PER_ADDRESS")
 
 
 class SocketAdmission:

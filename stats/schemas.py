@@ -34,7 +34,7 @@ NAME_MAX = 64
 TEAM_MAX = 32
 # Stats one event may carry (EVENT_MAX_STATS): each is kept in up to 4 periods, for its player
 # and its team. Read once, at import: the models and the OpenAPI document are built from it.
-MAX_EVENT_STATS = settings.WEBGAME_EVENT_MAX_STATS
+MAX_EVENT_STATS = settings.EVENT_MAX_STATS
 # Stat values are summed into bigint totals: a bound that a billion events cannot overflow.
 MAX_STAT_VALUE = 10**9
 # Kinds only the server writes: a correction is appended by the admin, linked to its event.
@@ -247,10 +247,10 @@ def stat_values_refusal(events) -> str | None:
     """Why a batch (a POST, an ingest frame) carries too many stat values in all, or None:
     BATCH_MAX_STAT_VALUES bounds the rows one transaction writes."""
     count = sum(len(e.stats) for e in events if e.stats)
-    if count <= settings.WEBGAME_BATCH_MAX_STAT_VALUES:
+    if count <= settings.BATCH_MAX_STAT_VALUES:
         return None
     return (
-        f"at most {settings.WEBGAME_BATCH_MAX_STAT_VALUES} stat values per batch (BATCH_MAX_STAT_VALUES),"
+        f"at most {settings.BATCH_MAX_STAT_VALUES} stat values per batch (BATCH_MAX_STAT_VALUES),"
         f" this one has {count}; send fewer events per batch"
     )
 

@@ -89,14 +89,14 @@ def demo_stats_declare(*, game: Game) -> list[tuple[Stat, bool]]:
 
 def demo_match_current(*, game_id: int, now: datetime | None = None) -> Match:
     """The match a demo game plays now. Its open match while it is younger than
-    WEBGAME_DEMO_MATCH_SECONDS; past that, or with none open, every live match of the game
+    DEMO_MATCH_SECONDS; past that, or with none open, every live match of the game
     that old is ended and the next one, "demo-<n>", is started (with the demo stats declared).
 
     Ids follow the ended match's number (or the last demo match's), so two runs that decide
     together (a retried or an overlapping task) start the same match: the service answers
     the second start with the match the first made."""
     now = now or timezone.now()
-    cutoff = now - timedelta(seconds=settings.WEBGAME_DEMO_MATCH_SECONDS)
+    cutoff = now - timedelta(seconds=settings.DEMO_MATCH_SECONDS)
     game = Game.objects.select_related("open_match").get(pk=game_id)
     if game.open_match is not None and game.open_match.started_at > cutoff:
         return game.open_match  # the usual case, without a lock
@@ -138,7 +138,7 @@ def _last_number(*, game_id: int) -> int:
 # key, validation, its rate limit, group commit, the broadcast. The match lifecycle stays on
 # the scoring services above: deciding it reads the game's state (its open match and when that
 # started, stale live matches, the last demo number), which the worker reads from the database
-# anyway, for a change every WEBGAME_DEMO_MATCH_SECONDS; over the API it would take a listing
+# anyway, for a change every DEMO_MATCH_SECONDS; over the API it would take a listing
 # and a POST per change for the same idempotent outcome (a second start answers the first's
 # match). The flush in demo_play keeps the lifecycle and the events in order: a burst is
 # stored before the next run may end its match, so every burst lands in the match it was
@@ -170,7 +170,7 @@ def demo_key(*, game: Game) -> str | None:
 def demo_client(*, slug: str, key: str) -> Client:
     """This process's client for the demo game `slug`: made once, so that its socket and thread
     outlive a task; made again when the server's URL or the key changed."""
-    url = settings.WEBGAME_DEMO_SERVER_URL
+    url = settings.DEMO_SERVER_URL
     with _clients_lock:
         held = _clients.get(slug)
         if held is not None and held[0] == (url, key):

@@ -21,12 +21,12 @@ RETRY = {
 @shared_task(bind=True, **RETRY)
 def demo_simulate(self) -> int:
     """Play a burst of fake events in each demo game's current match (ending it after
-    WEBGAME_DEMO_MATCH_SECONDS and starting the next), sent to the web process like a game
+    DEMO_MATCH_SECONDS and starting the next), sent to the web process like a game
     server's (stats.simulator.demo_play); the number of events sent. Ids derive from the task
     id, so a retry never double-counts, and match ids from the match number, so it never
     starts a second match."""
     sent = 0
-    for game in Game.objects.filter(slug__in=settings.WEBGAME_DEMO_GAMES):
+    for game in Game.objects.filter(slug__in=settings.DEMO_GAMES):
         sent += demo_play(game=game, seed=f"{self.request.id}-{game.pk}")
     return sent
 

@@ -92,7 +92,7 @@ class BodyLimitMiddleware:
         if cap is not None and length is not None and length > cap:
             # Refused on the headers alone: no byte of the body is read (no 100 Continue either).
             return await refuse(send, 413, "too_large", f"body over {cap} bytes")
-        reader = BodyReader(receive, cap, settings.WEBGAME_HTTP_BODY_TIMEOUT or None)
+        reader = BodyReader(receive, cap, settings.HTTP_BODY_TIMEOUT or None)
         started = False
 
         async def send_tracked(message):

@@ -232,38 +232,38 @@ WEBGAME_MAX_BATCH = 1000
 # Group commit (stats.ingest.committer): frames of one game arriving within this tick share a
 # transaction (a busy game batches itself while the previous group is written); a group holds
 # at most this many events.
-WEBGAME_GROUP_COMMIT_TICK_MS = env.int("GROUP_COMMIT_TICK_MS", default=1)
-WEBGAME_GROUP_COMMIT_MAX_EVENTS = env.int("GROUP_COMMIT_MAX_EVENTS", default=5000)
+GROUP_COMMIT_TICK_MS = env.int("GROUP_COMMIT_TICK_MS", default=1)
+GROUP_COMMIT_MAX_EVENTS = env.int("GROUP_COMMIT_MAX_EVENTS", default=5000)
 # HTTP POSTs join the groups too (off: each POST commits alone, as before; the benchmark's baseline).
-WEBGAME_GROUP_COMMIT_HTTP = env.bool("GROUP_COMMIT_HTTP", default=True)
+GROUP_COMMIT_HTTP = env.bool("GROUP_COMMIT_HTTP", default=True)
 # Frames an ingest socket may have waiting for their answers before it is read no further.
-WEBGAME_INGEST_MAX_IN_FLIGHT = env.int("INGEST_MAX_IN_FLIGHT", default=256)
+INGEST_MAX_IN_FLIGHT = env.int("INGEST_MAX_IN_FLIGHT", default=256)
 # Seconds an open ingest socket trusts its key before reading it again: a revoked key's socket
 # is refused (key_revoked, close 4401) at its first frame after this.
-WEBGAME_INGEST_KEY_RECHECK_SECONDS = env.float("INGEST_KEY_RECHECK_SECONDS", default=1.0)
+INGEST_KEY_RECHECK_SECONDS = env.float("INGEST_KEY_RECHECK_SECONDS", default=1.0)
 # The request body cap, in bytes: webgame.edge refuses a larger body before the view, counting
 # a chunked one as it streams; Django's own cap is the same number.
 MAX_BODY_BYTES = env.int("MAX_BODY_BYTES", default=1024 * 1024)
 DATA_UPLOAD_MAX_MEMORY_SIZE = MAX_BODY_BYTES
-WEBGAME_DEMO_GAMES = env.list("DEMO_GAMES", default=["demo"])
+DEMO_GAMES = env.list("DEMO_GAMES", default=["demo"])
 # Seconds a demo match lasts: the simulator then ends it and starts the next.
-WEBGAME_DEMO_MATCH_SECONDS = env.int("DEMO_MATCH_SECONDS", default=90)
+DEMO_MATCH_SECONDS = env.int("DEMO_MATCH_SECONDS", default=90)
 # Where the demo simulator (a game server run by the worker) sends its events: the web process.
-WEBGAME_DEMO_SERVER_URL = env.str("DEMO_SERVER_URL", default=f"http://127.0.0.1:{env.int('WEB_PORT', default=8000)}")
+DEMO_SERVER_URL = env.str("DEMO_SERVER_URL", default=f"http://127.0.0.1:{env.int('WEB_PORT', default=8000)}")
 WEBGAME_RECENT_EVENTS = 50
 WEBGAME_RESUME_MAX = 500
 # Requests per API key per window, counted in Redis across processes (fails open without it).
-WEBGAME_API_RATE_LIMIT = env.int("API_RATE_LIMIT", default=1200)
-WEBGAME_API_RATE_WINDOW = env.int("API_RATE_WINDOW", default=60)
+API_RATE_LIMIT = env.int("API_RATE_LIMIT", default=1200)
+API_RATE_WINDOW = env.int("API_RATE_WINDOW", default=60)
 # Frames per second a WebSocket client may send (token bucket), and the burst it may save up.
 # A run of refused frames longer than the burst closes the socket with 4429.
-WEBGAME_WS_RATE = env.float("WS_RATE", default=10.0)
-WEBGAME_WS_BURST = env.int("WS_BURST", default=30)
+WS_RATE = env.float("WS_RATE", default=10.0)
+WS_BURST = env.int("WS_BURST", default=30)
 # Bytes a viewer may leave unread in its socket before live frames are skipped for a resync.
-WEBGAME_WS_MAX_BACKLOG = env.int("WS_MAX_BACKLOG", default=512 * 1024)
+WS_MAX_BACKLOG = env.int("WS_MAX_BACKLOG", default=512 * 1024)
 # The largest frame the server sends a WebSocket (bytes): longer `events` frames are cut into
 # contiguous ones. Under every server's own limit (daphne refuses to send over 1 MiB).
-WEBGAME_WS_MAX_FRAME_BYTES = env.int("WS_MAX_FRAME_BYTES", default=256 * 1024)
+WS_MAX_FRAME_BYTES = env.int("WS_MAX_FRAME_BYTES", default=256 * 1024)
 
 LOGGING = {
     "version": 1,
@@ -288,21 +288,21 @@ LOGGING = {
 # --- Abuse limits (issue #10; docs/reliability.md, "Abuse limits") ---
 # Open WebSockets per client address (IPv6: per /64) and per logged-in user, counted in each
 # web process. 0 turns a cap off. Over the cap the socket is closed with 4430.
-WEBGAME_WS_MAX_PER_ADDRESS = env.int("WS_MAX_PER_ADDRESS", default=50)
-WEBGAME_WS_MAX_PER_USER = env.int("WS_MAX_PER_USER", default=20)
+WS_MAX_PER_ADDRESS = env.int("WS_MAX_PER_ADDRESS", default=50)
+WS_MAX_PER_USER = env.int("WS_MAX_PER_USER", default=20)
 # Open ingest sockets (game servers) per client address, counted apart from the viewers' cap:
 # a game server's sockets never lock its address's viewers out, nor the other way round.
-WEBGAME_WS_MAX_INGEST_PER_ADDRESS = env.int("WS_MAX_INGEST_PER_ADDRESS", default=50)
+WS_MAX_INGEST_PER_ADDRESS = env.int("WS_MAX_INGEST_PER_ADDRESS", default=50)
 # GETs of the read API per client address per window by callers with no valid key and no
 # session (sliding window in Redis, like API_RATE_LIMIT; fails open without Redis).
-WEBGAME_API_ANON_READ_RATE = env.int("API_ANON_READ_RATE", default=300)
-WEBGAME_API_ANON_READ_WINDOW = env.int("API_ANON_READ_WINDOW", default=60)
+API_ANON_READ_RATE = env.int("API_ANON_READ_RATE", default=300)
+API_ANON_READ_WINDOW = env.int("API_ANON_READ_WINDOW", default=60)
 # Snapshot, events and history GETs that may hold one of the WEB_SYNC_THREADS at a time, so a
 # POST always finds a thread; a read that waits longer than API_READ_WAIT_MS for a slot is
 # answered 503 with Retry-After. 2, whatever the threads: a read is CPU on the event loop's
 # core (JSON of up to 1,000 events), where the threads are mostly for POSTs waiting on commits.
-WEBGAME_API_READ_CONCURRENCY = env.int("API_READ_CONCURRENCY", default=2)
-WEBGAME_API_READ_WAIT_MS = env.int("API_READ_WAIT_MS", default=1000)
+API_READ_CONCURRENCY = env.int("API_READ_CONCURRENCY", default=2)
+API_READ_WAIT_MS = env.int("API_READ_WAIT_MS", default=1000)
 # Long-lived threads per web process for sync Django code (webgame.handler): sync views, and
 # closing each response. The event POST is async and awaits its group commit on the loop, so
 # it holds none while it waits (it once did: 16 rather than 4 threads took 16 concurrent
@@ -313,7 +313,7 @@ WEB_SYNC_THREADS = env.int("WEB_SYNC_THREADS", default=16)
 # --- HTTP edge (issue #10; webgame.edge, docs/deploy.md, docs/reliability.md "HTTP edge limits") ---
 # The body cap is MAX_BODY_BYTES above. A request body that
 # sends nothing for this many seconds is answered 408 and its connection closed (0: no limit).
-WEBGAME_HTTP_BODY_TIMEOUT = env.float("HTTP_BODY_TIMEOUT", default=10.0)
+HTTP_BODY_TIMEOUT = env.float("HTTP_BODY_TIMEOUT", default=10.0)
 
 # --- Accounts (issue #12; stats.accounts) ---
 # Everyone logs in at /accounts/login/: the admin's login refuses non-staff users, so a listed
@@ -368,8 +368,8 @@ AXES_VERBOSE = False
 # --- Chat on the game socket (issue #12; stats.live.chat, docs/protocol.md) ---
 # Messages one user may send per window, across processes (sliding window in Redis; fails
 # open without Redis). Over it the sender gets a `chat_rate_limited` error frame.
-WEBGAME_CHAT_RATE_LIMIT = env.int("CHAT_RATE_LIMIT", default=5)
-WEBGAME_CHAT_RATE_WINDOW = env.int("CHAT_RATE_WINDOW", default=10)
+CHAT_RATE_LIMIT = env.int("CHAT_RATE_LIMIT", default=5)
+CHAT_RATE_WINDOW = env.int("CHAT_RATE_WINDOW", default=10)
 
 # --- Live chat (issue #12; stats/chat) ---
 # Characters a chat message may hold, counted after NFC normalisation. At most 500, the
@@ -400,9 +400,9 @@ except ValueError as _exc:
 # --- The cost of one write, and of a game's stats (issue #19; README "Game stats") ---
 # Stats a game may declare (derived ones included): each is in every snapshot and frame, so
 # 32,767 made a 4.87 MB snapshot. Past it a declaration is refused (409 too_many_stats).
-WEBGAME_GAME_MAX_STATS = env.int("GAME_MAX_STATS", default=64)
+GAME_MAX_STATS = env.int("GAME_MAX_STATS", default=64)
 # Stats one event may carry, and stat values one POST or ingest frame may carry in all: each
 # value is kept in up to 4 periods for its player and its team, so 1,000 events x 32 stats
 # wrote ~131,000 rows in one transaction (4-6 s on PostgreSQL, other games' writes waiting).
-WEBGAME_EVENT_MAX_STATS = env.int("EVENT_MAX_STATS", default=32)
-WEBGAME_BATCH_MAX_STAT_VALUES = env.int("BATCH_MAX_STAT_VALUES", default=4000)
+EVENT_MAX_STATS = env.int("EVENT_MAX_STATS", default=32)
+BATCH_MAX_STAT_VALUES = env.int("BATCH_MAX_STAT_VALUES", default=4000)

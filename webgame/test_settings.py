@@ -20,7 +20,7 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     DATABASES["default"]["TEST"] = {"NAME": str(BASE_DIR / ".run" / f"test-db-{os.getpid()}.sqlite3")}
 STORAGES["staticfiles"]["BACKEND"] = "django.contrib.staticfiles.storage.StaticFilesStorage"  # noqa: F405
 WHITENOISE_USE_FINDERS = True
-WEBGAME_DEMO_GAMES = []
+DEMO_GAMES = []
 # Threads the suite starts (sync_to_async executors, the in-thread Celery worker) must not
 # keep connections open, or PostgreSQL cannot drop the test database at the end. The servers
 # the suite starts as processes (stats.tests.support) keep theirs, as in production: they
@@ -29,13 +29,13 @@ WEBGAME_DEMO_GAMES = []
 DATABASES["default"]["CONN_MAX_AGE"] = env.int("WEBGAME_TEST_CONN_MAX_AGE", default=0)
 # The suite's servers serve many viewers and anonymous reads from 127.0.0.1 alone: the caps
 # and the anonymous read limit are off unless a test (or its server's env) sets them.
-WEBGAME_WS_MAX_PER_ADDRESS = env.int("WS_MAX_PER_ADDRESS", default=0)
-WEBGAME_WS_MAX_PER_USER = env.int("WS_MAX_PER_USER", default=0)
-WEBGAME_WS_MAX_INGEST_PER_ADDRESS = env.int("WS_MAX_INGEST_PER_ADDRESS", default=0)
-WEBGAME_API_ANON_READ_RATE = env.int("API_ANON_READ_RATE", default=100000000)
+WS_MAX_PER_ADDRESS = env.int("WS_MAX_PER_ADDRESS", default=0)
+WS_MAX_PER_USER = env.int("WS_MAX_PER_USER", default=0)
+WS_MAX_INGEST_PER_ADDRESS = env.int("WS_MAX_INGEST_PER_ADDRESS", default=0)
+API_ANON_READ_RATE = env.int("API_ANON_READ_RATE", default=100000000)
 # Users' ids repeat from test to test while the Redis counters live on: chat's per-user
 # limit is off unless a test sets it.
-WEBGAME_CHAT_RATE_LIMIT = env.int("CHAT_RATE_LIMIT", default=100000000)
+CHAT_RATE_LIMIT = env.int("CHAT_RATE_LIMIT", default=100000000)
 # The suite logs in from 127.0.0.1 in many tests, and Redis counters outlive each test: the
 # login lockout and the sign-up limit are off unless a test (stats/tests/test_login_throttle.py)
 # or its server's env sets them.

@@ -59,7 +59,7 @@ class Committer:
         return future
 
     def _group_take(self) -> list[tuple[Sequence[EventIn], asyncio.Future]]:
-        limit, size, taken = settings.WEBGAME_GROUP_COMMIT_MAX_EVENTS, 0, 0
+        limit, size, taken = settings.GROUP_COMMIT_MAX_EVENTS, 0, 0
         for events, _ in self.pending:
             if taken and size + len(events) > limit:
                 break
@@ -75,7 +75,7 @@ class Committer:
                 if not self.pending:
                     self.writing = False
                     return None
-        tick = settings.WEBGAME_GROUP_COMMIT_TICK_MS / 1000
+        tick = settings.GROUP_COMMIT_TICK_MS / 1000
         if tick:
             time.sleep(tick)
         with self.wake:
@@ -140,7 +140,7 @@ def http_grouped() -> bool:
     """POSTs join the groups in a web server (a server loop is registered). Elsewhere (a shell,
     Celery, the test client, whose test transaction another thread could not see) they write
     directly."""
-    return settings.WEBGAME_GROUP_COMMIT_HTTP and publish.server_loop() is not None
+    return settings.GROUP_COMMIT_HTTP and publish.server_loop() is not None
 
 
 async def events_record_grouped(*, game_id: int, events: Sequence[EventIn]) -> services.RecordResult:

@@ -98,7 +98,7 @@ class IngestConsumer(JsonFrameConsumer):
     async def receive(self, text_data=None, bytes_data=None, **kwargs):
         """JsonFrameConsumer.receive, with every error queued in order (and naming its ref)."""
         # Over the cap, stop reading until answers go out.
-        while len(self.answers) >= settings.WEBGAME_INGEST_MAX_IN_FLIGHT and not self.closing:
+        while len(self.answers) >= settings.INGEST_MAX_IN_FLIGHT and not self.closing:
             self.answered.clear()
             await self.answered.wait()
         if self.closing or self.revoked:
@@ -161,7 +161,7 @@ class IngestConsumer(JsonFrameConsumer):
         if ref is not None and ref in self.refs_waiting:
             message = "a frame with this ref is still waiting for its answer; use a new ref"
             return self.answer_queue(ref, frames.error("ref_in_flight", message, ref=ref))
-        recheck = time.monotonic() - self.key_checked_at >= settings.WEBGAME_INGEST_KEY_RECHECK_SECONDS
+        recheck = time.monotonic() - self.key_checked_at >= settings.INGEST_KEY_RECHECK_SECONDS
         if recheck and not await self.key_active():
             return self.key_revoked(ref)
         events = content.get("events")
@@ -174,7 +174,7 @@ class IngestConsumer(JsonFrameConsumer):
             return self.answer_queue(ref, error_for(exc, ref))
         if (refusal := stat_values_refusal(frame.events)) is not None:  # the HTTP body's bound (#19)
             return self.answer_queue(ref, frames.error("too_many_stat_values", refusal, ref=ref))
-        limited = settings.WEBGAME_API_RATE_LIMIT and not self.key_rate.spend()
+        limited = settings.API_RATE_LIMIT and not self.key_rate.spend()
         if limited and (retry := await self.key_rate.take()):
             message = f"too many frames for this key; retry in {retry}s"
             return self.answer_queue(ref, frames.error("rate_limited", message, ref=ref, retry_after=retry))

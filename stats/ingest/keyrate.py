@@ -34,7 +34,7 @@ _SHARED_MAX = 10_000  # keys remembered per process; past it the table starts af
 
 
 def batch_size() -> int:
-    return max(1, min(REPORT_FRAMES, settings.WEBGAME_API_RATE_LIMIT // 20))
+    return max(1, min(REPORT_FRAMES, settings.API_RATE_LIMIT // 20))
 
 
 class KeyRate:

@@ -147,7 +147,7 @@ class GameConsumer(ChatHandlers, JsonFrameConsumer):
         # Cut below WS_MAX_FRAME_BYTES into contiguous frames (a replay of up to 500 events).
         for *_, text in cut.events_cut(
             events=run.events, players=run.players, game=run.game, teams=run.teams,
-            limit=settings.WEBGAME_WS_MAX_FRAME_BYTES, resumed=True,
+            limit=settings.WS_MAX_FRAME_BYTES, resumed=True,
         ):  # fmt: skip
             await self.send(text_data=text)
 

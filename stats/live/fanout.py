@@ -56,7 +56,7 @@ class Fanout:
         self.viewers: dict[Viewer, None] = {}  # insertion-ordered set
         self.pending: list[dict] = []  # contiguous messages waiting for the tick
         self.flush_lock = asyncio.Lock()
-        self.max_frame_bytes = settings.WEBGAME_WS_MAX_FRAME_BYTES
+        self.max_frame_bytes = settings.WS_MAX_FRAME_BYTES
         self.last_flush = 0.0
         self.timer: asyncio.TimerHandle | None = None
         self.presence_text: str | None = None

@@ -101,7 +101,7 @@ class JsonFrameConsumer(AsyncJsonWebsocketConsumer):
     async def send(self, text_data=None, bytes_data=None, close=False):
         if self.closing:
             return
-        if text_data is not None and utf8_len(text_data) > settings.WEBGAME_WS_MAX_FRAME_BYTES:
+        if text_data is not None and utf8_len(text_data) > settings.WS_MAX_FRAME_BYTES:
             return await self.frame_too_large(text_data)
         try:
             await super().send(text_data=text_data, bytes_data=bytes_data, close=close)
@@ -113,7 +113,7 @@ class JsonFrameConsumer(AsyncJsonWebsocketConsumer):
         they get here): an error frame and a close, never a frame some server refuses."""
         logger.warning(
             "%s: a frame of %d bytes (%s...) is over WS_MAX_FRAME_BYTES (%d); refused, socket closed with %d",
-            type(self).__name__, utf8_len(text), text[:30], settings.WEBGAME_WS_MAX_FRAME_BYTES, CLOSE_TOO_LARGE,
+            type(self).__name__, utf8_len(text), text[:30], settings.WS_MAX_FRAME_BYTES, CLOSE_TOO_LARGE,
         )  # fmt: skip
         await self.send_json(frames.error("too_large", "this frame is over the server's frame limit"))
         await self.close(code=CLOSE_TOO_LARGE)

@@ -163,14 +163,14 @@ class SinkMiddleware:
 
 class BoundedSender:
     """Per-socket bookkeeping: are we skipping frames because the peer reads too slowly?
-    Past WEBGAME_WS_MAX_BACKLOG unsent bytes, live frames are dropped; once the backlog
+    Past WS_MAX_BACKLOG unsent bytes, live frames are dropped; once the backlog
     drains, `resync` (a replay or a snapshot from the database) replaces all of them."""
 
     __slots__ = ("_watcher", "burst", "cap", "lagging", "sink", "skipped")  # one per viewer
 
     def __init__(self, sink: AsgiSink):
         self.sink = sink
-        self.cap = settings.WEBGAME_WS_MAX_BACKLOG  # read once: this runs per viewer per frame
+        self.cap = settings.WS_MAX_BACKLOG  # read once: this runs per viewer per frame
         self.lagging = False
         self.skipped = 0
         self.burst: object | None = None  # the burst whose first frame was let through

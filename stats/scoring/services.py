@@ -64,8 +64,8 @@ def stat_declare(
                 )
             return existing, False
         stat.position = Stat.objects.filter(game=game).count()
-        if stat.position >= settings.WEBGAME_GAME_MAX_STATS:
-            raise StatLimitReached(f"a game declares at most {settings.WEBGAME_GAME_MAX_STATS} stats (GAME_MAX_STATS)")
+        if stat.position >= settings.GAME_MAX_STATS:
+            raise StatLimitReached(f"a game declares at most {settings.GAME_MAX_STATS} stats (GAME_MAX_STATS)")
         stat.save()
     return stat, True
 

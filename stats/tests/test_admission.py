@@ -33,8 +33,8 @@ def test_a_post_of_events_is_never_held_back():
 
 
 def test_on_the_sync_chain_a_read_past_its_slots_is_refused_503(settings):
-    settings.WEBGAME_API_READ_CONCURRENCY = 1
-    settings.WEBGAME_API_READ_WAIT_MS = 50
+    settings.API_READ_CONCURRENCY = 1
+    settings.API_READ_WAIT_MS = 50
     inside, release = threading.Event(), threading.Event()
 
     def slow(request):

@@ -33,14 +33,14 @@ def test_a_batch_over_the_stat_values_bound_is_a_413_naming_it(client, stats_gam
     response = post(client, stats_game.slug, batch(200, 32), api_key)
     assert (response.status_code, error_code(response)) == (413, "too_many_stat_values")
     message = response.json()["error"]["message"]
-    assert "BATCH_MAX_STAT_VALUES" in message and f"{settings.WEBGAME_BATCH_MAX_STAT_VALUES}" in message
+    assert "BATCH_MAX_STAT_VALUES" in message and f"{settings.BATCH_MAX_STAT_VALUES}" in message
     assert "6400" in message
     assert not ScoreEvent.objects.filter(game=stats_game).exists()
     assert not StatTotal.objects.filter(game=stats_game).exists()
 
 
 def test_a_batch_at_the_bound_is_stored(client, stats_game, api_key, settings):
-    settings.WEBGAME_BATCH_MAX_STAT_VALUES = 64
+    settings.BATCH_MAX_STAT_VALUES = 64
     assert post(client, stats_game.slug, batch(2, 32), api_key).status_code == 202
     refused = post(client, stats_game.slug, batch(3, 22, prefix="f"), api_key)  # 66 values
     assert (refused.status_code, error_code(refused)) == (413, "too_many_stat_values")

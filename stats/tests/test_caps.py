@@ -17,8 +17,8 @@ from stats.tests.support import DaphneProc, tracebacks_report, web_proc_running
 
 @pytest.fixture
 def caps(settings):
-    settings.WEBGAME_WS_MAX_PER_ADDRESS = 3
-    settings.WEBGAME_WS_MAX_PER_USER = 2
+    settings.WS_MAX_PER_ADDRESS = 3
+    settings.WS_MAX_PER_USER = 2
     return ratelimit.ConnectionCaps()
 
 
@@ -51,7 +51,7 @@ def test_counts_at_zero_are_dropped_and_a_cap_of_zero_is_none(caps, settings):
     caps.take(address="192.0.2.1", user_id=7)
     caps.release(address="192.0.2.1", user_id=7)
     assert (caps.by_address, caps.by_user) == ({}, {})
-    settings.WEBGAME_WS_MAX_PER_ADDRESS = 0
+    settings.WS_MAX_PER_ADDRESS = 0
     assert {caps.take(address="192.0.2.1", user_id=None) for _ in range(10)} == {None}
 
 
@@ -66,7 +66,7 @@ def test_refusals_are_one_warning_per_address_not_a_traceback(caps, caplog):
 
 
 def test_an_admission_releases_once_however_often_it_is_told(settings):
-    settings.WEBGAME_WS_MAX_PER_ADDRESS = 1
+    settings.WS_MAX_PER_ADDRESS = 1
     scope = {"client": ["192.0.2.50", 5000], "headers": [], "user": None}
     admitted = ratelimit.SocketAdmission(scope)
     refused = ratelimit.SocketAdmission(scope)
@@ -204,9 +204,9 @@ def test_daphne_refuses_the_socket_over_the_user_cap_but_not_the_address(
 
 
 async def test_a_refused_socket_is_told_why_and_closed_with_4430(settings):
-    settings.WEBGAME_WS_MAX_PER_ADDRESS = 2
+    settings.WS_MAX_PER_ADDRESS = 2
     scope = {"client": ["192.0.2.60", 1], "headers": [], "user": None}
-    held = [ratelimit.SocketAdmission(scope) for _ in range(settings.WEBGAME_WS_MAX_PER_ADDRESS)]
+    held = [ratelimit.SocketAdmission(scope) for _ in range(settings.WS_MAX_PER_ADDRESS)]
     over = ratelimit.SocketAdmission(scope)
     incoming = asyncio.Queue()
     incoming.put_nowait({"type": "websocket.connect"})

@@ -98,8 +98,8 @@ def test_chat_is_read_only(client, game):
 
 
 def test_anonymous_chat_reads_count_against_the_address_limit(settings, game):
-    settings.WEBGAME_API_ANON_READ_RATE = 2
-    settings.WEBGAME_API_ANON_READ_WINDOW = 60
+    settings.API_ANON_READ_RATE = 2
+    settings.API_ANON_READ_WINDOW = 60
     # An address of its own (IPv6 counts per /64): counts live in the session's Valkey.
     client = Client(REMOTE_ADDR=f"2001:db8:{uuid.uuid4().hex[:4]}:{uuid.uuid4().hex[:4]}::1")
     assert [client.get(chat_url(game)).status_code for _ in range(2)] == [200, 200]

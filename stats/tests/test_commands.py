@@ -62,7 +62,7 @@ def test_create_api_key_for_an_unknown_game_fails(db):
 
 
 def test_demo_setup_creates_the_demo_games_once(db, settings):
-    settings.WEBGAME_DEMO_GAMES = ["demo", "demo2"]
+    settings.DEMO_GAMES = ["demo", "demo2"]
     run("demo_setup")
     run("demo_setup")
     assert list(Game.objects.values_list("slug", flat=True)) == ["demo", "demo2"]
@@ -90,7 +90,7 @@ def test_manage_py_create_api_key_prints_a_usable_key_last(transactional_db, cli
 
 
 def test_demo_setup_declares_the_demo_stats_once(db, settings):
-    settings.WEBGAME_DEMO_GAMES = ["demo"]
+    settings.DEMO_GAMES = ["demo"]
     assert "declared kills, deaths, assists, best_streak, kd" in run("demo_setup")[0]
     assert "stats already declared" in run("demo_setup")[0]
     stats = {s.name: s for s in Stat.objects.filter(game__slug="demo")}
@@ -101,7 +101,7 @@ def test_demo_setup_declares_the_demo_stats_once(db, settings):
 
 
 def test_demo_setup_names_a_conflicting_stat(game, settings):
-    settings.WEBGAME_DEMO_GAMES = [game.slug]
+    settings.DEMO_GAMES = [game.slug]
     scoring.stat_declare(game=game, name="kills", op="best")
     with pytest.raises(CommandError, match="'kills' exists with another definition"):
         run("demo_setup")

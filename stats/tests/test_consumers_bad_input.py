@@ -37,8 +37,8 @@ def assert_expected(frame: Frame, answer: dict) -> str:
 
 @pytest.mark.django_db(transaction=True)
 def test_stream_answers_every_bad_frame_and_stays_open(game, settings):
-    settings.WEBGAME_WS_RATE = 10_000.0  # this test measures answers, not the flood limit
-    settings.WEBGAME_WS_BURST = 10_000
+    settings.WS_RATE = 10_000.0  # this test measures answers, not the flood limit
+    settings.WS_BURST = 10_000
     services.score_events_record(game_id=game.pk, events=[event_in(f"e{i}") for i in range(5)])
     loop = asyncio.new_event_loop()
     comm = WebsocketCommunicator(application, f"/ws/games/{game.slug}/", headers=[(b"origin", b"http://localhost")])

@@ -119,7 +119,7 @@ async def test_a_failed_group_write_fails_each_of_its_frames(game, monkeypatch):
 
 
 def test_a_group_holds_at_most_the_setting_of_events(game, settings):
-    settings.WEBGAME_GROUP_COMMIT_MAX_EVENTS = 3
+    settings.GROUP_COMMIT_MAX_EVENTS = 3
     writer = committer.Committer(game.pk)
     for n in (2, 1, 1, 5):
         writer.pending.append(([event_in(f"x{n}")] * n, None))

@@ -13,8 +13,8 @@ from stats.ingest import keyrate
 
 @pytest.fixture
 def limited(settings):
-    settings.WEBGAME_API_RATE_LIMIT = 120
-    settings.WEBGAME_API_RATE_WINDOW = 60
+    settings.API_RATE_LIMIT = 120
+    settings.API_RATE_WINDOW = 60
     return settings
 
 
@@ -103,7 +103,7 @@ async def test_posts_of_one_key_are_reported_in_batches_from_many_requests(limit
 
 
 async def test_a_low_limit_is_exact_for_posts(settings):
-    settings.WEBGAME_API_RATE_LIMIT = 3
+    settings.API_RATE_LIMIT = 3
     prefix = "low-" + str(id(settings))
     assert keyrate.batch_size() == 1
     assert [await keyrate.http_atake(prefix) is None for _ in range(5)] == [True, True, True, False, False]

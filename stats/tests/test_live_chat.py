@@ -65,7 +65,7 @@ async def test_a_refused_message_is_an_error_frame_and_is_not_sent(game, text, c
 
 
 async def test_over_the_per_user_rate_a_sender_gets_an_error_frame(game, settings):
-    settings.WEBGAME_CHAT_RATE_LIMIT, settings.WEBGAME_CHAT_RATE_WINDOW = 2, 60
+    settings.CHAT_RATE_LIMIT, settings.CHAT_RATE_WINDOW = 2, 60
     _, cookie = await user_cookie()
     comm, _ = await watch(game, cookie)
     for n in range(3):

@@ -160,7 +160,7 @@ async def test_the_database_down_at_connect_is_an_error_frame_and_a_retry_close(
 async def test_uvicorn_socket_closed_for_flooding_leaves_the_feed(uvicorn_app, game, settings, caplog):
     """Under uvicorn a socket closed by the flood limit stayed in its feed, and every later
     frame logged a traceback (a send after websocket.close)."""
-    settings.WEBGAME_WS_RATE, settings.WEBGAME_WS_BURST = 5, 5
+    settings.WS_RATE, settings.WS_BURST = 5, 5
     url = f"ws://127.0.0.1:{uvicorn_app}/ws/games/{game.slug}/"
     group = publish.game_group(game.pk)
     page = origin(uvicorn_app)

@@ -100,7 +100,7 @@ def test_a_burst_of_8_posts_of_1000_events_reaches_a_viewer_whole(request, serve
 
     seqs, sizes = asyncio.run(scenario())
     assert seqs == list(range(1, 8001))
-    assert max(sizes) <= settings.WEBGAME_WS_MAX_FRAME_BYTES
+    assert max(sizes) <= settings.WS_MAX_FRAME_BYTES
 
 
 class SmallDaphne(DaphneProc):
@@ -235,7 +235,7 @@ async def test_a_snapshot_over_the_limit_is_refused_with_an_error_frame_and_4413
     """A frame that cannot be cut is never handed to a server that might refuse it silently."""
     logging.getLogger("stats.live.jsonsocket").addHandler(caplog.handler)  # its logger may not propagate
     await record(game, *[event_in(f"e{i}", player=f"player-{i}") for i in range(40)])
-    settings.WEBGAME_WS_MAX_FRAME_BYTES = 4096  # the snapshot of 40 events and players is larger
+    settings.WS_MAX_FRAME_BYTES = 4096  # the snapshot of 40 events and players is larger
     comm = await connect(f"/ws/games/{game.slug}/")
     frame = await comm.receive_json_from(timeout=5)
     assert (frame["type"], frame["code"]) == ("error", "too_large")
@@ -249,7 +249,7 @@ async def test_a_snapshot_over_the_limit_is_refused_with_an_error_frame_and_4413
 
 async def test_a_replay_longer_than_the_limit_comes_as_contiguous_resumed_frames(game, settings):
 
-    settings.WEBGAME_WS_MAX_FRAME_BYTES = 16 * 1024
+    settings.WS_MAX_FRAME_BYTES = 16 * 1024
     comm, _ = await watch(game)
     await record(game, *[event_in(f"e{i}", player=f"player-{i % 7}") for i in range(150)])
     await comm.send_json_to({"type": "resume", "after_seq": 0})

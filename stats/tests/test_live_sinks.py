@@ -44,7 +44,7 @@ async def frames_until(comm, kind: str) -> list[dict]:
 
 @pytest.mark.django_db(transaction=True)
 async def test_lagging_viewer_gets_no_live_frames_then_one_resync_with_everything_missed(game, settings, monkeypatch):
-    settings.WEBGAME_WS_MAX_BACKLOG = 1000
+    settings.WS_MAX_BACKLOG = 1000
     backlog = FakeBacklog()
     monkeypatch.setattr(sinks.AsgiSink, "backlog", lambda sink: backlog())  # the communicator's sink
     comm = WebsocketCommunicator(application, f"/ws/games/{game.slug}/", headers=[(b"origin", b"http://localhost")])

@@ -263,7 +263,7 @@ async def test_a_frame_to_many_sockets_is_counted_once_with_its_sockets_and_a_bu
 
 
 async def test_a_frame_skipped_for_a_lagging_socket_counts_as_dropped(settings):
-    settings.WEBGAME_WS_MAX_BACKLOG = 100
+    settings.WS_MAX_BACKLOG = 100
     sink = SimpleNamespace(backlog=lambda: 1000)
     sender = sinks.BoundedSender(sink)
     resyncs = []
@@ -398,7 +398,7 @@ def test_a_channel_layer_outage_sets_the_gauge_until_it_is_over(caplog):
 
 
 async def test_a_group_commit_that_fails_as_a_whole_is_a_database_error(monkeypatch, settings):
-    settings.WEBGAME_GROUP_COMMIT_TICK_MS = 0
+    settings.GROUP_COMMIT_TICK_MS = 0
 
     def failing(**kwargs):
         raise DatabaseError("the database is gone")

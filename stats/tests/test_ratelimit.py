@@ -27,8 +27,8 @@ def post(client: Client, slug: str, key: str, event_id: str):
 
 @pytest.fixture
 def low_api_limit(settings):
-    settings.WEBGAME_API_RATE_LIMIT = 3
-    settings.WEBGAME_API_RATE_WINDOW = 60
+    settings.API_RATE_LIMIT = 3
+    settings.API_RATE_WINDOW = 60
     return settings
 
 
@@ -107,8 +107,8 @@ def test_limiter_without_redis_fails_open_and_logs_once(low_api_limit, game, api
 
 @pytest.fixture
 def low_ws_rate(settings):
-    settings.WEBGAME_WS_RATE = 1.0
-    settings.WEBGAME_WS_BURST = 3
+    settings.WS_RATE = 1.0
+    settings.WS_BURST = 3
     return settings
 
 
@@ -138,8 +138,8 @@ async def test_ws_flood_gets_one_error_frame_then_close_4429(low_ws_rate):
 
 @pytest.mark.django_db(transaction=True)
 async def test_ws_rate_refills_so_a_paced_client_is_never_refused(low_ws_rate):
-    low_ws_rate.WEBGAME_WS_BURST = 1
-    low_ws_rate.WEBGAME_WS_RATE = 20.0
+    low_ws_rate.WS_BURST = 1
+    low_ws_rate.WS_RATE = 20.0
     comm = WebsocketCommunicator(application, "/ws/lobby/", headers=ORIGIN)
     assert (await comm.connect())[0]
     await drain(comm)

@@ -96,8 +96,8 @@ def test_readers_that_find_the_seq_moved_together_wait_for_one_build(game, snaps
 
 @pytest.fixture
 def anon_limit(settings):
-    settings.WEBGAME_API_ANON_READ_RATE = 3
-    settings.WEBGAME_API_ANON_READ_WINDOW = 60
+    settings.API_ANON_READ_RATE = 3
+    settings.API_ANON_READ_WINDOW = 60
     return settings
 
 
@@ -190,8 +190,8 @@ urlpatterns = [
 def slow_reads(settings):
     settings.ROOT_URLCONF = __name__
     settings.MIDDLEWARE = ["stats.admission.HeavyReadMiddleware"]
-    settings.WEBGAME_API_READ_CONCURRENCY = 1
-    settings.WEBGAME_API_READ_WAIT_MS = 200
+    settings.API_READ_CONCURRENCY = 1
+    settings.API_READ_WAIT_MS = 200
     read_release.clear()
     read_entered.clear()
     reads_inside.clear()

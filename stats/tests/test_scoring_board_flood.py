@@ -66,8 +66,8 @@ urlpatterns = [path("api/games/<slug>/leaderboard", slow_board, name="leaderboar
 def slow_boards(settings):
     settings.ROOT_URLCONF = __name__
     settings.MIDDLEWARE = ["stats.admission.HeavyReadMiddleware"]
-    settings.WEBGAME_API_READ_CONCURRENCY = 1
-    settings.WEBGAME_API_READ_WAIT_MS = 200
+    settings.API_READ_CONCURRENCY = 1
+    settings.API_READ_WAIT_MS = 200
     board_release.clear()
     board_entered.clear()
     yield

@@ -22,7 +22,7 @@ def send(client, path, body, key):
 
 
 def test_a_game_declares_at_most_game_max_stats(client, game, api_key, settings):
-    settings.WEBGAME_GAME_MAX_STATS = 3
+    settings.GAME_MAX_STATS = 3
     base = f"/api/games/{game.slug}/stats"
     for name in ("a", "b"):
         assert send(client, base, {"name": name}, api_key).status_code == 201

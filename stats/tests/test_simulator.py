@@ -110,8 +110,8 @@ WAIT = 30.0  # seconds: a bound on every wait, never a sleep
 def arena(web, transactional_db, settings):
     if web.popen is None:
         web.start()  # a test that stopped it failed before starting it again
-    settings.WEBGAME_DEMO_SERVER_URL = web.url
-    settings.WEBGAME_DEMO_MATCH_SECONDS = 90
+    settings.DEMO_SERVER_URL = web.url
+    settings.DEMO_MATCH_SECONDS = 90
     return game_make(prefix="arena", name="Arena")
 
 
@@ -173,7 +173,7 @@ def test_a_client_per_game_kept_until_its_server_or_key_changes(arena, settings,
     key = demo_key(game=arena)
     client = demo_client(slug=arena.slug, key=key)
     assert demo_client(slug=arena.slug, key=key) is client
-    settings.WEBGAME_DEMO_SERVER_URL = f"http://localhost:{web.port}"
+    settings.DEMO_SERVER_URL = f"http://localhost:{web.port}"
     moved = demo_client(slug=arena.slug, key=key)
     assert moved is not client
     with pytest.raises(ClientClosed):

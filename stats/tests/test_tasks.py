@@ -49,8 +49,8 @@ def finished():
 @pytest.fixture
 def demo_game(web, transactional_db, settings):
     game = game_make(prefix="arena", name="Arena")
-    settings.WEBGAME_DEMO_GAMES = [game.slug]
-    settings.WEBGAME_DEMO_SERVER_URL = web.url
+    settings.DEMO_GAMES = [game.slug]
+    settings.DEMO_SERVER_URL = web.url
     return game
 
 
@@ -127,8 +127,8 @@ def wait_for(condition, timeout: float = 30) -> None:
 @pytest.fixture
 def arena(db, settings):
     game = game_make(prefix="arena", name="Arena")
-    settings.WEBGAME_DEMO_GAMES = [game.slug]
-    settings.WEBGAME_DEMO_MATCH_SECONDS = 90
+    settings.DEMO_GAMES = [game.slug]
+    settings.DEMO_MATCH_SECONDS = 90
     return game
 
 
@@ -137,9 +137,9 @@ def arena_served(web, transactional_db, settings):
     """The arena, with its demo events served by the web process (whose writes a test sees
     only if its own are committed: transactional_db)."""
     game = game_make(prefix="arena", name="Arena")
-    settings.WEBGAME_DEMO_GAMES = [game.slug]
-    settings.WEBGAME_DEMO_MATCH_SECONDS = 90
-    settings.WEBGAME_DEMO_SERVER_URL = web.url
+    settings.DEMO_GAMES = [game.slug]
+    settings.DEMO_MATCH_SECONDS = 90
+    settings.DEMO_SERVER_URL = web.url
     return game
 
 
@@ -186,7 +186,7 @@ def test_worker_processes_deciding_together_start_one_match(transactional_db, se
     """Every worker process's first run finds no match at once (make run's start): one match
     starts, and it is the one they all play."""
     game = game_make(prefix="arena", name="Arena")
-    settings.WEBGAME_DEMO_GAMES = [game.slug]
+    settings.DEMO_GAMES = [game.slug]
     barrier, chosen = threading.Barrier(4), []
 
     def decide(_: int) -> None:
@@ -223,7 +223,7 @@ def test_demo_simulate_plays_in_the_open_match_and_a_retry_changes_nothing(arena
 
 def test_a_retry_after_its_match_ended_is_still_only_duplicates(arena_served, settings):
     arena = arena_served
-    settings.WEBGAME_DEMO_MATCH_SECONDS = 0  # every run ends the open match and starts the next
+    settings.DEMO_MATCH_SECONDS = 0  # every run ends the open match and starts the next
     recorded = demo_simulate.apply(task_id="run-1").get()
     kept = totals(arena)
     demo_simulate.apply(task_id="run-1").get()  # no conflict: events name no match
@@ -236,7 +236,7 @@ def test_a_retry_after_its_match_ended_is_still_only_duplicates(arena_served, se
 
 def test_with_zero_seconds_each_run_plays_its_own_match(arena_served, settings):
     arena = arena_served
-    settings.WEBGAME_DEMO_MATCH_SECONDS = 0
+    settings.DEMO_MATCH_SECONDS = 0
     for n in range(3):
         demo_simulate.apply(task_id=f"run-{n}").get()
     assert matches(arena) == {"demo-1": "finished", "demo-2": "finished", "demo-3": "live"}

@@ -12,7 +12,7 @@ class Command(BaseCommand):
     help = "Create the demo games the simulator plays, and declare their stats (idempotent)."
 
     def handle(self, *args, **options):
-        for slug in settings.WEBGAME_DEMO_GAMES:
+        for slug in settings.DEMO_GAMES:
             game = Game.objects.filter(slug=slug).first()
             created = game is None
             if created:
