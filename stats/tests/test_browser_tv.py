@@ -12,7 +12,6 @@ from stats.tests.browser_support import (
     FirstEventsFrameDropper,
     account_login,
     api_post,
-    off_loop,
     record_off_loop,
     user_create,
 )
@@ -20,11 +19,16 @@ from stats.tests.games import game_make
 from stats.tests.support import event_in
 from stats.tests.wall_support import (
     CONTROLS,
+    CUT_READ,
     FULL_HD,
     LONG_NAME,
+    MATCH_READ,
+    UHD,
+    WALL_SIZES,
     assert_cut,
     csp_violations,
     font_px,
+    match_with_big_teams,
     scroll_size,
     wall_open,
     wall_read,
@@ -34,8 +38,6 @@ from stats.tests.wall_support import (
 
 pytestmark = pytest.mark.browser
 wall_open = wall_open  # the fixture: a wall page in a context of its own
-
-UHD = {"width": 3840, "height": 2160}
 
 
 def players_post(live, game, key, count: int = 14, *, prefix: str = "p") -> list[dict]:
@@ -240,60 +242,6 @@ def test_tv_of_a_private_game_is_404_for_an_anonymous_viewer_and_live_for_a_list
     wall_ready(page)
     api_post(live, secret.slug, key, [{"id": "s1", "player": "ada", "points": 4}])
     wall_wait(page, leaderboard=[["ada", 4]])
-
-
-# Every element of the wall's panels whose content is wider than its box (cut by the panel
-# or by an ellipsis), and the panels not wholly on the screen. Not the ticker: a strip of the
-# latest events that fades out what does not fit, by design; nor the connection's words,
-# hidden while live (a screen reader's).
-CUT_READ = """() => {
-  const cut = [];
-  for (const panel of document.querySelectorAll('.scoreboard, .leaderboard, .tv-head, .overlay-title')) {
-    const r = panel.getBoundingClientRect();
-    const off = r.left < 0 || r.top < 0 || r.right > innerWidth + 0.5 || r.bottom > innerHeight + 0.5;
-    if (off) cut.push(['off-screen', panel.className]);
-    for (const el of [panel, ...panel.querySelectorAll('*')]) {
-      if (el.closest('.wall-status')) continue;
-      if (el.scrollWidth > el.clientWidth) cut.push([el.className, el.textContent, el.scrollWidth, el.clientWidth]);
-      const box = el.getBoundingClientRect();
-      const outside = box.width > 0 && (box.right > r.right + 0.5 || box.bottom > r.bottom + 0.5);
-      if (outside) cut.push(['outside', el.className, el.textContent]);
-    }
-  }
-  return cut;
-}"""
-
-MATCH_READ = """() => {
-  const num = (el) => Number(el.textContent.replace(/[^0-9-]/g, ''));
-  const teams = document.querySelectorAll('.sb-match:not([hidden]) .sb-team');
-  const totals = Array.from(document.querySelectorAll('.sb-total')).filter((el) => el.offsetParent !== null);
-  return {
-    match: document.querySelector('.sb-match:not([hidden]) .sb-match-name')?.textContent ?? null,
-    teams: Array.from(teams).map((t) => [t.querySelector('.sb-team-name').textContent, num(t.lastElementChild)]),
-    totals: totals.map((el) => el.querySelector('dt').textContent),
-  };
-}"""
-
-WALL_SIZES = [
-    {"width": 1280, "height": 720},
-    {"width": 1440, "height": 900},
-    FULL_HD,
-    UHD,
-]
-
-
-def match_with_big_teams(live, game, key) -> None:
-    """A live match "Grand Final" with Blue 22,500 and Red 23,050, and five players."""
-    from stats.scoring import services as scoring
-
-    off_loop(lambda: scoring.match_start(game_id=game.pk, match_id="gf", name="Grand Final"))
-    events = []
-    roster = [("ada", "Blue"), ("kenji", "Red"), ("linus", "Blue"), ("zed", "Red"), ("vera", "Red")]
-    for i, (player, team) in enumerate(roster):
-        events.append({"id": f"m{i}", "player": player, "team": team, "points": 4_500 + 100 * i})
-    events += [{"id": "b1", "player": "ada", "team": "Blue", "points": 22_500 - 4_500 - 4_700}]
-    events += [{"id": "r1", "player": "kenji", "team": "Red", "points": 23_050 - 4_600 - 4_800 - 4_900}]
-    api_post(live, game.slug, key, events)
 
 
 @pytest.mark.parametrize("viewport", WALL_SIZES, ids=lambda v: f"{v['width']}x{v['height']}")
