@@ -61,12 +61,12 @@ async def test_under_uvicorn_a_refused_handshake_says_why_in_its_body(
     handshake (the ASGI websocket.http.response extension): a JSON error body says why."""
     origin = None
     if key == "other-game":
-        other = await sync_to_async(services.game_create)(slug="other", name="Other")
+        other = await sync_to_async(game_make)(prefix="other", name="Other")
         key = (await sync_to_async(services.api_key_create)(game=other))[1]
     elif key == "origin":
         key, origin = api_key, f"http://127.0.0.1:{uvicorn_app}"
     with pytest.raises(websockets.InvalidStatus) as refused:
-        async with connect(SimpleNamespace(port=uvicorn_app), key, origin=origin):
+        async with connect(SimpleNamespace(port=uvicorn_app), key, game.slug, origin=origin):
             pass
     response = refused.value.response
     assert response.status_code == status and response.headers["Content-Type"] == "application/json"
