@@ -38,12 +38,16 @@ class RecordResult:
     events: list[eventlog.LogRow] = field(default_factory=list)
 
 
-def game_create(*, slug: str, name: str, is_public: bool = True) -> Game:
+def game_create(*, slug: str, name: str, is_public: bool = True, announce: bool = True) -> Game:
+    """Make a game. `announce=False` skips the lobby's live push (the game_created signal):
+    for set-up before the stack runs (demo_setup in `make setup`), when nobody watches and
+    the channel layer is not up yet, so the push could only fail and log an outage."""
     game = Game(slug=slug, name=name, is_public=is_public)
     game.full_clean()
     with transaction.atomic():
         game.save()
-        game_created.send(sender=Game, game=game)
+        if announce:
+            game_created.send(sender=Game, game=game)
     return game
 
 

@@ -12,7 +12,9 @@ from stats import services
 from stats.models import Game
 from stats.scoring import services as scoring
 from stats.scoring.models import Match, Stat
+from stats.signals import game_created
 from stats.simulator import DEMO_STATS
+from stats.tests.games import game_slug_unique
 from stats.tests.support import ROOT, database_url, event_in
 
 
@@ -233,3 +235,23 @@ def test_game_stats_start_match_without_an_id_makes_one(game):
     (line,) = run("game_stats", game.slug, "--start-match")
     match = Match.objects.get(game=game)
     assert line == f"Started match {match.match_id!r}." and match.status == "live"
+
+
+def test_demo_setup_announces_nothing_and_create_game_announces_its_game(db, settings):
+    """`make setup` runs demo_setup before Redis is up: a lobby push there could only fail
+    and log a channel-layer outage on a new user's first `make run`. create_game runs while
+    lobbies may be open, and tells them."""
+    settings.DEMO_GAMES = [game_slug_unique("demo")]
+    announced = []
+
+    def seen(sender, *, game, **kwargs):
+        announced.append(game.slug)
+
+    game_created.connect(seen, dispatch_uid="test.commands.game_created")
+    try:
+        run("demo_setup")
+        slug = game_slug_unique("cup")
+        run("create_game", slug, "--name", "Cup")
+    finally:
+        game_created.disconnect(dispatch_uid="test.commands.game_created")
+    assert announced == [slug]

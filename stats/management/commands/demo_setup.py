@@ -17,7 +17,8 @@ class Command(BaseCommand):
             created = game is None
             if created:
                 try:
-                    game = services.game_create(slug=slug, name=f"{slug.title()} match")
+                    # Run by `make setup` before Redis starts: no lobby is open to tell.
+                    game = services.game_create(slug=slug, name=f"{slug.title()} match", announce=False)
                 except ValidationError as exc:
                     raise CommandError(f"demo game {slug!r}: {'; '.join(exc.messages)}") from None
             try:
